@@ -1,0 +1,66 @@
+# shoplens front door: `make help` lists the targets. CI runs `make test`, the same command as a person.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= $(HOME)/.cache/shoplens-venv
+PY := $(VENV)/bin/python
+CACHE ?= $(HOME)/.cache/shoplens-target
+# `cargo test` (engine only) and maturin (feature "python") use different features: separate target dirs
+# keep both incremental.
+ENGINE_TARGET := $(CACHE)/engine
+PY_TARGET := $(CACHE)/python
+DEMO_DIR ?= data/demo
+WAREHOUSE ?= data/warehouse
+SCALE ?= 1.0
+SEED ?= 42
+
+.PHONY: help venv dev test test-rust test-py lint fmt demo bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create the Python environment with pinned tools
+
+dev: venv ## build the Rust extension (release) into the environment
+	VIRTUAL_ENV=$(VENV) PATH=$(VENV)/bin:$$PATH CARGO_TARGET_DIR=$(PY_TARGET) \
+		$(VENV)/bin/maturin develop --release --quiet
+
+test-rust: ## engine tests without Python (cargo test)
+	CARGO_TARGET_DIR=$(ENGINE_TARGET) cargo test --release --quiet
+
+test-py: dev ## Python tests (pytest), after building the extension
+	cd $(CURDIR) && $(PY) -m pytest -q
+
+test: test-rust test-py ## everything CI runs: cargo test, then the extension and pytest
+
+lint: dev ## rustfmt, clippy -D warnings (with and without Python), ruff, mypy stubtest
+	cargo fmt --check
+	CARGO_TARGET_DIR=$(ENGINE_TARGET) cargo clippy --release --all-targets -- -D warnings
+	CARGO_TARGET_DIR=$(PY_TARGET) cargo clippy --release --features python --lib -- -D warnings
+	$(VENV)/bin/ruff check python tests bench
+	$(VENV)/bin/ruff format --check python tests bench
+	$(PY) -m mypy.stubtest shoplens._native --ignore-missing-stub
+
+fmt: venv ## format Rust and Python sources
+	cargo fmt
+	$(VENV)/bin/ruff format python tests bench
+	$(VENV)/bin/ruff check --fix python tests bench
+
+demo: dev ## generate the RetailRocket-scale demo, build the warehouse, print the summary
+	$(VENV)/bin/shoplens generate --out $(DEMO_DIR) --scale $(SCALE) --seed $(SEED)
+	$(VENV)/bin/shoplens build --raw $(DEMO_DIR) --out $(WAREHOUSE)
+	$(VENV)/bin/shoplens report --warehouse $(WAREHOUSE)
+
+bench: dev ## benchmarks (times, ratios to the I/O floor, peak memory); results in docs/benchmarks.md
+	$(PY) bench/run.py
+
+clean: ## remove demo data and the warehouse (build caches stay in $(CACHE))
+	rm -rf data

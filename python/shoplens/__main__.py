@@ -1,0 +1,5 @@
+import sys
+
+from shoplens.cli import main
+
+sys.exit(main())

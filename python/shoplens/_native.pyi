@@ -1,0 +1,138 @@
+# Stubs of the native module shoplens._native (checked by `python -m mypy.stubtest` in `make lint`).
+# Each area keeps to its own section.
+
+import polars as pl
+
+__version__: str
+
+# --- pipeline (lead) ---
+def clean_retailrocket(raw_dir: str, config_json: str | None = None) -> tuple[dict[str, pl.DataFrame], str]: ...
+def clean_frame(name: str, frame: pl.DataFrame, config_json: str | None = None) -> tuple[dict[str, pl.DataFrame], str]: ...
+def write_tables(out_dir: str, tables: list[tuple[str, pl.DataFrame]], report_json: str) -> None: ...
+def build_warehouse(raw_dir: str, out_dir: str, config_json: str | None = None, progress: bool = False) -> str: ...
+
+# --- generate (gen) ---
+from typing import Any
+
+def generate(
+    out_dir: str,
+    scale: float = 1.0,
+    seed: int = 42,
+    inject_anomalies: bool = True,
+    progress: bool = False,
+) -> dict[str, Any]: ...
+# --- end generate ---
+
+# --- stats (stats) ---
+# --- end stats ---
+
+# --- experiments (expmath) ---
+# (`Any` is imported in the generate section above.)
+import numpy as np
+import numpy.typing as npt
+
+_Moments = tuple[int, float, float]
+_CoMoments = tuple[int, float, float, float, float, float]
+_Rate = tuple[int, int, float, float, float]
+_F64 = npt.NDArray[np.float64]
+
+def exp_moments(values: _F64) -> _Moments: ...
+def exp_comoments(x: _F64, y: _F64) -> _CoMoments: ...
+def exp_merge_moments(a: _Moments, b: _Moments) -> _Moments: ...
+def exp_merge_comoments(a: _CoMoments, b: _CoMoments) -> _CoMoments: ...
+def exp_moments_to_sums(m: _Moments) -> tuple[int, float, float]: ...
+def exp_moments_from_sums(n: int, sum: float, sum_sq: float) -> _Moments: ...
+def exp_moments_from_mean_var(n: int, mean: float, variance: float) -> _Moments: ...
+def exp_comoments_to_sums(c: _CoMoments) -> tuple[int, float, float, float, float, float]: ...
+def exp_comoments_from_sums(
+    n: int, sum_x: float, sum_y: float, sum_xx: float, sum_yy: float, sum_xy: float
+) -> _CoMoments: ...
+def exp_cuped(
+    y: _F64,
+    x: _F64,
+    arms: npt.NDArray[np.uint32],
+    n_arms: int,
+    control: int,
+    alternative: str,
+    confidence_level: float,
+) -> dict[str, Any]: ...
+def exp_cuped_from_stats(
+    arms: list[_CoMoments], control: int, alternative: str, confidence_level: float
+) -> dict[str, Any]: ...
+def exp_winsorize(
+    values: _F64, lower: float, upper: float, nonzero_only: bool
+) -> tuple[_F64, float, float, int, int]: ...
+def exp_bootstrap_ci(
+    a: _F64,
+    b: _F64 | None,
+    a_den: _F64 | None,
+    b_den: _F64 | None,
+    statistic: str,
+    n_resamples: int,
+    confidence_level: float,
+    method: str,
+    alternative: str,
+    seed: int,
+) -> dict[str, Any]: ...
+def exp_bootstrap_interval(
+    distribution: _F64,
+    bias_correction: float,
+    acceleration: float,
+    method: str,
+    alternative: str,
+    confidence_level: float,
+) -> tuple[float, float]: ...
+def exp_student_t_isf(q: float, df: float) -> float: ...
+def exp_bayes_proportions(
+    count_a: int,
+    n_a: int,
+    count_b: int,
+    n_b: int,
+    prior_alpha: float,
+    prior_beta: float,
+    credible_level: float,
+) -> dict[str, Any]: ...
+def exp_bayes_means(a: _Moments, b: _Moments, credible_level: float) -> dict[str, Any]: ...
+def exp_confidence_sequence(
+    looks_a: list[_Moments],
+    looks_b: list[_Moments],
+    alpha: float,
+    mixing_variance: float | None,
+    null_difference: float,
+) -> dict[str, Any]: ...
+def exp_group_sequential_bounds(
+    info_fractions: list[float], alpha: float, kind: str, two_sided: bool
+) -> dict[str, Any]: ...
+def exp_simulate(
+    metric: str,
+    baseline: float,
+    sd: float,
+    purchase_rate: float,
+    sigma: float,
+    relative_lift: float,
+    n_a: int,
+    n_b: int,
+    runs: int,
+    alpha: float,
+    seed: int,
+    tests: list[str],
+    confidence_level: float,
+) -> list[tuple[str, _Rate]]: ...
+def exp_simulate_peeking(
+    metric: str,
+    baseline: float,
+    sd: float,
+    purchase_rate: float,
+    sigma: float,
+    relative_lift: float,
+    n_per_look_a: int,
+    n_per_look_b: int,
+    looks: int,
+    runs: int,
+    alpha: float,
+    mixing_variance: float | None,
+    seed: int,
+    confidence_level: float,
+) -> dict[str, Any]: ...
+# --- end experiments ---
+

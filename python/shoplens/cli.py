@@ -1,0 +1,110 @@
+"""The ``shoplens`` command line (also ``python -m shoplens``).
+
+Exit status: 0 on success, 2 on bad usage or bad input (one line on stderr naming file, line and rule),
+1 on an internal failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shoplens",
+        description="E-commerce analytics and A/B testing: clean clickstreams, honest KPIs, experiments.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="write a RetailRocket-format data set with known injected effects")
+    gen.add_argument("--out", required=True, type=Path, help="output folder")
+    gen.add_argument("--scale", type=float, default=1.0, help="1.0 = the size of RetailRocket (default)")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--no-anomalies", action="store_true", help="no bots, duplicates, bad rows, outage or SRM")
+
+    build = sub.add_parser("build", help="validate and clean a raw folder into a Parquet warehouse")
+    build.add_argument("--raw", required=True, type=Path, help="RetailRocket-format folder")
+    build.add_argument("--out", required=True, type=Path, help="warehouse folder (replaced when complete)")
+    build.add_argument("--session-timeout", type=float, default=30.0, metavar="MIN", help="minutes (default 30)")
+    build.add_argument("--strict", action="store_true", help="fail on the first invalid row instead of quarantining")
+    build.add_argument("--price-property", default=None, help="item property holding prices (default: prices.csv)")
+
+    report = sub.add_parser("report", help="headline KPIs and the validation summary of a warehouse")
+    report.add_argument("--warehouse", required=True, type=Path)
+    return parser
+
+
+def _version() -> str:
+    from shoplens import __version__
+
+    return __version__
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
+
+
+def _generate(args: argparse.Namespace) -> None:
+    from shoplens import generate
+
+    started = time.perf_counter()
+    result = generate(
+        args.out, scale=args.scale, seed=args.seed, inject_anomalies=not args.no_anomalies, progress=_progress()
+    )
+    rows = ", ".join(f"{name} {count:,}" for name, count in sorted(result.rows.items()))
+    print(f"wrote {result.out_dir} in {time.perf_counter() - started:.2f} s: {rows}")
+
+
+def _build(args: argparse.Namespace) -> None:
+    from shoplens import CleanConfig, build_warehouse
+
+    config = CleanConfig(
+        session_timeout_s=args.session_timeout * 60, strict=args.strict, price_property=args.price_property
+    )
+    started = time.perf_counter()
+    report = build_warehouse(args.raw, args.out, config=config, progress=_progress())
+    ev = report["events"]
+    cons = report["conservation"]
+    print(
+        f"built {args.out} in {time.perf_counter() - started:.2f} s: {ev['kept']:,} events kept of "
+        f"{ev['rows_read']:,} read ({ev['quarantined']:,} quarantined, {ev['duplicates_removed']:,} exact "
+        f"duplicates), {ev['sessions']:,} sessions, {ev['visitors']:,} visitors; all files: "
+        f"{cons['rows_read']:,} rows read = {cons['kept']:,} kept + {cons['quarantined']:,} quarantined + "
+        f"{cons['duplicates_removed']:,} duplicates"
+    )
+
+
+def _report(args: argparse.Namespace) -> None:
+    from shoplens import open_warehouse
+    from shoplens.summary import headline, render
+
+    print(render(headline(open_warehouse(args.warehouse))))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from shoplens.errors import InputError
+
+    try:
+        {"generate": _generate, "build": _build, "report": _report}[args.command](args)
+    except InputError as exc:
+        print(f"shoplens: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("shoplens: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI's last resort: report, exit 1
+        print(f"shoplens: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,11 @@
+//! Validation, quarantine, de-duplication, sessions, bot flags and enrichment of clickstream events.
+pub mod config;
+pub mod items;
+pub mod pipeline;
+pub mod rules;
+pub mod tables;
+pub mod validate;
+
+pub use config::CleanConfig;
+pub use pipeline::{clean_events, CleanEvents, EventSource, Prices, Reference};
+pub use rules::{EventType, Rule};

@@ -1,0 +1,505 @@
+//! The cleaning pipeline over validated rows: exact duplicates out, invalid rows quarantined,
+//! near-duplicates quarantined, then sessions, bot flags, categories and revenue. Every input row ends in
+//! exactly one of: the clean events, the quarantine, or the duplicates list.
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::config::CleanConfig;
+use super::items::{CategoryTree, ItemHistory};
+use super::rules::{EventType, Rule};
+use super::validate::{Outcome, ValidEvent};
+use crate::{Error, Result};
+
+/// Marks a row that is not an exact duplicate of an earlier one.
+pub const NOT_DUPLICATE: u32 = u32::MAX;
+
+/// Rows of one event source, in source order, already validated.
+pub struct EventSource<'a> {
+    pub name: Arc<str>,
+    pub lines: Vec<u64>,
+    pub outcomes: Vec<Outcome>,
+    /// Row index of the first identical row, or [`NOT_DUPLICATE`].
+    pub duplicate_of: Vec<u32>,
+    /// The raw text of a row, for the quarantine.
+    pub raw_text: Box<dyn Fn(usize) -> String + Sync + 'a>,
+}
+
+/// Where item prices come from. Never invented: without a source, revenue stays null.
+#[derive(Debug, Default)]
+pub enum Prices {
+    #[default]
+    None,
+    PerItem(HashMap<i64, f64>),
+    History(ItemHistory<f64>),
+}
+
+impl Prices {
+    pub fn at(&self, item: i64, ts: i64) -> Option<f64> {
+        match self {
+            Prices::None => None,
+            Prices::PerItem(map) => map.get(&item).copied(),
+            Prices::History(h) => h.asof(item, ts),
+        }
+    }
+}
+
+/// Item reference data used to enrich events.
+#[derive(Debug, Default)]
+pub struct Reference {
+    pub tree: CategoryTree,
+    pub categories: ItemHistory<i64>,
+    pub available: ItemHistory<bool>,
+    pub prices: Prices,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuarantineRow {
+    pub source: Arc<str>,
+    pub line: u64,
+    pub rule: Rule,
+    pub detail: String,
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DuplicateRow {
+    pub source: Arc<str>,
+    pub line: u64,
+    pub duplicate_of_line: u64,
+}
+
+/// Clean events in (visitor, time, source line) order.
+#[derive(Debug, Default)]
+pub struct EventColumns {
+    pub visitor: Vec<i64>,
+    pub ts: Vec<i64>,
+    pub event: Vec<EventType>,
+    pub item: Vec<i64>,
+    pub order: Vec<Option<i64>>,
+    pub session_id: Vec<u64>,
+    pub session_index: Vec<u32>,
+    pub category: Vec<Option<i64>>,
+    pub root_category: Vec<Option<i64>>,
+    pub category_level: Vec<Option<u32>>,
+    pub price: Vec<Option<f64>>,
+    pub revenue: Vec<Option<f64>>,
+    pub is_bot: Vec<bool>,
+    pub line: Vec<u64>,
+}
+
+#[derive(Debug, Default)]
+pub struct SessionColumns {
+    pub session_id: Vec<u64>,
+    pub visitor: Vec<i64>,
+    pub session_index: Vec<u32>,
+    pub start: Vec<i64>,
+    pub end: Vec<i64>,
+    pub n_events: Vec<u32>,
+    pub n_views: Vec<u32>,
+    pub n_carts: Vec<u32>,
+    pub n_purchases: Vec<u32>,
+    pub n_orders: Vec<u32>,
+    pub revenue: Vec<f64>,
+    pub is_bot: Vec<bool>,
+}
+
+#[derive(Debug, Default)]
+pub struct VisitorColumns {
+    pub visitor: Vec<i64>,
+    pub first_seen: Vec<i64>,
+    pub last_seen: Vec<i64>,
+    pub n_events: Vec<u32>,
+    pub n_sessions: Vec<u32>,
+    pub n_purchases: Vec<u32>,
+    pub revenue: Vec<f64>,
+    pub peak_events_per_minute: Vec<u32>,
+    pub is_bot: Vec<bool>,
+}
+
+/// Counts for the validation report of one event source.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct EventStats {
+    pub source: String,
+    pub rows_read: u64,
+    pub duplicates_removed: u64,
+    pub quarantined: u64,
+    pub kept: u64,
+    pub by_rule: Vec<(String, u64)>,
+    pub by_event: Vec<(String, u64)>,
+    pub sessions: u64,
+    pub visitors: u64,
+    pub bot_visitors: u64,
+    pub bot_events: u64,
+    pub purchases_without_price: u64,
+    pub events_without_category: u64,
+    pub min_ts: Option<i64>,
+    pub max_ts: Option<i64>,
+}
+
+pub struct CleanEvents {
+    pub events: EventColumns,
+    pub sessions: SessionColumns,
+    pub visitors: VisitorColumns,
+    pub quarantine: Vec<QuarantineRow>,
+    pub duplicates: Vec<DuplicateRow>,
+    pub stats: EventStats,
+}
+
+/// Runs the pipeline on one validated source.
+pub fn clean_events(src: &EventSource<'_>, reference: &Reference, cfg: &CleanConfig) -> Result<CleanEvents> {
+    let n = src.outcomes.len();
+    if src.lines.len() != n || src.duplicate_of.len() != n {
+        return Err(Error::Internal("event source columns differ in length".into()));
+    }
+    if n >= NOT_DUPLICATE as usize {
+        return Err(Error::InvalidArgument(format!("{}: more than {} rows in one source", src.name, u32::MAX - 1)));
+    }
+    let is_dup = |row: usize| src.duplicate_of[row] != NOT_DUPLICATE;
+    if cfg.strict {
+        let first_bad = (0..n).find(|&r| !is_dup(r) && matches!(src.outcomes[r], Outcome::Rejected(..)));
+        if let Some(row) = first_bad {
+            if let Outcome::Rejected(rule, detail) = &src.outcomes[row] {
+                return Err(Error::data_file(src.name.as_ref(), src.lines[row], rule.name(), detail.to_string()));
+            }
+        }
+    }
+
+    // Exact duplicates first, then the validation rules.
+    let duplicates: Vec<DuplicateRow> = (0..n)
+        .filter(|&r| is_dup(r))
+        .map(|r| DuplicateRow {
+            source: src.name.clone(),
+            line: src.lines[r],
+            duplicate_of_line: src.lines[src.duplicate_of[r] as usize],
+        })
+        .collect();
+    let mut quarantine: Vec<QuarantineRow> = (0..n)
+        .into_par_iter()
+        .filter_map(|r| match &src.outcomes[r] {
+            Outcome::Rejected(rule, detail) if !is_dup(r) => Some(QuarantineRow {
+                source: src.name.clone(),
+                line: src.lines[r],
+                rule: *rule,
+                detail: detail.to_string(),
+                raw: (src.raw_text)(r),
+            }),
+            _ => None,
+        })
+        .collect();
+
+    let mut keys: Vec<(i64, i64, u32)> = (0..n)
+        .into_par_iter()
+        .filter_map(|r| match &src.outcomes[r] {
+            Outcome::Valid(e) if !is_dup(r) => Some((e.visitor, e.ts, r as u32)),
+            _ => None,
+        })
+        .collect();
+    keys.par_sort_unstable_by_key(|&(v, t, r)| (v, t, src.lines[r as usize]));
+
+    // Visitor-aligned chunks, processed in parallel, then stitched with session-id offsets.
+    let bounds = visitor_chunks(&keys, 64);
+    let parts: Vec<ChunkOut> = bounds
+        .par_windows(2)
+        .map(|w| scan_chunk(&keys[w[0]..w[1]], src, reference, cfg))
+        .collect();
+    let mut out = CleanEvents {
+        events: EventColumns::default(),
+        sessions: SessionColumns::default(),
+        visitors: VisitorColumns::default(),
+        quarantine: Vec::new(),
+        duplicates,
+        stats: EventStats::default(),
+    };
+    let mut session_offset = 0u64;
+    let mut near = Vec::new();
+    for mut part in parts {
+        part.events.session_id.iter_mut().for_each(|s| *s += session_offset);
+        part.sessions.session_id.iter_mut().for_each(|s| *s += session_offset);
+        session_offset += part.sessions.session_id.len() as u64;
+        append_events(&mut out.events, part.events);
+        append_sessions(&mut out.sessions, part.sessions);
+        append_visitors(&mut out.visitors, part.visitors);
+        near.extend(part.near_duplicates);
+    }
+    quarantine.extend(near.into_iter().map(|(row, kept_row)| {
+        let (r, k) = (row as usize, kept_row as usize);
+        let gap = match (&src.outcomes[r], &src.outcomes[k]) {
+            (Outcome::Valid(a), Outcome::Valid(b)) => a.ts - b.ts,
+            _ => 0,
+        };
+        QuarantineRow {
+            source: src.name.clone(),
+            line: src.lines[r],
+            rule: Rule::NearDuplicate,
+            detail: format!("{gap} ms after the same event on line {}", src.lines[k]),
+            raw: (src.raw_text)(r),
+        }
+    }));
+    quarantine.sort_by_key(|q| q.line);
+    out.stats = stats(src, &out, &quarantine);
+    out.quarantine = quarantine;
+    Ok(out)
+}
+
+fn stats(src: &EventSource<'_>, out: &CleanEvents, quarantine: &[QuarantineRow]) -> EventStats {
+    let mut by_rule: Vec<(String, u64)> = Rule::ALL
+        .iter()
+        .map(|r| (r.name().to_string(), quarantine.iter().filter(|q| q.rule == *r).count() as u64))
+        .collect();
+    by_rule.retain(|(_, c)| *c > 0);
+    let ev = &out.events;
+    let by_event = EventType::ALL
+        .iter()
+        .map(|t| (t.name().to_string(), ev.event.iter().filter(|e| *e == t).count() as u64))
+        .collect();
+    EventStats {
+        source: src.name.to_string(),
+        rows_read: src.outcomes.len() as u64,
+        duplicates_removed: out.duplicates.len() as u64,
+        quarantined: quarantine.len() as u64,
+        kept: ev.ts.len() as u64,
+        by_rule,
+        by_event,
+        sessions: out.sessions.session_id.len() as u64,
+        visitors: out.visitors.visitor.len() as u64,
+        bot_visitors: out.visitors.is_bot.iter().filter(|b| **b).count() as u64,
+        bot_events: ev.is_bot.iter().filter(|b| **b).count() as u64,
+        purchases_without_price: ev
+            .event
+            .iter()
+            .zip(&ev.revenue)
+            .filter(|(e, r)| **e == EventType::Transaction && r.is_none())
+            .count() as u64,
+        events_without_category: ev.category.iter().filter(|c| c.is_none()).count() as u64,
+        min_ts: ev.ts.par_iter().min().copied(),
+        max_ts: ev.ts.par_iter().max().copied(),
+    }
+}
+
+/// Split points of `keys` (sorted by visitor) into about `parts` ranges that never split a visitor.
+fn visitor_chunks(keys: &[(i64, i64, u32)], parts: usize) -> Vec<usize> {
+    let mut bounds = vec![0];
+    let step = keys.len() / parts + 1;
+    let mut pos = step;
+    while pos < keys.len() {
+        let v = keys[pos - 1].0;
+        while pos < keys.len() && keys[pos].0 == v {
+            pos += 1;
+        }
+        if pos < keys.len() {
+            bounds.push(pos);
+        }
+        pos += step;
+    }
+    bounds.push(keys.len());
+    bounds
+}
+
+struct ChunkOut {
+    events: EventColumns,
+    sessions: SessionColumns,
+    visitors: VisitorColumns,
+    /// (near-duplicate row, the kept row it repeats)
+    near_duplicates: Vec<(u32, u32)>,
+}
+
+fn event_of(src: &EventSource<'_>, row: u32) -> ValidEvent {
+    match &src.outcomes[row as usize] {
+        Outcome::Valid(e) => *e,
+        Outcome::Rejected(..) => unreachable!("only valid rows are scanned"),
+    }
+}
+
+fn scan_chunk(keys: &[(i64, i64, u32)], src: &EventSource<'_>, reference: &Reference, cfg: &CleanConfig) -> ChunkOut {
+    let mut out = ChunkOut {
+        events: EventColumns::default(),
+        sessions: SessionColumns::default(),
+        visitors: VisitorColumns::default(),
+        near_duplicates: Vec::new(),
+    };
+    let mut kept: Vec<u32> = Vec::new();
+    let mut i = 0;
+    while i < keys.len() {
+        let visitor = keys[i].0;
+        let mut j = i;
+        while j < keys.len() && keys[j].0 == visitor {
+            j += 1;
+        }
+        // Near-duplicates: compare with this visitor's kept events inside the window.
+        kept.clear();
+        for &(_, ts, row) in &keys[i..j] {
+            let ev = event_of(src, row);
+            let mut repeat_of = None;
+            if cfg.near_duplicate_window_ms >= 0 {
+                for &k in kept.iter().rev() {
+                    let prev = event_of(src, k);
+                    if ts - prev.ts > cfg.near_duplicate_window_ms {
+                        break;
+                    }
+                    if prev.item == ev.item && prev.event == ev.event && prev.order == ev.order {
+                        repeat_of = Some(k);
+                        break;
+                    }
+                }
+            }
+            match repeat_of {
+                Some(k) => out.near_duplicates.push((row, k)),
+                None => kept.push(row),
+            }
+        }
+        visitor_block(&kept, visitor, src, reference, cfg, &mut out);
+        i = j;
+    }
+    out
+}
+
+/// Sessions, bot flag and enriched event columns for one visitor's kept events (time-ordered).
+fn visitor_block(
+    kept: &[u32],
+    visitor: i64,
+    src: &EventSource<'_>,
+    reference: &Reference,
+    cfg: &CleanConfig,
+    out: &mut ChunkOut,
+) {
+    let times: Vec<i64> = kept.iter().map(|&r| event_of(src, r).ts).collect();
+    // Peak events inside any 60-second window (two pointers over sorted times).
+    let mut peak = 0usize;
+    let mut lo = 0;
+    for hi in 0..times.len() {
+        while times[hi] - times[lo] >= 60_000 {
+            lo += 1;
+        }
+        peak = peak.max(hi - lo + 1);
+    }
+    let is_bot = kept.len() as u64 > cfg.bot_max_events || peak as u64 > cfg.bot_max_events_per_minute;
+
+    let first_session = out.sessions.session_id.len() as u64;
+    let mut session_index = 0u32;
+    let mut visitor_revenue = 0.0;
+    let mut visitor_purchases = 0u32;
+    let mut orders: Vec<i64> = Vec::new();
+    for (pos, &row) in kept.iter().enumerate() {
+        let ev = event_of(src, row);
+        let opens = pos == 0 || ev.ts - times[pos - 1] > cfg.session_timeout_ms;
+        if opens {
+            if pos > 0 {
+                session_index += 1;
+            }
+            let s = &mut out.sessions;
+            s.session_id.push(first_session + u64::from(session_index));
+            s.visitor.push(visitor);
+            s.session_index.push(session_index);
+            s.start.push(ev.ts);
+            s.end.push(ev.ts);
+            s.n_events.push(0);
+            s.n_views.push(0);
+            s.n_carts.push(0);
+            s.n_purchases.push(0);
+            s.n_orders.push(0);
+            s.revenue.push(0.0);
+            s.is_bot.push(is_bot);
+            orders.clear();
+        }
+        let price = if ev.price.is_nan() { reference.prices.at(ev.item, ev.ts) } else { Some(ev.price) };
+        let revenue = if ev.event == EventType::Transaction { price } else { None };
+        let category = reference.categories.asof(ev.item, ev.ts);
+        let (root, level) = category.map_or((None, None), |c| reference.tree.root_level(c));
+
+        let s = &mut out.sessions;
+        let last = s.session_id.len() - 1;
+        s.end[last] = ev.ts;
+        s.n_events[last] += 1;
+        match ev.event {
+            EventType::View => s.n_views[last] += 1,
+            EventType::AddToCart => s.n_carts[last] += 1,
+            EventType::Transaction => {
+                s.n_purchases[last] += 1;
+                visitor_purchases += 1;
+                if !orders.contains(&ev.order) {
+                    orders.push(ev.order);
+                    s.n_orders[last] += 1;
+                }
+            }
+        }
+        if let Some(r) = revenue {
+            s.revenue[last] += r;
+            visitor_revenue += r;
+        }
+
+        let e = &mut out.events;
+        e.visitor.push(visitor);
+        e.ts.push(ev.ts);
+        e.event.push(ev.event);
+        e.item.push(ev.item);
+        e.order.push((ev.order >= 0).then_some(ev.order));
+        e.session_id.push(first_session + u64::from(session_index));
+        e.session_index.push(session_index);
+        e.category.push(category);
+        e.root_category.push(root);
+        e.category_level.push(level);
+        e.price.push(price);
+        e.revenue.push(revenue);
+        e.is_bot.push(is_bot);
+        e.line.push(src.lines[row as usize]);
+    }
+    if !kept.is_empty() {
+        let v = &mut out.visitors;
+        v.visitor.push(visitor);
+        v.first_seen.push(times[0]);
+        v.last_seen.push(times[times.len() - 1]);
+        v.n_events.push(kept.len() as u32);
+        v.n_sessions.push(session_index + 1);
+        v.n_purchases.push(visitor_purchases);
+        v.revenue.push(visitor_revenue);
+        v.peak_events_per_minute.push(peak as u32);
+        v.is_bot.push(is_bot);
+    }
+}
+
+fn append_events(a: &mut EventColumns, b: EventColumns) {
+    a.visitor.extend(b.visitor);
+    a.ts.extend(b.ts);
+    a.event.extend(b.event);
+    a.item.extend(b.item);
+    a.order.extend(b.order);
+    a.session_id.extend(b.session_id);
+    a.session_index.extend(b.session_index);
+    a.category.extend(b.category);
+    a.root_category.extend(b.root_category);
+    a.category_level.extend(b.category_level);
+    a.price.extend(b.price);
+    a.revenue.extend(b.revenue);
+    a.is_bot.extend(b.is_bot);
+    a.line.extend(b.line);
+}
+
+fn append_sessions(a: &mut SessionColumns, b: SessionColumns) {
+    a.session_id.extend(b.session_id);
+    a.visitor.extend(b.visitor);
+    a.session_index.extend(b.session_index);
+    a.start.extend(b.start);
+    a.end.extend(b.end);
+    a.n_events.extend(b.n_events);
+    a.n_views.extend(b.n_views);
+    a.n_carts.extend(b.n_carts);
+    a.n_purchases.extend(b.n_purchases);
+    a.n_orders.extend(b.n_orders);
+    a.revenue.extend(b.revenue);
+    a.is_bot.extend(b.is_bot);
+}
+
+fn append_visitors(a: &mut VisitorColumns, b: VisitorColumns) {
+    a.visitor.extend(b.visitor);
+    a.first_seen.extend(b.first_seen);
+    a.last_seen.extend(b.last_seen);
+    a.n_events.extend(b.n_events);
+    a.n_sessions.extend(b.n_sessions);
+    a.n_purchases.extend(b.n_purchases);
+    a.revenue.extend(b.revenue);
+    a.peak_events_per_minute.extend(b.peak_events_per_minute);
+    a.is_bot.extend(b.is_bot);
+}

@@ -1,0 +1,359 @@
+//! A RetailRocket-format folder: `events.csv`, `item_properties_part*.csv`, `category_tree.csv`, and
+//! the price file shoplens adds (`prices.csv`; RetailRocket itself has no prices).
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+use rayon::prelude::*;
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::dedup::exact_duplicates;
+use super::fields::{opt, split};
+use super::text::TextFile;
+use super::{quarantine_row, FileStats};
+use crate::clean::config::CleanConfig;
+use crate::clean::items::{CategoryTree, ItemHistory};
+use crate::clean::pipeline::{EventSource, Prices, QuarantineRow, Reference};
+use crate::clean::rules::{parse_id, parse_price, present, Rule};
+use crate::clean::validate::{validate, Outcome, RawEvent};
+use crate::{Error, Result};
+
+pub const EVENTS_HEADER: [&str; 5] = ["timestamp", "visitorid", "event", "itemid", "transactionid"];
+pub const PROPERTIES_HEADER: [&str; 4] = ["timestamp", "itemid", "property", "value"];
+pub const TREE_HEADER: [&str; 2] = ["categoryid", "parentid"];
+pub const PRICES_HEADER: [&str; 2] = ["itemid", "price"];
+
+/// The files of a RetailRocket folder; only `events.csv` is required.
+#[derive(Debug, Clone)]
+pub struct RawFolder {
+    pub dir: PathBuf,
+    pub events: PathBuf,
+    pub properties: Vec<PathBuf>,
+    pub tree: Option<PathBuf>,
+    pub prices: Option<PathBuf>,
+}
+
+impl RawFolder {
+    pub fn locate(dir: &Path) -> Result<RawFolder> {
+        if !dir.is_dir() {
+            return Err(Error::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder")));
+        }
+        let events = dir.join("events.csv");
+        if !events.is_file() {
+            return Err(Error::io(&events, std::io::Error::new(std::io::ErrorKind::NotFound, "no events.csv")));
+        }
+        let mut properties: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("item_properties") && n.ends_with(".csv"))
+            })
+            .collect();
+        properties.sort();
+        let some_file = |name: &str| Some(dir.join(name)).filter(|p| p.is_file());
+        Ok(RawFolder {
+            dir: dir.to_path_buf(),
+            events,
+            properties,
+            tree: some_file("category_tree.csv"),
+            prices: some_file("prices.csv"),
+        })
+    }
+}
+
+/// Parses and validates `events.csv`, marking exact duplicates.
+pub fn event_source<'a>(file: &'a TextFile, cfg: &CleanConfig) -> EventSource<'a> {
+    // RetailRocket times are integer Unix milliseconds, whatever a generic source may allow.
+    let mut vcfg = cfg.validate_config();
+    vcfg.allow_iso_timestamps = false;
+    vcfg.timestamp_unit = crate::clean::validate::TimeUnit::Ms;
+    let n = file.n_rows();
+    let (hashes, outcomes): (Vec<u64>, Vec<Outcome>) = (0..n)
+        .into_par_iter()
+        .map(|row| {
+            let line = file.line(row);
+            let outcome = match split::<5>(line, false) {
+                Ok(f) => validate(
+                    &RawEvent {
+                        timestamp: opt(f[0]),
+                        visitor: opt(f[1]),
+                        event: opt(f[2]),
+                        item: opt(f[3]),
+                        order: opt(f[4]),
+                        price: None,
+                    },
+                    &vcfg,
+                ),
+                Err((rule, detail)) => Outcome::rejected(rule, detail),
+            };
+            (xxh3_64(line), outcome)
+        })
+        .unzip();
+    let duplicate_of = exact_duplicates(&hashes, |a, b| file.line(a) == file.line(b));
+    EventSource {
+        name: Arc::from(file.file_name()),
+        lines: (0..n).map(TextFile::line_no).collect(),
+        outcomes,
+        duplicate_of,
+        raw_text: Box::new(move |row| crate::clean::rules::lossy(file.line(row))),
+    }
+}
+
+/// Reference data of the folder with its quarantine and per-file accounting.
+pub struct ReferenceRead {
+    pub reference: Reference,
+    pub quarantine: Vec<QuarantineRow>,
+    pub files: Vec<FileStats>,
+    pub property_rows: PropertyCounts,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct PropertyCounts {
+    pub categoryid: u64,
+    pub available: u64,
+    pub price: u64,
+    pub other: u64,
+    pub items: u64,
+    pub items_changing_category: u64,
+}
+
+impl ReferenceRead {
+    /// No reference data: categories null, no prices.
+    pub fn empty() -> Self {
+        ReferenceRead {
+            reference: Reference::default(),
+            quarantine: Vec::new(),
+            files: Vec::new(),
+            property_rows: PropertyCounts::default(),
+        }
+    }
+}
+
+pub fn read_reference(folder: &RawFolder, cfg: &CleanConfig) -> Result<ReferenceRead> {
+    let mut quarantine = Vec::new();
+    let mut files = Vec::new();
+
+    let (tree, tree_q, tree_rows) = match &folder.tree {
+        Some(path) => read_tree(path)?,
+        None => (CategoryTree::default(), Vec::new(), 0),
+    };
+    if let Some(path) = &folder.tree {
+        files.push(FileStats::new(&file_name(path), tree_rows, &tree_q));
+    }
+    quarantine.extend(tree_q);
+
+    let mut cat_rows = Vec::new();
+    let mut avail_rows = Vec::new();
+    let mut price_rows = Vec::new();
+    let mut counts = PropertyCounts::default();
+    let mut items: hashbrown::HashSet<i64> = hashbrown::HashSet::new();
+    for (seq, path) in folder.properties.iter().enumerate() {
+        let file = TextFile::open(path, &PROPERTIES_HEADER)?;
+        let parsed = read_properties(&file, cfg, seq as u64);
+        files.push(FileStats::new(&file.file_name(), file.n_rows(), &parsed.quarantine));
+        counts.other += parsed.other;
+        items.extend(parsed.items);
+        quarantine.extend(parsed.quarantine);
+        cat_rows.extend(parsed.categories);
+        avail_rows.extend(parsed.available);
+        price_rows.extend(parsed.prices);
+    }
+    counts.categoryid = cat_rows.len() as u64;
+    counts.available = avail_rows.len() as u64;
+    counts.price = price_rows.len() as u64;
+    counts.items = items.len() as u64;
+    let categories = ItemHistory::new(cat_rows);
+    counts.items_changing_category = categories.n_changed() as u64;
+
+    let prices = match (&cfg.price_property, &folder.prices) {
+        (Some(_), _) => Prices::History(ItemHistory::new(price_rows)),
+        (None, Some(path)) => {
+            let (map, q, rows) = read_prices(path)?;
+            files.push(FileStats::new(&file_name(path), rows, &q));
+            quarantine.extend(q);
+            Prices::PerItem(map)
+        }
+        (None, None) => Prices::None,
+    };
+    Ok(ReferenceRead {
+        reference: Reference { tree, categories, available: ItemHistory::new(avail_rows), prices },
+        quarantine,
+        files,
+        property_rows: counts,
+    })
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+type Row<T> = (i64, i64, u64, T);
+
+struct Properties {
+    categories: Vec<Row<i64>>,
+    available: Vec<Row<bool>>,
+    prices: Vec<Row<f64>>,
+    other: u64,
+    items: Vec<i64>,
+    quarantine: Vec<QuarantineRow>,
+}
+
+enum PropertyRow {
+    Category(Row<i64>),
+    Available(Row<bool>),
+    Price(Row<f64>),
+    Other(i64),
+    Bad(Rule, String),
+}
+
+fn read_properties(file: &TextFile, cfg: &CleanConfig, file_seq: u64) -> Properties {
+    let vcfg = cfg.validate_config();
+    let source: Arc<str> = Arc::from(file.file_name());
+    let price_name = cfg.price_property.as_deref();
+    let rows: Vec<PropertyRow> = (0..file.n_rows())
+        .into_par_iter()
+        .map(|row| {
+            let seq = (file_seq << 40) | row as u64;
+            match parse_property(file.line(row), &vcfg, price_name, seq) {
+                Ok(r) => r,
+                Err((rule, detail)) => PropertyRow::Bad(rule, detail),
+            }
+        })
+        .collect();
+    let mut out = Properties {
+        categories: Vec::new(),
+        available: Vec::new(),
+        prices: Vec::new(),
+        other: 0,
+        items: Vec::new(),
+        quarantine: Vec::new(),
+    };
+    for (row, r) in rows.into_iter().enumerate() {
+        match r {
+            PropertyRow::Category(c) => {
+                out.items.push(c.0);
+                out.categories.push(c);
+            }
+            PropertyRow::Available(a) => {
+                out.items.push(a.0);
+                out.available.push(a);
+            }
+            PropertyRow::Price(p) => {
+                out.items.push(p.0);
+                out.prices.push(p);
+            }
+            PropertyRow::Other(item) => {
+                out.items.push(item);
+                out.other += 1;
+            }
+            PropertyRow::Bad(rule, detail) => {
+                out.quarantine.push(quarantine_row(&source, TextFile::line_no(row), rule, detail, file.line(row)))
+            }
+        }
+    }
+    out.items.sort_unstable();
+    out.items.dedup();
+    out
+}
+
+fn parse_property(
+    line: &[u8],
+    vcfg: &crate::clean::validate::ValidateConfig,
+    price_name: Option<&str>,
+    seq: u64,
+) -> std::result::Result<PropertyRow, (Rule, String)> {
+    let f = split::<4>(line, true)?;
+    let (Some(ts), Some(item), Some(property)) = (present(Some(f[0])), present(Some(f[1])), present(Some(f[2]))) else {
+        return Err((Rule::MissingField, "empty timestamp, itemid or property".into()));
+    };
+    let ts = crate::clean::rules::parse_i64(ts)
+        .ok_or_else(|| (Rule::BadTimestamp, format!("timestamp '{}' is not an integer", crate::clean::rules::lossy(ts))))?;
+    if ts < vcfg.min_timestamp_ms || ts >= vcfg.max_timestamp_ms {
+        return Err((Rule::TimestampOutOfRange, format!("timestamp {ts} ms is outside the plausible range")));
+    }
+    let item = parse_id(item, "itemid")?;
+    let value = present(Some(f[3]));
+    let bad = |what: &str| (Rule::BadValue, format!("{what}: '{}'", crate::clean::rules::lossy(f[3])));
+    match property {
+        b"categoryid" => {
+            let v = value.ok_or_else(|| bad("empty categoryid"))?;
+            let c = parse_id(v, "categoryid").map_err(|_| bad("categoryid is not a non-negative integer"))?;
+            Ok(PropertyRow::Category((item, ts, seq, c)))
+        }
+        b"available" => match value {
+            Some(b"1") => Ok(PropertyRow::Available((item, ts, seq, true))),
+            Some(b"0") => Ok(PropertyRow::Available((item, ts, seq, false))),
+            _ => Err(bad("available is not 0 or 1")),
+        },
+        p if price_name.is_some_and(|n| n.as_bytes() == p) => {
+            let v = value.ok_or_else(|| bad("empty price"))?;
+            let price = parse_price(v, "price").map_err(|_| bad("price is not a finite non-negative number"))?;
+            Ok(PropertyRow::Price((item, ts, seq, price)))
+        }
+        _ => Ok(PropertyRow::Other(item)),
+    }
+}
+
+type TreeRead = (CategoryTree, Vec<QuarantineRow>, usize);
+
+fn read_tree(path: &Path) -> Result<TreeRead> {
+    let file = TextFile::open(path, &TREE_HEADER)?;
+    let source: Arc<str> = Arc::from(file.file_name());
+    let mut seen: HashMap<i64, u64> = HashMap::new();
+    let mut pairs = Vec::new();
+    let mut quarantine = Vec::new();
+    for row in 0..file.n_rows() {
+        let line = file.line(row);
+        let line_no = TextFile::line_no(row);
+        let parsed = split::<2>(line, false).and_then(|f| {
+            let cat = present(Some(f[0])).ok_or((Rule::MissingField, "empty categoryid".to_string()))?;
+            let cat = parse_id(cat, "categoryid")?;
+            let parent = present(Some(f[1])).map(|p| parse_id(p, "parentid")).transpose()?;
+            if let Some(first) = seen.get(&cat) {
+                return Err((Rule::DuplicateKey, format!("category {cat} already defined on line {first}")));
+            }
+            Ok((cat, parent))
+        });
+        match parsed {
+            Ok((cat, parent)) => {
+                seen.insert(cat, line_no);
+                pairs.push((cat, parent));
+            }
+            Err((rule, detail)) => quarantine.push(quarantine_row(&source, line_no, rule, detail, line)),
+        }
+    }
+    Ok((CategoryTree::new(pairs), quarantine, file.n_rows()))
+}
+
+type PricesRead = (HashMap<i64, f64>, Vec<QuarantineRow>, usize);
+
+fn read_prices(path: &Path) -> Result<PricesRead> {
+    let file = TextFile::open(path, &PRICES_HEADER)?;
+    let source: Arc<str> = Arc::from(file.file_name());
+    let mut map: HashMap<i64, f64> = HashMap::with_capacity(file.n_rows());
+    let mut first_line: HashMap<i64, u64> = HashMap::with_capacity(file.n_rows());
+    let mut quarantine = Vec::new();
+    for row in 0..file.n_rows() {
+        let line = file.line(row);
+        let line_no = TextFile::line_no(row);
+        let parsed = split::<2>(line, false).and_then(|f| {
+            let (Some(item), Some(price)) = (present(Some(f[0])), present(Some(f[1]))) else {
+                return Err((Rule::MissingField, "empty itemid or price".to_string()));
+            };
+            let item = parse_id(item, "itemid")?;
+            let price = parse_price(price, "price")?;
+            if let Some(first) = first_line.get(&item) {
+                return Err((Rule::DuplicateKey, format!("item {item} already priced on line {first}")));
+            }
+            Ok((item, price))
+        });
+        match parsed {
+            Ok((item, price)) => {
+                map.insert(item, price);
+                first_line.insert(item, line_no);
+            }
+            Err((rule, detail)) => quarantine.push(quarantine_row(&source, line_no, rule, detail, line)),
+        }
+    }
+    Ok((map, quarantine, file.n_rows()))
+}

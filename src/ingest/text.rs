@@ -1,0 +1,167 @@
+//! Loading delimited text files whole and splitting them into lines, in parallel, with 1-based line
+//! numbers (the header is line 1). Files are read into memory once; every later step borrows from it.
+use std::path::{Path, PathBuf};
+
+use memchr::memchr_iter;
+use rayon::prelude::*;
+
+use crate::{Error, Result};
+
+/// A CSV file in memory whose header has been checked.
+pub struct TextFile {
+    pub path: PathBuf,
+    pub data: Vec<u8>,
+    /// Byte offset of each data line (line `i` is source line `i + 2`).
+    pub line_starts: Vec<usize>,
+}
+
+const CHUNK: usize = 1 << 22;
+
+impl TextFile {
+    /// Reads `path` and checks that its header is exactly `expected` (comma-separated, in order).
+    pub fn open(path: &Path, expected: &[&str]) -> Result<TextFile> {
+        let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let body = check_header(path, &data, expected)?;
+        let line_starts = split_lines(&data, body);
+        Ok(TextFile { path: path.to_path_buf(), data, line_starts })
+    }
+
+    pub fn n_rows(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// The bytes of data row `row` without its line terminator.
+    pub fn line(&self, row: usize) -> &[u8] {
+        let start = self.line_starts[row];
+        let end = self.line_starts.get(row + 1).map_or(self.data.len(), |&next| next - 1);
+        let mut line = &self.data[start..end.max(start)];
+        if line.last() == Some(&b'\n') {
+            line = &line[..line.len() - 1];
+        }
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        line
+    }
+
+    /// Source line number of data row `row` (header = 1).
+    pub fn line_no(row: usize) -> u64 {
+        row as u64 + 2
+    }
+
+    pub fn file_name(&self) -> String {
+        self.path.file_name().map_or_else(|| self.path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    }
+}
+
+/// Returns the offset where the body starts after validating the header.
+fn check_header(path: &Path, data: &[u8], expected: &[&str]) -> Result<usize> {
+    let data_start = if data.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    let rest = &data[data_start..];
+    if rest.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Error::data_file(path, 1, "empty_file", "the file is empty: expected a header line"));
+    }
+    let header_end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+    let header = &rest[..header_end];
+    let header = header.strip_suffix(b"\r").unwrap_or(header);
+    let header = std::str::from_utf8(header)
+        .map_err(|e| Error::data_file(path, 1, "bad_utf8", format!("the header is not valid UTF-8 ({e})")))?;
+    let names: Vec<&str> = header.split(',').map(|s| s.trim().trim_matches('"')).collect();
+    if names.len() != expected.len() {
+        return Err(Error::data_file(
+            path,
+            1,
+            "wrong_column_count",
+            format!("the header has {} columns, expected {}: {}", names.len(), expected.len(), expected.join(",")),
+        ));
+    }
+    if names != expected {
+        return Err(Error::data_file(
+            path,
+            1,
+            "wrong_header",
+            format!("the header is '{header}', expected '{}'", expected.join(",")),
+        ));
+    }
+    Ok((data_start + header_end + 1).min(data.len()))
+}
+
+/// Start offsets of every line in `data[body..]`; a final line terminator does not open a new line.
+fn split_lines(data: &[u8], body: usize) -> Vec<usize> {
+    if body >= data.len() {
+        return Vec::new();
+    }
+    // Chunk boundaries at newlines so each chunk holds whole lines.
+    let mut bounds = vec![body];
+    let mut pos = body;
+    while pos + CHUNK < data.len() {
+        match memchr::memchr(b'\n', &data[pos + CHUNK..]) {
+            Some(i) => {
+                pos = pos + CHUNK + i + 1;
+                if pos < data.len() {
+                    bounds.push(pos);
+                }
+            }
+            None => break,
+        }
+    }
+    bounds.push(data.len());
+    let parts: Vec<Vec<usize>> = bounds
+        .par_windows(2)
+        .map(|w| {
+            let (from, to) = (w[0], w[1]);
+            let mut starts = Vec::with_capacity((to - from) / 32 + 1);
+            starts.push(from);
+            starts.extend(memchr_iter(b'\n', &data[from..to]).map(|i| from + i + 1).filter(|&s| s < to));
+            starts
+        })
+        .collect();
+    parts.concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(content: &[u8]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, content).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn lines_and_numbers() {
+        let (_d, p) = file(b"a,b\n1,2\r\n3,4\n\n5,6");
+        let f = TextFile::open(&p, &["a", "b"]).unwrap();
+        let lines: Vec<&[u8]> = (0..f.n_rows()).map(|i| f.line(i)).collect();
+        assert_eq!(lines, vec![&b"1,2"[..], b"3,4", b"", b"5,6"]);
+        assert_eq!(TextFile::line_no(3), 5);
+    }
+
+    #[test]
+    fn header_errors_name_rule_and_line() {
+        let (_d, p) = file(b"");
+        assert!(matches!(TextFile::open(&p, &["a"]), Err(Error::DataFile { rule, line: 1, .. }) if rule == "empty_file"));
+        let (_d, p) = file(b"a,c\n1,2\n");
+        assert!(matches!(TextFile::open(&p, &["a", "b"]), Err(Error::DataFile { rule, .. }) if rule == "wrong_header"));
+        let (_d, p) = file(b"a\n1\n");
+        assert!(matches!(TextFile::open(&p, &["a", "b"]), Err(Error::DataFile { rule, .. }) if rule == "wrong_column_count"));
+        let (_d, p) = file(b"a,\xff\n1\n");
+        assert!(matches!(TextFile::open(&p, &["a", "b"]), Err(Error::DataFile { rule, .. }) if rule == "bad_utf8"));
+    }
+
+    #[test]
+    fn many_chunks_keep_every_line() {
+        let mut content = b"x\n".to_vec();
+        for i in 0..(3 * CHUNK / 7) {
+            content.extend_from_slice(format!("{i}\n").as_bytes());
+        }
+        let (_d, p) = file(&content);
+        let f = TextFile::open(&p, &["x"]).unwrap();
+        assert_eq!(f.n_rows(), 3 * CHUNK / 7);
+        for i in [0, 1, 12345, f.n_rows() - 1] {
+            assert_eq!(f.line(i), i.to_string().as_bytes());
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! shoplens engine: e-commerce clickstream cleaning, analytics and experiment statistics.
+//!
+//! The engine is plain Rust; the Python face lives in `bindings` behind the `python` feature.
+pub mod clean;
+pub mod error;
+pub mod ingest;
+pub mod warehouse;
+
+pub use error::{Error, Result};
+
+#[cfg(feature = "python")]
+mod bindings;

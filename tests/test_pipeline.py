@@ -1,0 +1,334 @@
+"""Cleaning pipeline: conservation, rules, dedup, sessions, categories, bad files (SPEC §1.4)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from rr_files import MIN, T0, write_folder
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import shoplens
+from shoplens import CleanConfig, DataFileError, EventSchema, MissingFileError, SchemaError
+
+
+def conservation(result: shoplens.CleanResult) -> None:
+    """rows read = kept + quarantined + exact duplicates, for the events file, checked from the tables."""
+    ev = result.report["events"]
+    q = result.quarantine.filter(pl.col("source") == ev["source"]).height
+    assert ev["rows_read"] == result.events.height + q + result.duplicates.height
+    assert result.report["conservation"]["holds"]
+    # Every source line is accounted for exactly once.
+    lines = pl.concat(
+        [
+            result.events.select(pl.col("source_line").alias("line")),
+            result.quarantine.filter(pl.col("source") == ev["source"]).select("line"),
+            result.duplicates.select("line"),
+        ]
+    )["line"]
+    assert lines.n_unique() == lines.len() == ev["rows_read"]
+    assert set(lines.to_list()) == set(range(2, ev["rows_read"] + 2))
+
+
+BAD_ROWS = {
+    # one row per rule of SPEC §1.4 (and the file-format rules)
+    "wrong_column_count": f"{T0},1,view",
+    "missing_field": f"{T0},,view,5,",
+    "bad_timestamp": "2015-06-01T00:00:00Z,1,view,5,",  # RetailRocket times are integer ms
+    "timestamp_out_of_range": "0,1,view,5,",
+    "non_numeric_id": f"{T0},abc12,view,5,",
+    "negative_id": f"{T0},-4,view,5,",
+    "unknown_event_type": f"{T0},1,click,5,",
+    "transaction_without_order_id": f"{T0},1,transaction,5,",
+    "order_id_on_non_transaction": f"{T0},1,view,5,77",
+}
+
+
+def test_every_rule_quarantines_with_line_and_conservation_holds(make_folder):
+    good = [f"{T0 + i * MIN},{i % 3},view,{10 + i},"for i in range(6)]
+    rows = good[:3] + list(BAD_ROWS.values()) + good[3:] + [good[0], good[0]]  # two exact duplicates
+    folder = make_folder(rows)
+    config = CleanConfig()
+    result = shoplens.clean(folder, config=config)
+    conservation(result)
+    q = result.quarantine.filter(pl.col("source") == "events.csv")
+    got = dict(zip(q["line"].to_list(), q["rule"].to_list(), strict=True))
+    expected_lines = {rule: 2 + 3 + i for i, rule in enumerate(BAD_ROWS)}
+    for rule, line in expected_lines.items():
+        assert got[line] == rule, (rule, line, got)
+    assert result.duplicates["duplicate_of_line"].to_list() == [2, 2]
+    assert result.report["events"]["duplicates_removed"] == 2
+    # Details name the offending value.
+    detail = q.filter(pl.col("rule") == "non_numeric_id")["detail"][0]
+    assert "abc12" in detail
+
+
+def test_bad_timestamp_rule(make_folder):
+    result = shoplens.clean(make_folder([f"{T0},1,view,5,", "yesterday,1,view,5,"]))
+    assert result.quarantine["rule"].to_list() == ["bad_timestamp"]
+    assert result.quarantine["line"].to_list() == [3]
+
+
+def test_first_failing_rule_wins(make_folder):
+    # Missing item and unknown event: missing_field comes first in the documented order.
+    result = shoplens.clean(make_folder([f"{T0},1,click,,", f"5,-1,view,2,"]))
+    assert result.quarantine["rule"].to_list() == ["missing_field", "timestamp_out_of_range"]
+
+
+def test_sessions_split_exactly_at_timeout(make_folder):
+    t = T0
+    timeout = 30 * MIN
+    rows = [
+        f"{t},1,view,1,",
+        f"{t + timeout},1,view,2,",  # gap == 30:00.000 -> same session
+        f"{t + 2 * timeout + 1},1,view,3,",  # gap 30:00.001 -> new session
+        f"{t + 2 * timeout + 1},1,view,4,",  # equal timestamps: gap 0
+        f"{t},2,view,1,",
+    ]
+    result = shoplens.clean(make_folder(rows))
+    ev = result.events.filter(pl.col("visitor_id") == 1).sort("ts_ms", "source_line")
+    assert ev["session_index"].to_list() == [0, 0, 1, 1]
+    assert result.sessions.filter(pl.col("visitor_id") == 1)["n_events"].to_list() == [2, 2]
+    assert result.events.filter(pl.col("visitor_id") == 2)["session_index"].to_list() == [0]
+    assert result.sessions.height == 3
+    # Configurable timeout: 10 minutes splits the first pair too.
+    short = shoplens.clean(make_folder(rows), config=CleanConfig(session_timeout_s=600))
+    assert short.events.filter(pl.col("visitor_id") == 1)["session_index"].to_list() == [0, 1, 2, 2]
+
+
+def test_near_duplicates_are_a_separate_reported_rule(make_folder):
+    rows = [
+        f"{T0},1,view,9,",
+        f"{T0 + 400},1,view,9,",  # 400 ms later: near-duplicate of line 2
+        f"{T0 + 1000},1,view,9,",  # 1000 ms after the kept line 2: still within the 1 s window
+        f"{T0 + 2001},1,view,9,",  # 2001 ms after line 2: kept
+        f"{T0 + 500},1,addtocart,9,",  # other event type: kept
+        f"{T0 + 500},2,view,9,",  # other visitor: kept
+        f"{T0},1,view,9,",  # byte-identical to line 2: exact duplicate
+    ]
+    result = shoplens.clean(make_folder(rows))
+    conservation(result)
+    near = result.quarantine.filter(pl.col("rule") == "near_duplicate")
+    assert near["line"].to_list() == [3, 4]
+    assert "line 2" in near["detail"][0]
+    assert result.duplicates.rows() == [("events.csv", 8, 2)]
+    assert sorted(result.events["source_line"].to_list()) == [2, 5, 6, 7]
+    off = shoplens.clean(make_folder(rows), config=CleanConfig(near_duplicate_window_s=None))
+    assert off.quarantine.height == 0
+    assert off.events.height == 6
+
+
+def test_category_asof_join_and_tree(make_folder):
+    properties = [
+        f"{T0},7,categoryid,100",
+        f"{T0 + 10 * MIN},7,categoryid,200",  # item 7 moves to 200
+        f"{T0 + 10 * MIN},7,available,1",
+        f"{T0},8,888,n12.000 4455",
+        f"{T0},8,categoryid,300",
+    ]
+    tree = ["100,10", "10,", "200,20", "20,2", "2,", "300,"]
+    rows = [
+        f"{T0 - MIN},1,view,7,",  # before the first snapshot: the first known category
+        f"{T0 + 5 * MIN},1,view,7,",
+        f"{T0 + 10 * MIN},1,view,7,",  # at the change time: the new category
+        f"{T0 + 20 * MIN},1,view,8,",
+        f"{T0 + 20 * MIN},1,view,99,",  # unknown item
+    ]
+    result = shoplens.clean(make_folder(rows, properties=properties, tree=tree))
+    ev = result.events.sort("source_line")
+    assert ev["category_id"].to_list() == [100, 100, 200, 300, None]
+    assert ev["root_category_id"].to_list() == [10, 10, 2, 300, None]
+    assert ev["category_level"].to_list() == [1, 1, 2, 0, None]
+    cats = result.categories.sort("category_id")
+    assert dict(zip(cats["category_id"], cats["level"], strict=True)) == {2: 0, 10: 0, 20: 1, 100: 1, 200: 2, 300: 0}
+    items = result.items.filter(pl.col("item_id") == 7)
+    assert items["category_id"].to_list() == [200]
+    assert items["available"].to_list() == [True]
+    assert result.report["properties"]["items_changing_category"] == 1
+
+
+def test_revenue_from_price_file_never_invented(make_folder):
+    rows = [f"{T0},1,transaction,7,55", f"{T0},1,transaction,8,55", f"{T0 + MIN},1,transaction,9,56"]
+    result = shoplens.clean(make_folder(rows, prices=["7,10.50", "8,4.25"]))
+    ev = result.events.sort("source_line")
+    assert ev["revenue"].to_list() == [10.5, 4.25, None]  # item 9 has no price: null, not made up
+    assert result.report["events"]["purchases_without_price"] == 1
+    no_prices = shoplens.clean(make_folder(rows))
+    assert no_prices.events["revenue"].null_count() == 3
+    assert no_prices.report["price_source"].startswith("none")
+    s = result.sessions
+    assert s["n_orders"].to_list() == [2] and s["revenue"].to_list() == [14.75]
+
+
+def test_bots_flagged_not_deleted(make_folder):
+    bot = [f"{T0 + i * 200},666,view,{i},"for i in range(100)]  # 5 events per second
+    human = [f"{T0 + i * MIN},1,view,{i},"for i in range(5)]
+    result = shoplens.clean(make_folder(bot + human))
+    v = result.visitors.sort("visitor_id")
+    assert v["is_bot"].to_list() == [False, True]
+    assert v["peak_events_per_minute"].to_list()[1] == 100
+    assert result.events.filter(pl.col("is_bot")).height == 100  # kept, flagged
+    lenient = shoplens.clean(make_folder(bot + human), config=CleanConfig(bot_max_events_per_minute=500))
+    assert not lenient.visitors["is_bot"].any()
+
+
+@pytest.mark.parametrize(
+    ("content", "rule", "line"),
+    [
+        (b"", "empty_file", 1),
+        (b"timestamp,visitor,event,itemid,transactionid\n1,2,view,3,\n", "wrong_header", 1),
+        (b"timestamp,visitorid,event,itemid\n1,2,view,3\n", "wrong_column_count", 1),
+        (b"timestamp,visitorid,ev\xffent,itemid,transactionid\n", "bad_utf8", 1),
+    ],
+)
+def test_bad_files_raise_with_file_line_rule(tmp_path, content, rule, line):
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    (folder / "events.csv").write_bytes(content)
+    with pytest.raises(DataFileError) as info:
+        shoplens.clean(folder)
+    err = info.value
+    assert (err.rule, err.line) == (rule, line)
+    assert err.file.endswith("events.csv")
+    assert isinstance(err, ValueError)
+    assert f"events.csv:{line}: {rule}" in str(err)
+
+
+def test_missing_files(tmp_path):
+    with pytest.raises(MissingFileError) as info:
+        shoplens.clean(tmp_path / "nope")
+    assert info.value.rule == "missing_file"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError):
+        shoplens.read_retailrocket(tmp_path / "empty")
+
+
+def test_strict_mode_raises_at_first_bad_row(make_folder):
+    # Line 3 is an exact duplicate (not an error), line 4 the first invalid row.
+    folder = make_folder([f"{T0},1,view,5,", f"{T0},1,view,5,", f"{T0},1,view", f"{T0},x,view,5,"])
+    with pytest.raises(DataFileError) as info:
+        shoplens.clean(folder, config=CleanConfig(strict=True))
+    assert (info.value.line, info.value.rule) == (4, "wrong_column_count")
+
+
+def test_bad_utf8_row_quarantined(tmp_path):
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    (folder / "events.csv").write_bytes(
+        b"timestamp,visitorid,event,itemid,transactionid\n" + f"{T0},1,view,5,\n".encode() + b"1,\xff\xfe,view,5,\n"
+    )
+    result = shoplens.clean(folder)
+    assert result.quarantine.rows()[0][:3] == ("events.csv", 3, "bad_utf8")
+    with pytest.raises(DataFileError) as info:
+        shoplens.clean(folder, config=CleanConfig(strict=True))
+    assert (info.value.line, info.value.rule) == (3, "bad_utf8")
+
+
+garbage_field = st.one_of(
+    st.text(max_size=12),
+    st.integers(min_value=-(10**20), max_value=10**20).map(str),
+    st.sampled_from(["view", "addtocart", "transaction", "", "-1", "0", str(T0)]),
+)
+garbage_row = st.lists(garbage_field, min_size=0, max_size=7).map(lambda f: ",".join(f).replace("\n", " ").replace("\r", " "))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(garbage_row, max_size=40), raw_bytes=st.binary(max_size=40))
+def test_garbage_never_crashes_and_conserves(tmp_path_factory, rows, raw_bytes):
+    folder = tmp_path_factory.mktemp("garbage")
+    body = "\n".join(rows).encode("utf-8", "surrogatepass") + b"\n" + raw_bytes.replace(b"\n", b" ") + b"\n"
+    (folder / "events.csv").write_bytes(b"timestamp,visitorid,event,itemid,transactionid\n" + body)
+    (folder / "prices.csv").write_bytes(b"itemid,price\n" + raw_bytes + b"\n1,2.5\n")
+    (folder / "category_tree.csv").write_bytes(b"categoryid,parentid\n" + raw_bytes + b"\n1,2\n2,1\n")
+    result = shoplens.clean(folder)
+    conservation(result)
+    for f in result.report["files"]:
+        assert f["rows_read"] == f["kept"] + f["quarantined"]
+
+
+def test_generic_events_with_schema_and_dedup(tmp_path):
+    df = pl.DataFrame(
+        {
+            "customer": [1, 1, 1, 2, None, 3],
+            "ts": ["2015-06-01T00:00:00Z", "2015-06-01T00:00:05Z", "2015-06-01T00:00:05Z", "1433116800", "1433116800", "1433116800"],
+            "type": ["page_view", "purchase", "purchase", "add_to_cart", "page_view", "refund"],
+            "sku": [5, 5, 5, 6, 7, 8],
+            "order": [None, 42, 42, None, None, None],
+            "amount": [None, 19.99, 19.99, None, None, None],
+            "extra": ["a", "b", "b", "c", "d", "e"],
+        }
+    )
+    schema = EventSchema(user="customer", timestamp="ts", event="type", item="sku", order="order", price="amount", timestamp_unit="s")
+    result = shoplens.clean(shoplens.read_events(df, schema=schema))
+    assert result.events.height == 3
+    assert result.duplicates.rows() == [("frame", 3, 2)]
+    rules = dict(zip(result.quarantine["line"], result.quarantine["rule"], strict=True))
+    assert rules == {5: "missing_field", 6: "unknown_event_type"}
+    assert result.events.filter(pl.col("event") == "transaction")["revenue"].to_list() == [19.99]
+    assert result.report["events"]["rows_read"] == 6
+    # pandas input gives the same tables
+    pdf = df.to_pandas()
+    again = shoplens.clean(shoplens.read_events(pdf, schema=schema))
+    assert again.events.drop("source_line").equals(result.events.drop("source_line"))
+    with pytest.raises(SchemaError, match="no column"):
+        shoplens.read_events(df, schema=EventSchema(user="nope"))
+
+
+def test_generic_csv_with_ragged_rows(tmp_path):
+    path = tmp_path / "ev.csv"
+    path.write_bytes(b"u,t,e,i\n1,1433116800000,view,5\n1,1433116800000,view\n2,1433116860000,view,6,9\n\"3\",1433116800000,view,7\n")
+    result = shoplens.clean(shoplens.read_events(path, schema=EventSchema(user="u", timestamp="t", event="e", item="i")))
+    assert dict(zip(result.quarantine["line"], result.quarantine["rule"], strict=True)) == {3: "wrong_column_count", 4: "wrong_column_count"}
+    assert sorted(result.events["source_line"].to_list()) == [2, 5]
+    conservation(result)
+
+
+def test_build_warehouse_and_cli(tmp_path, make_folder):
+    folder = make_folder([f"{T0},1,view,5,", f"{T0 + MIN},1,transaction,5,9", "junk"], prices=["5,3.5"])
+    out = tmp_path / "wh"
+    report = shoplens.build_warehouse(folder, out)
+    assert report["conservation"]["holds"]
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([*(f"{t}.parquet" for t in shoplens._pipeline.TABLES), "report.json"])
+    wh = shoplens.open_warehouse(out)
+    assert wh.table("events").height == 2
+    assert json.loads((out / "report.json").read_text())["events"]["quarantined"] == 1
+    # The CLI: success, then bad input -> exit 2 with file, line and rule on one stderr line.
+    run = [sys.executable, "-m", "shoplens"]
+    ok = subprocess.run([*run, "report", "--warehouse", str(out)], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert "User conversion" in ok.stdout and "100.00 %" in ok.stdout
+    bad = make_folder([f"{T0},1,view"])
+    (bad / "events.csv").write_text("timestamp,visitor\n1,2\n")
+    res = subprocess.run([*run, "build", "--raw", str(bad), "--out", str(tmp_path / "x")], capture_output=True, text=True, check=False)
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1 and "events.csv:1: wrong_column_count" in res.stderr
+    usage = subprocess.run([*run, "build"], capture_output=True, text=True, check=False)
+    assert usage.returncode == 2
+
+
+def test_rebuild_replaces_warehouse_atomically(tmp_path, make_folder):
+    out = tmp_path / "wh"
+    shoplens.build_warehouse(make_folder([f"{T0},1,view,5,"]), out)
+    shoplens.build_warehouse(make_folder([f"{T0},1,view,5,", f"{T0},2,view,5,"]), out)
+    assert shoplens.open_warehouse(out).table("events").height == 2
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    # A failed build leaves the previous warehouse untouched.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "events.csv").write_text("")
+    with pytest.raises(DataFileError):
+        shoplens.build_warehouse(broken, out)
+    assert shoplens.open_warehouse(out).table("events").height == 2
+
+
+def test_write_folder_helper_roundtrip(tmp_path):
+    # The fixture writes exactly the RetailRocket header.
+    folder = write_folder(tmp_path / "r", [f"{T0},1,view,5,"])
+    assert (folder / "events.csv").read_text().splitlines()[0] == "timestamp,visitorid,event,itemid,transactionid"
+    assert Path(folder / "events.csv").stat().st_size > 0
