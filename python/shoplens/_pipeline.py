@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from shoplens import _native
+from shoplens._build import build_retailrocket
 from shoplens._config import RETAILROCKET_SCHEMA, CleanConfig, EventSchema
 from shoplens.errors import DataFileError, MissingFileError, SchemaError
 
@@ -271,8 +272,7 @@ def build_warehouse(
     config = config or CleanConfig()
     src = _source(source)
     if isinstance(src, RetailRocketSource):
-        report = _native.build_warehouse(str(src.path), str(out), config.to_json(RETAILROCKET_SCHEMA), progress)
-        return dict(json.loads(report))
+        return build_retailrocket(src.path, out, config, progress=progress)
     result = clean(src, config=config)
     _native.write_tables(str(out), list(result.tables().items()), json.dumps(dict(result.report)))
     return dict(result.report)

@@ -42,9 +42,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from shoplens import __version__
+    from shoplens._native import __version__
 
-    return __version__
+    return str(__version__)
 
 
 def _progress() -> bool:
@@ -63,13 +63,17 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _build(args: argparse.Namespace) -> None:
-    from shoplens import CleanConfig, build_warehouse
+    from shoplens._build import build_retailrocket
+    from shoplens._config import CleanConfig
+    from shoplens.errors import MissingFileError
 
     config = CleanConfig(
         session_timeout_s=args.session_timeout * 60, strict=args.strict, price_property=args.price_property
     )
     started = time.perf_counter()
-    report = build_warehouse(args.raw, args.out, config=config, progress=_progress())
+    if not args.raw.is_dir():
+        raise MissingFileError(f"{args.raw}: no such folder", file=str(args.raw), line=0, rule="missing_file")
+    report = build_retailrocket(args.raw, args.out, config, progress=_progress())
     ev = report["events"]
     cons = report["conservation"]
     print(

@@ -2,6 +2,8 @@
 //! properties, looked up "as of" an event's time.
 use hashbrown::HashMap;
 
+use super::idmap::IdMap;
+
 /// The category forest. Level 0 is a root; `root`/`level` are `None` for categories in a cycle.
 #[derive(Debug, Default, Clone)]
 pub struct CategoryTree {
@@ -9,7 +11,7 @@ pub struct CategoryTree {
     pub parent: Vec<Option<i64>>,
     pub root: Vec<Option<i64>>,
     pub level: Vec<Option<u32>>,
-    index: HashMap<i64, usize>,
+    index: IdMap<u32>,
     /// Categories whose parent is not in the tree (treated as roots of their own branch).
     pub unknown_parents: usize,
     pub in_cycle: usize,
@@ -80,6 +82,7 @@ impl CategoryTree {
                 }
             }
         }
+        let index = IdMap::new(ids.iter().enumerate().map(|(i, &c)| (c, i as u32)));
         CategoryTree { ids, parent, root, level, index, unknown_parents, in_cycle }
     }
 
@@ -93,8 +96,8 @@ impl CategoryTree {
 
     /// Root and level of `category`, if it is in the tree and not in a cycle.
     pub fn root_level(&self, category: i64) -> (Option<i64>, Option<u32>) {
-        match self.index.get(&category) {
-            Some(&i) => (self.root[i], self.level[i]),
+        match self.index.get(category) {
+            Some(i) => (self.root[i as usize], self.level[i as usize]),
             None => (None, None),
         }
     }
@@ -103,7 +106,9 @@ impl CategoryTree {
 /// Time-versioned values per item, sorted by (item, time, source order).
 #[derive(Debug, Default, Clone)]
 pub struct ItemHistory<T> {
-    index: HashMap<i64, (u32, u32)>,
+    /// (start, len, first value): the first value inline saves a memory access for the common item
+    /// with one record.
+    index: IdMap<(u32, u32, T)>,
     ts: Vec<i64>,
     values: Vec<T>,
 }
@@ -112,7 +117,7 @@ impl<T: Copy> ItemHistory<T> {
     /// `rows` are `(item, ts, seq, value)` where `seq` orders rows with equal time (later wins).
     pub fn new(mut rows: Vec<(i64, i64, u64, T)>) -> Self {
         rows.sort_unstable_by_key(|r| (r.0, r.1, r.2));
-        let mut index = HashMap::new();
+        let mut index = Vec::new();
         let mut ts = Vec::with_capacity(rows.len());
         let mut values = Vec::with_capacity(rows.len());
         let mut i = 0;
@@ -129,15 +134,18 @@ impl<T: Copy> ItemHistory<T> {
                 values.push(rows[i].3);
                 i += 1;
             }
-            index.insert(item, (start, ts.len() as u32 - start));
+            index.push((item, (start, ts.len() as u32 - start, values[start as usize])));
         }
-        ItemHistory { index, ts, values }
+        ItemHistory { index: IdMap::new(index), ts, values }
     }
 
     /// The value in force at `at`: the last one recorded at or before it. An event earlier than the
     /// item's first record takes that first record (the snapshots start after the clickstream does).
     pub fn asof(&self, item: i64, at: i64) -> Option<T> {
-        let &(start, len) = self.index.get(&item)?;
+        let (start, len, first) = self.index.get(item)?;
+        if len == 1 {
+            return Some(first);
+        }
         let (start, len) = (start as usize, len as usize);
         let times = &self.ts[start..start + len];
         let pos = times.partition_point(|&t| t <= at);
@@ -146,7 +154,7 @@ impl<T: Copy> ItemHistory<T> {
 
     /// The most recent value of `item`.
     pub fn latest(&self, item: i64) -> Option<T> {
-        let &(start, len) = self.index.get(&item)?;
+        let (start, len, _) = self.index.get(item)?;
         Some(self.values[start as usize + len as usize - 1])
     }
 
@@ -161,15 +169,16 @@ impl<T: Copy> ItemHistory<T> {
     {
         self.index
             .values()
-            .filter(|&&(s, l)| {
+            .into_iter()
+            .filter(|&(s, l, _)| {
                 let v = &self.values[s as usize..(s + l) as usize];
                 v.windows(2).any(|w| w[0] != w[1])
             })
             .count()
     }
 
-    pub fn items(&self) -> impl Iterator<Item = i64> + '_ {
-        self.index.keys().copied()
+    pub fn items(&self) -> Vec<i64> {
+        self.index.ids()
     }
 }
 

@@ -1,5 +1,6 @@
 //! Validation, quarantine, de-duplication, sessions, bot flags and enrichment of clickstream events.
 pub mod config;
+pub mod idmap;
 pub mod items;
 pub mod pipeline;
 pub mod rules;

@@ -3,11 +3,11 @@
 //! exactly one of: the clean events, the quarantine, or the duplicates list.
 use std::sync::Arc;
 
-use hashbrown::HashMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::config::CleanConfig;
+use super::idmap::IdMap;
 use super::items::{CategoryTree, ItemHistory};
 use super::rules::{EventType, Rule};
 use super::validate::{Outcome, ValidEvent};
@@ -32,7 +32,7 @@ pub struct EventSource<'a> {
 pub enum Prices {
     #[default]
     None,
-    PerItem(HashMap<i64, f64>),
+    PerItem(IdMap<f64>),
     History(ItemHistory<f64>),
 }
 
@@ -40,7 +40,7 @@ impl Prices {
     pub fn at(&self, item: i64, ts: i64) -> Option<f64> {
         match self {
             Prices::None => None,
-            Prices::PerItem(map) => map.get(&item).copied(),
+            Prices::PerItem(map) => map.get(item),
             Prices::History(h) => h.asof(item, ts),
         }
     }
@@ -84,7 +84,6 @@ pub struct EventColumns {
     pub category: Vec<Option<i64>>,
     pub root_category: Vec<Option<i64>>,
     pub category_level: Vec<Option<u32>>,
-    pub price: Vec<Option<f64>>,
     pub revenue: Vec<Option<f64>>,
     pub is_bot: Vec<bool>,
     pub line: Vec<u64>,
@@ -197,7 +196,8 @@ pub fn clean_events(src: &EventSource<'_>, reference: &Reference, cfg: &CleanCon
             _ => None,
         })
         .collect();
-    keys.par_sort_unstable_by_key(|&(v, t, r)| (v, t, src.lines[r as usize]));
+    // Rows are in source order, so the row index orders equal times by source line.
+    keys.par_sort_unstable();
 
     // Visitor-aligned chunks, processed in parallel, then stitched with session-id offsets.
     let bounds = visitor_chunks(&keys, 64);
@@ -213,6 +213,10 @@ pub fn clean_events(src: &EventSource<'_>, reference: &Reference, cfg: &CleanCon
         duplicates,
         stats: EventStats::default(),
     };
+    let total = |f: fn(&ChunkOut) -> usize| parts.iter().map(f).sum::<usize>();
+    out.events.reserve(total(|p| p.events.ts.len()));
+    out.sessions.reserve(total(|p| p.sessions.session_id.len()));
+    out.visitors.reserve(total(|p| p.visitors.visitor.len()));
     let mut session_offset = 0u64;
     let mut near = Vec::new();
     for mut part in parts {
@@ -320,7 +324,12 @@ fn scan_chunk(keys: &[(i64, i64, u32)], src: &EventSource<'_>, reference: &Refer
         visitors: VisitorColumns::default(),
         near_duplicates: Vec::new(),
     };
+    // Upper bounds: untouched capacity costs no memory, regrowth copies would.
+    out.events.reserve(keys.len());
+    out.sessions.reserve(keys.len());
+    out.visitors.reserve(keys.len());
     let mut kept: Vec<u32> = Vec::new();
+    let mut times: Vec<i64> = Vec::new();
     let mut i = 0;
     while i < keys.len() {
         let visitor = keys[i].0;
@@ -350,7 +359,7 @@ fn scan_chunk(keys: &[(i64, i64, u32)], src: &EventSource<'_>, reference: &Refer
                 None => kept.push(row),
             }
         }
-        visitor_block(&kept, visitor, src, reference, cfg, &mut out);
+        visitor_block(&kept, &mut times, visitor, src, reference, cfg, &mut out);
         i = j;
     }
     out
@@ -359,13 +368,15 @@ fn scan_chunk(keys: &[(i64, i64, u32)], src: &EventSource<'_>, reference: &Refer
 /// Sessions, bot flag and enriched event columns for one visitor's kept events (time-ordered).
 fn visitor_block(
     kept: &[u32],
+    times: &mut Vec<i64>,
     visitor: i64,
     src: &EventSource<'_>,
     reference: &Reference,
     cfg: &CleanConfig,
     out: &mut ChunkOut,
 ) {
-    let times: Vec<i64> = kept.iter().map(|&r| event_of(src, r).ts).collect();
+    times.clear();
+    times.extend(kept.iter().map(|&r| event_of(src, r).ts));
     // Peak events inside any 60-second window (two pointers over sorted times).
     let mut peak = 0usize;
     let mut lo = 0;
@@ -404,8 +415,12 @@ fn visitor_block(
             s.is_bot.push(is_bot);
             orders.clear();
         }
-        let price = if ev.price.is_nan() { reference.prices.at(ev.item, ev.ts) } else { Some(ev.price) };
-        let revenue = if ev.event == EventType::Transaction { price } else { None };
+        // Prices are looked up for purchases only: revenue is their sum; item prices live in `items`.
+        let revenue = match ev.event {
+            EventType::Transaction if ev.price.is_nan() => reference.prices.at(ev.item, ev.ts),
+            EventType::Transaction => Some(ev.price),
+            _ => None,
+        };
         let category = reference.categories.asof(ev.item, ev.ts);
         let (root, level) = category.map_or((None, None), |c| reference.tree.root_level(c));
 
@@ -441,7 +456,6 @@ fn visitor_block(
         e.category.push(category);
         e.root_category.push(root);
         e.category_level.push(level);
-        e.price.push(price);
         e.revenue.push(revenue);
         e.is_bot.push(is_bot);
         e.line.push(src.lines[row as usize]);
@@ -460,6 +474,55 @@ fn visitor_block(
     }
 }
 
+impl EventColumns {
+    fn reserve(&mut self, n: usize) {
+        self.visitor.reserve(n);
+        self.ts.reserve(n);
+        self.event.reserve(n);
+        self.item.reserve(n);
+        self.order.reserve(n);
+        self.session_id.reserve(n);
+        self.session_index.reserve(n);
+        self.category.reserve(n);
+        self.root_category.reserve(n);
+        self.category_level.reserve(n);
+        self.revenue.reserve(n);
+        self.is_bot.reserve(n);
+        self.line.reserve(n);
+    }
+}
+
+impl SessionColumns {
+    fn reserve(&mut self, n: usize) {
+        self.session_id.reserve(n);
+        self.visitor.reserve(n);
+        self.session_index.reserve(n);
+        self.start.reserve(n);
+        self.end.reserve(n);
+        self.n_events.reserve(n);
+        self.n_views.reserve(n);
+        self.n_carts.reserve(n);
+        self.n_purchases.reserve(n);
+        self.n_orders.reserve(n);
+        self.revenue.reserve(n);
+        self.is_bot.reserve(n);
+    }
+}
+
+impl VisitorColumns {
+    fn reserve(&mut self, n: usize) {
+        self.visitor.reserve(n);
+        self.first_seen.reserve(n);
+        self.last_seen.reserve(n);
+        self.n_events.reserve(n);
+        self.n_sessions.reserve(n);
+        self.n_purchases.reserve(n);
+        self.revenue.reserve(n);
+        self.peak_events_per_minute.reserve(n);
+        self.is_bot.reserve(n);
+    }
+}
+
 fn append_events(a: &mut EventColumns, b: EventColumns) {
     a.visitor.extend(b.visitor);
     a.ts.extend(b.ts);
@@ -471,7 +534,6 @@ fn append_events(a: &mut EventColumns, b: EventColumns) {
     a.category.extend(b.category);
     a.root_category.extend(b.root_category);
     a.category_level.extend(b.category_level);
-    a.price.extend(b.price);
     a.revenue.extend(b.revenue);
     a.is_bot.extend(b.is_bot);
     a.line.extend(b.line);

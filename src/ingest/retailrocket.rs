@@ -146,7 +146,7 @@ pub fn read_reference(folder: &RawFolder, cfg: &CleanConfig) -> Result<Reference
     let mut avail_rows = Vec::new();
     let mut price_rows = Vec::new();
     let mut counts = PropertyCounts::default();
-    let mut items: hashbrown::HashSet<i64> = hashbrown::HashSet::new();
+    let mut items: Vec<i64> = Vec::new();
     for (seq, path) in folder.properties.iter().enumerate() {
         let file = TextFile::open(path, &PROPERTIES_HEADER)?;
         let parsed = read_properties(&file, cfg, seq as u64);
@@ -161,6 +161,8 @@ pub fn read_reference(folder: &RawFolder, cfg: &CleanConfig) -> Result<Reference
     counts.categoryid = cat_rows.len() as u64;
     counts.available = avail_rows.len() as u64;
     counts.price = price_rows.len() as u64;
+    items.par_sort_unstable();
+    items.dedup();
     counts.items = items.len() as u64;
     let categories = ItemHistory::new(cat_rows);
     counts.items_changing_category = categories.n_changed() as u64;
@@ -171,7 +173,7 @@ pub fn read_reference(folder: &RawFolder, cfg: &CleanConfig) -> Result<Reference
             let (map, q, rows) = read_prices(path)?;
             files.push(FileStats::new(&file_name(path), rows, &q));
             quarantine.extend(q);
-            Prices::PerItem(map)
+            Prices::PerItem(crate::clean::idmap::IdMap::new(map))
         }
         (None, None) => Prices::None,
     };
@@ -251,7 +253,7 @@ fn read_properties(file: &TextFile, cfg: &CleanConfig, file_seq: u64) -> Propert
             }
         }
     }
-    out.items.sort_unstable();
+    out.items.par_sort_unstable();
     out.items.dedup();
     out
 }

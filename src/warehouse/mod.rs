@@ -46,18 +46,22 @@ pub fn clean_retailrocket(dir: &Path, cfg: &CleanConfig, progress: Progress<'_>)
         clock = Instant::now();
     };
     let folder = RawFolder::locate(dir)?;
-    progress("read events", 0, steps);
-    let file = TextFile::open(&folder.events, &EVENTS_HEADER)?;
-    let source = event_source(&file, cfg);
-    lap("read_validate_dedup_events", &mut timings);
-    progress("read item properties", 1, steps);
-    let reference = read_reference(&folder, cfg)?;
-    lap("read_reference", &mut timings);
-    progress("sessions and enrichment", 2, steps);
-    let cleaned = clean_events(&source, &reference.reference, cfg)?;
-    lap("clean_sessions_enrich", &mut timings);
+    // The raw text is dropped as soon as the events are clean.
+    let (cleaned, reference) = {
+        progress("read events", 0, steps);
+        let file = TextFile::open(&folder.events, &EVENTS_HEADER)?;
+        let source = event_source(&file, cfg);
+        lap("read_validate_dedup_events", &mut timings);
+        progress("read item properties", 1, steps);
+        let reference = read_reference(&folder, cfg)?;
+        lap("read_reference", &mut timings);
+        progress("sessions and enrichment", 2, steps);
+        let cleaned = clean_events(&source, &reference.reference, cfg)?;
+        lap("clean_sessions_enrich", &mut timings);
+        (cleaned, reference)
+    };
     progress("tables", 3, steps);
-    let out = assemble(&dir.display().to_string(), &cleaned, &reference, cfg, timings)?;
+    let out = assemble(&dir.display().to_string(), cleaned, &reference, cfg, timings)?;
     progress("tables", 4, steps);
     Ok(out)
 }
@@ -72,35 +76,36 @@ pub fn clean_frame(name: &str, df: &DataFrame, cfg: &CleanConfig) -> Result<Clea
     let reference = ReferenceRead::empty();
     let cleaned = clean_events(&source, &reference.reference, cfg)?;
     let timings = vec![("clean".to_string(), clock.elapsed().as_millis() as u64)];
-    assemble(name, &cleaned, &reference, cfg, timings)
+    assemble(name, cleaned, &reference, cfg, timings)
 }
 
 fn assemble(
     source: &str,
-    cleaned: &CleanEvents,
+    cleaned: CleanEvents,
     reference: &ReferenceRead,
     cfg: &CleanConfig,
     mut timings: Vec<(String, u64)>,
 ) -> Result<Cleaned> {
     let clock = Instant::now();
     let r = &reference.reference;
-    let mut quarantine = cleaned.quarantine.clone();
+    let CleanEvents { events, sessions, visitors, mut quarantine, duplicates, stats } = cleaned;
     quarantine.extend(reference.quarantine.iter().cloned());
+    let items = tables::items_frame(&events, r);
     let frames = [
-        tables::events_frame(cleaned),
-        tables::sessions_frame(cleaned),
-        tables::visitors_frame(cleaned),
-        tables::items_frame(cleaned, r),
+        tables::events_frame(events),
+        tables::sessions_frame(sessions),
+        tables::visitors_frame(visitors),
+        items,
         tables::categories_frame(r),
         tables::quarantine_frame(&quarantine),
-        tables::duplicates_frame(&cleaned.duplicates),
+        tables::duplicates_frame(&duplicates),
     ];
     let mut out_tables = Vec::with_capacity(TABLES.len());
     for (name, frame) in TABLES.iter().zip(frames) {
         out_tables.push((*name, frame?));
     }
     timings.push(("build_tables".to_string(), clock.elapsed().as_millis() as u64));
-    let ev = &cleaned.stats;
+    let ev = &stats;
     let files_read: u64 = reference.files.iter().map(|f| f.rows_read).sum();
     let files_kept: u64 = reference.files.iter().map(|f| f.kept).sum();
     let files_q: u64 = reference.files.iter().map(|f| f.quarantined).sum();
@@ -123,7 +128,7 @@ fn assemble(
             .iter()
             .map(|r| RuleDoc { order: r.order(), rule: r.name(), description: r.describe() })
             .collect(),
-        events: cleaned.stats.clone(),
+        events: stats.clone(),
         files: reference.files.clone(),
         properties: reference.property_rows.clone(),
         categories: CategoryStats {
@@ -166,7 +171,7 @@ fn write_dir(staging: &Path, mut tables: Vec<(String, DataFrame)>, report: &str)
             }
             let path = staging.join(format!("{table}.parquet"));
             let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-            ParquetWriter::new(file).with_compression(ParquetCompression::Snappy).finish(df)?;
+            ParquetWriter::new(file).with_compression(ParquetCompression::Lz4Raw).finish(df)?;
             Ok(())
         })
         .collect();

@@ -1,0 +1,95 @@
+//! A map from non-negative integer ids to values: a plain array when the ids are dense enough (item and
+//! category ids usually are), a hash map otherwise. Lookups run once per event, so this matters.
+use hashbrown::HashMap;
+
+#[derive(Debug, Clone)]
+pub enum IdMap<V> {
+    Dense(Vec<Option<V>>),
+    Sparse(HashMap<i64, V>),
+}
+
+impl<V> Default for IdMap<V> {
+    fn default() -> Self {
+        IdMap::Dense(Vec::new())
+    }
+}
+
+impl<V: Copy> IdMap<V> {
+    /// Later pairs overwrite earlier ones with the same id.
+    pub fn new(pairs: impl IntoIterator<Item = (i64, V)>) -> Self {
+        let pairs: Vec<(i64, V)> = pairs.into_iter().collect();
+        let max = pairs.iter().map(|p| p.0).max().unwrap_or(-1);
+        let min = pairs.iter().map(|p| p.0).min().unwrap_or(0);
+        let dense_ok = min >= 0 && max < 100_000_000 && (max as usize) < 8 * pairs.len() + 1_000_000;
+        if dense_ok {
+            let mut values = vec![None; (max + 1) as usize];
+            for (id, v) in pairs {
+                values[id as usize] = Some(v);
+            }
+            IdMap::Dense(values)
+        } else {
+            IdMap::Sparse(pairs.into_iter().collect())
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, id: i64) -> Option<V> {
+        match self {
+            IdMap::Dense(values) => usize::try_from(id).ok().and_then(|i| values.get(i).copied().flatten()),
+            IdMap::Sparse(map) => map.get(&id).copied(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            IdMap::Dense(values) => values.iter().filter(|v| v.is_some()).count(),
+            IdMap::Sparse(map) => map.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn contains(&self, id: i64) -> bool {
+        self.get(id).is_some()
+    }
+
+    pub fn ids(&self) -> Vec<i64> {
+        match self {
+            IdMap::Dense(values) => {
+                values.iter().enumerate().filter(|(_, v)| v.is_some()).map(|(i, _)| i as i64).collect()
+            }
+            IdMap::Sparse(map) => map.keys().copied().collect(),
+        }
+    }
+
+    pub fn values(&self) -> Vec<V> {
+        match self {
+            IdMap::Dense(values) => values.iter().flatten().copied().collect(),
+            IdMap::Sparse(map) => map.values().copied().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_and_sparse_agree() {
+        let pairs = vec![(3, 'a'), (10, 'b'), (3, 'c')];
+        let dense = IdMap::new(pairs.clone());
+        assert!(matches!(dense, IdMap::Dense(_)));
+        let sparse = IdMap::new(vec![(3, 'c'), (10, 'b'), (i64::MAX, 'z')]);
+        assert!(matches!(sparse, IdMap::Sparse(_)));
+        for m in [&dense, &sparse] {
+            assert_eq!(m.get(3), Some('c'));
+            assert_eq!(m.get(10), Some('b'));
+            assert_eq!(m.get(4), None);
+            assert_eq!(m.get(-1), None);
+        }
+        assert_eq!(dense.len(), 2);
+        assert_eq!(dense.ids(), vec![3, 10]);
+    }
+}
