@@ -67,3 +67,13 @@ impl From<serde_json::Error> for Error {
         Error::Internal(format!("json: {e}"))
     }
 }
+
+impl From<crate::generate::GenerateError> for Error {
+    fn from(e: crate::generate::GenerateError) -> Self {
+        use crate::generate::GenerateError as G;
+        match e {
+            G::Io { path, source } => Error::Io { path, source },
+            G::InvalidConfig(m) => Error::InvalidArgument(m),
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! The engine is plain Rust; the Python face lives in `bindings` behind the `python` feature.
 pub mod clean;
 pub mod error;
+pub mod generate;
 pub mod ingest;
 pub mod warehouse;
 

@@ -28,6 +28,7 @@ from shoplens.errors import (
 
 if TYPE_CHECKING:
     from shoplens._config import CleanConfig, EventSchema
+    from shoplens._generate import GenerateResult, generate
     from shoplens._pipeline import (
         CleanResult,
         EventsSource,
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
+    "GenerateResult": "shoplens._generate",
+    "generate": "shoplens._generate",
     "CleanConfig": "shoplens._config",
     "EventSchema": "shoplens._config",
     "CleanResult": "shoplens._pipeline",
@@ -74,6 +77,7 @@ __all__ = [
     "DataFileError",
     "EventSchema",
     "EventsSource",
+    "GenerateResult",
     "InputError",
     "InternalError",
     "InvalidArgumentError",
@@ -87,6 +91,7 @@ __all__ = [
     "__version__",
     "build_warehouse",
     "clean",
+    "generate",
     "open_warehouse",
     "read_events",
     "read_retailrocket",

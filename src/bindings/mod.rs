@@ -2,11 +2,13 @@
 use pyo3::prelude::*;
 
 pub(crate) mod errors;
+mod generate;
 mod pipeline;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     pipeline::register(m)?;
+    generate::register(m)?;
     Ok(())
 }

@@ -1,0 +1,533 @@
+//! Checks of the written files against the format rules of SPEC §1.1/§1.3, parsed independently
+//! of the generator's own data structures.
+use super::*;
+use std::collections::{HashMap, HashSet};
+
+const START: i64 = 1_430_611_200_000; // 2015-05-03 00:00 UTC
+const END: i64 = 1_442_620_800_000; // 2015-09-19 00:00 UTC
+
+fn run(scale: f64, seed: u64) -> (tempfile::TempDir, GenerateSummary) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = GenerateConfig {
+        scale,
+        seed,
+        inject_anomalies: true,
+    };
+    let summary = generate(dir.path(), &cfg, &|_, _, _| {}).expect("generation succeeds");
+    (dir, summary)
+}
+
+fn truth(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(dir.join("truth.json")).expect("truth.json"))
+        .expect("valid JSON")
+}
+
+fn lines(dir: &Path, name: &str) -> Vec<String> {
+    fs::read_to_string(dir.join(name))
+        .expect("file")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn line_numbers(v: &serde_json::Value) -> Vec<usize> {
+    v["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| l.as_u64().expect("line number") as usize)
+        .collect()
+}
+
+fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Every rule of SPEC §1.4 a raw events.csv line breaks.
+fn violations(line: &str) -> Vec<&'static str> {
+    let f: Vec<&str> = line.split(',').collect();
+    if f.len() != 5 {
+        return vec!["wrong_column_count"];
+    }
+    let mut v = Vec::new();
+    if f[0].is_empty() || f[1].is_empty() || f[3].is_empty() {
+        v.push("missing_field");
+    }
+    let ids = [f[1], f[3]];
+    if ids
+        .iter()
+        .any(|s| !s.is_empty() && !s.starts_with('-') && !is_digits(s))
+    {
+        v.push("non_numeric_id");
+    }
+    if ids.iter().any(|s| s.starts_with('-')) {
+        v.push("negative_id");
+    }
+    if !f[0].is_empty() && !is_digits(f[0]) {
+        v.push("bad_timestamp");
+    }
+    if is_digits(f[0]) {
+        let ts: i64 = f[0].parse().expect("digits");
+        if !(START..END).contains(&ts) {
+            v.push("timestamp_out_of_range");
+        }
+    }
+    match f[2] {
+        "view" | "addtocart" => {
+            if !f[4].is_empty() {
+                v.push("order_id_on_non_transaction");
+            }
+        }
+        "transaction" => {
+            if f[4].is_empty() {
+                v.push("transaction_without_order_id");
+            }
+        }
+        _ => v.push("unknown_event_type"),
+    }
+    v
+}
+
+struct Row {
+    ts: i64,
+    visitor: u64,
+    event: String,
+    item: u64,
+    order: Option<u64>,
+}
+
+fn parse(line: &str) -> Row {
+    let f: Vec<&str> = line.split(',').collect();
+    Row {
+        ts: f[0].parse().expect("ts"),
+        visitor: f[1].parse().expect("visitor"),
+        event: f[2].to_string(),
+        item: f[3].parse().expect("item"),
+        order: (!f[4].is_empty()).then(|| f[4].parse().expect("order")),
+    }
+}
+
+/// Clean rows of events.csv (injected lines removed) with their line numbers.
+fn clean_rows(dir: &Path) -> Vec<(usize, Row)> {
+    let t = truth(dir);
+    let mut injected: HashSet<usize> = HashSet::new();
+    injected.extend(line_numbers(&t["exact_duplicates"]));
+    injected.extend(line_numbers(&t["near_duplicates"]));
+    for rule in t["malformed"].as_object().expect("malformed").values() {
+        injected.extend(line_numbers(rule));
+    }
+    lines(dir, "events.csv")
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, l)| (i + 1, l))
+        .filter(|(n, _)| !injected.contains(n))
+        .map(|(n, l)| (n, parse(l)))
+        .collect()
+}
+
+#[test]
+fn same_seed_same_bytes_whatever_the_thread_count() {
+    let (a, sa) = run(0.01, 42);
+    let single = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    let (b, _) = single.install(|| run(0.01, 42));
+    let (c, _) = run(0.01, 43);
+    for file in &sa.files {
+        let name = file.file_name().expect("name");
+        assert_eq!(
+            fs::read(a.path().join(name)).expect("a"),
+            fs::read(b.path().join(name)).expect("b"),
+            "{name:?} differs between runs"
+        );
+    }
+    assert_ne!(
+        fs::read(a.path().join("events.csv")).expect("a"),
+        fs::read(c.path().join("events.csv")).expect("c")
+    );
+}
+
+#[test]
+fn counts_scale_linearly() {
+    let (a, _) = run(0.01, 42);
+    let (b, _) = run(0.02, 42);
+    let (ta, tb) = (truth(a.path()), truth(b.path()));
+    let ratio = |k: &str| {
+        tb["counts"][k].as_f64().expect("count") / ta["counts"][k].as_f64().expect("count")
+    };
+    for k in ["visitors", "items_in_properties"] {
+        assert!((ratio(k) - 2.0).abs() < 0.01, "{k}: ratio {}", ratio(k));
+    }
+    for k in ["events_clean", "view", "items_with_events"] {
+        assert!((ratio(k) - 2.0).abs() < 0.15, "{k}: ratio {}", ratio(k));
+    }
+    // About 700 carts, 120 buyers and 180 orders at scale 0.01: sampling noise is 5-10 %.
+    assert!(
+        (ratio("addtocart") - 2.0).abs() < 0.4,
+        "addtocart: ratio {}",
+        ratio("addtocart")
+    );
+    for k in ["buyers", "orders", "transaction"] {
+        assert!((ratio(k) - 2.0).abs() < 0.8, "{k}: ratio {}", ratio(k));
+    }
+    assert_eq!(ta["counts"]["categories"], 1669);
+    assert_eq!(tb["counts"]["categories"], 1669);
+}
+
+#[test]
+fn headers_are_exact() {
+    let (dir, summary) = run(0.01, 42);
+    let expected = [
+        (
+            "events.csv",
+            "timestamp,visitorid,event,itemid,transactionid",
+        ),
+        (
+            "item_properties_part1.csv",
+            "timestamp,itemid,property,value",
+        ),
+        (
+            "item_properties_part2.csv",
+            "timestamp,itemid,property,value",
+        ),
+        ("category_tree.csv", "categoryid,parentid"),
+        ("prices.csv", "itemid,price"),
+        ("experiments.csv", "experiment,user_id,variant,assigned_at"),
+        ("experiment_weights.csv", "experiment,variant,weight"),
+    ];
+    for (name, header) in expected {
+        let content = fs::read_to_string(dir.path().join(name)).expect("file");
+        assert!(!content.contains('\r'), "{name} must use LF line endings");
+        assert_eq!(content.lines().next(), Some(header), "{name}");
+        assert_eq!(
+            content.lines().count() as u64 - 1,
+            summary.rows[name],
+            "{name} row count"
+        );
+    }
+    assert_eq!(summary.files.len(), 8);
+}
+
+#[test]
+fn injected_lines_point_at_rows_of_their_kind() {
+    let (dir, _) = run(0.01, 7);
+    let t = truth(dir.path());
+    let all = lines(dir.path(), "events.csv");
+    let line = |n: usize| all[n - 1].as_str();
+
+    let dups = line_numbers(&t["exact_duplicates"]);
+    assert_eq!(dups.len(), 5); // round(460 × 0.01)
+    for &n in &dups {
+        assert!(violations(line(n)).is_empty());
+        assert!(
+            (2..n).any(|m| line(m) == line(n)),
+            "line {n} has no earlier identical line"
+        );
+    }
+    let near = line_numbers(&t["near_duplicates"]);
+    assert_eq!(near.len(), 2); // round(230 × 0.01)
+    for &n in &near {
+        let r = parse(line(n));
+        assert_ne!(r.event, "transaction");
+        let earlier = (2..n)
+            .filter(|&m| violations(line(m)).is_empty())
+            .map(|m| parse(line(m)))
+            .find(|o| {
+                o.visitor == r.visitor
+                    && o.item == r.item
+                    && o.event == r.event
+                    && (1..1000).contains(&(r.ts - o.ts))
+            });
+        assert!(earlier.is_some(), "line {n} is not a near-duplicate");
+    }
+    let malformed = t["malformed"].as_object().expect("malformed");
+    assert_eq!(malformed.len(), 9);
+    for (rule, v) in malformed {
+        let ns = line_numbers(v);
+        assert_eq!(ns.len(), 1, "{rule}"); // round(8 × max(0.01, 0.125))
+        for n in ns {
+            assert_eq!(
+                violations(line(n)),
+                vec![rule.as_str()],
+                "line {n}: {}",
+                line(n)
+            );
+        }
+    }
+}
+
+#[test]
+fn clean_rows_are_valid_sorted_and_match_truth_counts() {
+    let (dir, _) = run(0.01, 42);
+    let t = truth(dir.path());
+    let all = lines(dir.path(), "events.csv");
+    let rows = clean_rows(dir.path());
+    for (n, _) in &rows {
+        assert!(
+            violations(&all[n - 1]).is_empty(),
+            "line {n}: {}",
+            all[n - 1]
+        );
+    }
+    assert!(
+        rows.windows(2).all(|w| w[0].1.ts <= w[1].1.ts),
+        "clean rows out of time order"
+    );
+    let c = &t["counts"];
+    let count = |e: &str| rows.iter().filter(|(_, r)| r.event == e).count() as u64;
+    assert_eq!(c["events_clean"], rows.len() as u64);
+    assert_eq!(c["view"], count("view"));
+    assert_eq!(c["addtocart"], count("addtocart"));
+    assert_eq!(c["transaction"], count("transaction"));
+    let distinct = |f: &dyn Fn(&Row) -> Option<u64>| {
+        rows.iter()
+            .filter_map(|(_, r)| f(r))
+            .collect::<HashSet<_>>()
+            .len() as u64
+    };
+    assert_eq!(c["visitors"], distinct(&|r| Some(r.visitor)));
+    assert_eq!(
+        c["buyers"],
+        distinct(&|r| (r.event == "transaction").then_some(r.visitor))
+    );
+    assert_eq!(c["orders"], distinct(&|r| r.order));
+    assert_eq!(c["items_with_events"], distinct(&|r| Some(r.item)));
+    assert!(
+        c["transaction"].as_u64() > c["orders"].as_u64(),
+        "multi-item orders exist"
+    );
+    let bots: HashSet<u64> = t["bots"]["visitor_ids"]
+        .as_array()
+        .expect("bots")
+        .iter()
+        .filter_map(|v| v.as_u64())
+        .collect();
+    assert_eq!(bots.len(), 1);
+    assert_eq!(
+        t["bots"]["events"],
+        rows.iter()
+            .filter(|(_, r)| bots.contains(&r.visitor))
+            .count() as u64
+    );
+}
+
+#[test]
+fn sessions_orders_and_bots_behave() {
+    let (dir, _) = run(0.01, 42);
+    let t = truth(dir.path());
+    let bots: HashSet<u64> = t["bots"]["visitor_ids"]
+        .as_array()
+        .expect("bots")
+        .iter()
+        .filter_map(|v| v.as_u64())
+        .collect();
+    let mut by_visitor: HashMap<u64, Vec<Row>> = HashMap::new();
+    for (_, r) in clean_rows(dir.path()) {
+        by_visitor.entry(r.visitor).or_default().push(r);
+    }
+    let mut order_lines: HashMap<u64, Vec<(u64, i64)>> = HashMap::new();
+    for (visitor, rows) in &by_visitor {
+        if bots.contains(visitor) {
+            assert!(rows.len() >= 2_500, "bots have thousands of events");
+            let fast = rows.windows(2).filter(|w| w[1].ts - w[0].ts <= 333).count();
+            assert!(
+                fast * 10 >= rows.len() * 9,
+                "bot events come at 3 per second or faster"
+            );
+            continue;
+        }
+        // Within one session (gaps <= 30 min) every purchased item was viewed and carted before.
+        let mut session_start = 0;
+        for i in 0..rows.len() {
+            if i > 0 && rows[i].ts - rows[i - 1].ts > 30 * 60_000 {
+                session_start = i;
+            }
+            let r = &rows[i];
+            if let Some(order) = r.order {
+                order_lines
+                    .entry(order)
+                    .or_default()
+                    .push((r.visitor, r.ts));
+                let before = &rows[session_start..i];
+                assert!(before.iter().any(|o| o.item == r.item && o.event == "view"));
+                assert!(before
+                    .iter()
+                    .any(|o| o.item == r.item && o.event == "addtocart"));
+            }
+        }
+    }
+    for lines in order_lines.values() {
+        assert!(
+            lines.iter().all(|l| *l == lines[0]),
+            "an order has one visitor and one timestamp"
+        );
+    }
+}
+
+#[test]
+fn experiments_follow_their_definition() {
+    let (dir, _) = run(0.02, 42);
+    let t = truth(dir.path());
+    let mut first_event: HashMap<u64, Vec<i64>> = HashMap::new();
+    for (_, r) in clean_rows(dir.path()) {
+        first_event.entry(r.visitor).or_default().push(r.ts);
+    }
+    let mut per_variant: HashMap<(String, String), u64> = HashMap::new();
+    for line in lines(dir.path(), "experiments.csv").iter().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let spec = &t["experiments"][f[0]];
+        let (start, end) = (
+            spec["start_ms"].as_i64().expect("start"),
+            spec["end_ms"].as_i64().expect("end"),
+        );
+        let user: u64 = f[1].parse().expect("user");
+        let assigned_at: i64 = f[3].parse().expect("assigned_at");
+        let expected = first_event[&user]
+            .iter()
+            .copied()
+            .filter(|&ts| ts >= start)
+            .min();
+        assert_eq!(expected, Some(assigned_at), "{line}");
+        assert!(assigned_at < end);
+        assert!(spec["variants"]
+            .as_array()
+            .expect("variants")
+            .iter()
+            .any(|v| v == f[2]));
+        *per_variant
+            .entry((f[0].to_string(), f[2].to_string()))
+            .or_default() += 1;
+    }
+    let n = |e: &str, v: &str| per_variant[&(e.to_string(), v.to_string())] as f64;
+    // Planned 50/50; recs_srm loses 5 % of treatment.
+    assert!((n("homepage_aa", "a") / n("homepage_aa", "b") - 1.0).abs() < 0.1);
+    assert!(n("recs_srm", "treatment") < n("recs_srm", "control"));
+    let ec = &t["experiments"]["checkout_redesign"]["expected_conversion"];
+    let (p0, p1) = (
+        ec["control"].as_f64().expect("p0"),
+        ec["treatment"].as_f64().expect("p1"),
+    );
+    assert!((p1 / p0 - 1.15).abs() < 1e-9);
+}
+
+#[test]
+fn item_files_are_consistent() {
+    let (dir, _) = run(0.01, 42);
+    let t = truth(dir.path());
+    let tree: HashMap<u64, Option<u64>> = lines(dir.path(), "category_tree.csv")
+        .iter()
+        .skip(1)
+        .map(|l| {
+            let (c, p) = l.split_once(',').expect("two fields");
+            (
+                c.parse().expect("id"),
+                (!p.is_empty()).then(|| p.parse().expect("parent")),
+            )
+        })
+        .collect();
+    assert_eq!(tree.len(), 1669);
+    let roots = tree.values().filter(|p| p.is_none()).count();
+    assert!((20..=30).contains(&roots));
+    for &c in tree.keys() {
+        let (mut node, mut depth) = (c, 1);
+        while let Some(p) = tree[&node] {
+            node = p;
+            depth += 1;
+            assert!(depth <= 5, "category {c} deeper than 5");
+        }
+    }
+    let mut categories: HashMap<u64, Vec<(i64, u64)>> = HashMap::new();
+    let mut items = HashSet::new();
+    let mut rows = 0;
+    for part in ["item_properties_part1.csv", "item_properties_part2.csv"] {
+        for l in lines(dir.path(), part).iter().skip(1) {
+            let f: Vec<&str> = l.splitn(4, ',').collect();
+            let ts: i64 = f[0].parse().expect("ts");
+            // Sunday 03:00 UTC: days since the epoch ≡ 3 (mod 7) for Sundays.
+            assert_eq!(ts.rem_euclid(86_400_000), 3 * 3_600_000);
+            assert_eq!(ts.div_euclid(86_400_000).rem_euclid(7), 3);
+            let item: u64 = f[1].parse().expect("item");
+            items.insert(item);
+            rows += 1;
+            if f[2] == "categoryid" {
+                let c: u64 = f[3].parse().expect("category");
+                assert!(tree.contains_key(&c));
+                categories.entry(item).or_default().push((ts, c));
+            } else if f[2] == "available" {
+                assert!(f[3] == "0" || f[3] == "1");
+            }
+        }
+    }
+    assert_eq!(items.len() as u64, t["counts"]["items_in_properties"]);
+    assert!(
+        rows >= 4 * items.len() && rows <= 5 * items.len() + items.len() / 5,
+        "{rows} rows"
+    );
+    let changes = categories.values().filter(|v| v.len() == 2).count() as u64;
+    assert_eq!(changes, t["category_changes"]);
+    assert!(
+        categories
+            .values()
+            .all(|v| v.iter().map(|x| x.0).min() < Some(START)),
+        "category known before events"
+    );
+    let prices = lines(dir.path(), "prices.csv");
+    assert_eq!(prices.len() - 1, items.len());
+    for l in prices.iter().skip(1) {
+        let (item, price) = l.split_once(',').expect("two fields");
+        assert!(items.contains(&item.parse::<u64>().expect("item")));
+        let (_, cents) = price.split_once('.').expect("two decimals");
+        assert_eq!(cents.len(), 2);
+        assert!(price.parse::<f64>().expect("price") > 0.0);
+    }
+}
+
+#[test]
+fn rejects_bad_scales() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for scale in [0.0, -1.0, f64::NAN, f64::INFINITY, 100.5] {
+        let cfg = GenerateConfig {
+            scale,
+            ..GenerateConfig::default()
+        };
+        let err = generate(dir.path(), &cfg, &|_, _, _| {}).expect_err("invalid scale");
+        assert!(matches!(err, GenerateError::InvalidConfig(_)), "{err}");
+    }
+}
+
+#[test]
+fn reports_unwritable_directories() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("not_a_dir");
+    fs::write(&file, b"x").expect("write");
+    let cfg = GenerateConfig {
+        scale: 0.001,
+        ..GenerateConfig::default()
+    };
+    let err = generate(&file.join("out"), &cfg, &|_, _, _| {}).expect_err("cannot create");
+    assert!(matches!(err, GenerateError::Io { .. }), "{err}");
+}
+
+#[test]
+fn without_anomalies_nothing_is_injected() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = GenerateConfig {
+        scale: 0.01,
+        seed: 42,
+        inject_anomalies: false,
+    };
+    generate(dir.path(), &cfg, &|_, _, _| {}).expect("generate");
+    let t = truth(dir.path());
+    assert_eq!(t["exact_duplicates"]["count"], 0);
+    assert_eq!(t["near_duplicates"]["count"], 0);
+    assert!(t["bots"]["visitor_ids"]
+        .as_array()
+        .expect("bots")
+        .is_empty());
+    assert!(t["outage"].is_null());
+    assert_eq!(t["experiments"]["recs_srm"]["srm"], false);
+    let n = lines(dir.path(), "events.csv").len() as u64 - 1;
+    assert_eq!(t["counts"]["events_clean"], n);
+}
