@@ -8,7 +8,11 @@ use serde::Serialize;
 
 use super::config::CleanConfig;
 use super::idmap::IdMap;
+use hashbrown::HashMap;
+use polars::prelude::DataFrame;
+
 use super::items::{CategoryTree, ItemHistory};
+use super::tables;
 use super::rules::{EventType, Rule};
 use super::validate::{Outcome, ValidEvent};
 use crate::{Error, Result};
@@ -138,10 +142,13 @@ pub struct EventStats {
     pub max_ts: Option<i64>,
 }
 
+/// Event, session and visitor tables (in visitor order, one polars chunk per scan chunk), item counts
+/// for the items table, and the rows that left the clean data.
 pub struct CleanEvents {
-    pub events: EventColumns,
-    pub sessions: SessionColumns,
-    pub visitors: VisitorColumns,
+    pub events: DataFrame,
+    pub sessions: DataFrame,
+    pub visitors: DataFrame,
+    pub item_counts: HashMap<i64, ItemCounts>,
     pub quarantine: Vec<QuarantineRow>,
     pub duplicates: Vec<DuplicateRow>,
     pub stats: EventStats,
@@ -201,32 +208,33 @@ pub fn clean_events(src: &EventSource<'_>, reference: &Reference, cfg: &CleanCon
 
     // Visitor-aligned chunks, processed in parallel, then stitched with session-id offsets.
     let bounds = visitor_chunks(&keys, 64);
-    let parts: Vec<ChunkOut> = bounds
+    let mut parts: Vec<ChunkOut> = bounds
         .par_windows(2)
         .map(|w| scan_chunk(&keys[w[0]..w[1]], src, reference, cfg))
         .collect();
-    let mut out = CleanEvents {
-        events: EventColumns::default(),
-        sessions: SessionColumns::default(),
-        visitors: VisitorColumns::default(),
-        quarantine: Vec::new(),
-        duplicates,
-        stats: EventStats::default(),
-    };
-    let total = |f: fn(&ChunkOut) -> usize| parts.iter().map(f).sum::<usize>();
-    out.events.reserve(total(|p| p.events.ts.len()));
-    out.sessions.reserve(total(|p| p.sessions.session_id.len()));
-    out.visitors.reserve(total(|p| p.visitors.visitor.len()));
-    let mut session_offset = 0u64;
-    let mut near = Vec::new();
-    for mut part in parts {
-        part.events.session_id.iter_mut().for_each(|s| *s += session_offset);
-        part.sessions.session_id.iter_mut().for_each(|s| *s += session_offset);
-        session_offset += part.sessions.session_id.len() as u64;
-        append_events(&mut out.events, part.events);
-        append_sessions(&mut out.sessions, part.sessions);
-        append_visitors(&mut out.visitors, part.visitors);
-        near.extend(part.near_duplicates);
+    drop(keys);
+    // Session ids are global: offset each chunk by the sessions before it, then build its tables.
+    let mut offset = 0u64;
+    for part in &mut parts {
+        part.session_offset = offset;
+        offset += part.sessions.session_id.len() as u64;
+    }
+    let near: Vec<(u32, u32)> = parts.iter().flat_map(|p| p.near_duplicates.iter().copied()).collect();
+    let built: Vec<Result<ChunkTables>> = parts.into_par_iter().map(chunk_tables).collect();
+    let mut events = Vec::with_capacity(built.len());
+    let mut sessions = Vec::with_capacity(built.len());
+    let mut visitors = Vec::with_capacity(built.len());
+    let mut partial = Vec::with_capacity(built.len());
+    let mut item_counts: HashMap<i64, ItemCounts> = HashMap::new();
+    for chunk in built {
+        let chunk = chunk?;
+        events.push(chunk.events);
+        sessions.push(chunk.sessions);
+        visitors.push(chunk.visitors);
+        partial.push(chunk.stats);
+        for (item, c) in chunk.item_counts {
+            item_counts.entry(item).or_default().add(&c);
+        }
     }
     quarantine.extend(near.into_iter().map(|(row, kept_row)| {
         let (r, k) = (row as usize, kept_row as usize);
@@ -243,44 +251,153 @@ pub fn clean_events(src: &EventSource<'_>, reference: &Reference, cfg: &CleanCon
         }
     }));
     quarantine.sort_by_key(|q| q.line);
-    out.stats = stats(src, &out, &quarantine);
-    out.quarantine = quarantine;
-    Ok(out)
+    let stats = stats(src, &partial, &quarantine, duplicates.len());
+    Ok(CleanEvents {
+        events: stack(events, tables::empty_events)?,
+        sessions: stack(sessions, tables::empty_sessions)?,
+        visitors: stack(visitors, tables::empty_visitors)?,
+        item_counts,
+        quarantine,
+        duplicates,
+        stats,
+    })
 }
 
-fn stats(src: &EventSource<'_>, out: &CleanEvents, quarantine: &[QuarantineRow]) -> EventStats {
+/// Per-chunk counts for the report, summed after the parallel scan.
+#[derive(Default, Clone, Copy)]
+struct PartialStats {
+    kept: u64,
+    by_event: [u64; 3],
+    sessions: u64,
+    visitors: u64,
+    bot_visitors: u64,
+    bot_events: u64,
+    purchases_without_price: u64,
+    events_without_category: u64,
+    min_ts: Option<i64>,
+    max_ts: Option<i64>,
+}
+
+impl PartialStats {
+    fn of(part: &ChunkOut) -> Self {
+        let e = &part.events;
+        let mut by_event = [0u64; 3];
+        for t in &e.event {
+            by_event[*t as usize] += 1;
+        }
+        PartialStats {
+            kept: e.ts.len() as u64,
+            by_event,
+            sessions: part.sessions.session_id.len() as u64,
+            visitors: part.visitors.visitor.len() as u64,
+            bot_visitors: part.visitors.is_bot.iter().filter(|b| **b).count() as u64,
+            bot_events: e.is_bot.iter().filter(|b| **b).count() as u64,
+            purchases_without_price: e
+                .event
+                .iter()
+                .zip(&e.revenue)
+                .filter(|(t, r)| **t == EventType::Transaction && r.is_none())
+                .count() as u64,
+            events_without_category: e.category.iter().filter(|c| c.is_none()).count() as u64,
+            min_ts: e.ts.iter().min().copied(),
+            max_ts: e.ts.iter().max().copied(),
+        }
+    }
+}
+
+fn stats(src: &EventSource<'_>, parts: &[PartialStats], quarantine: &[QuarantineRow], duplicates: usize) -> EventStats {
     let mut by_rule: Vec<(String, u64)> = Rule::ALL
         .iter()
         .map(|r| (r.name().to_string(), quarantine.iter().filter(|q| q.rule == *r).count() as u64))
         .collect();
     by_rule.retain(|(_, c)| *c > 0);
-    let ev = &out.events;
-    let by_event = EventType::ALL
-        .iter()
-        .map(|t| (t.name().to_string(), ev.event.iter().filter(|e| *e == t).count() as u64))
-        .collect();
+    let sum = |f: fn(&PartialStats) -> u64| parts.iter().map(f).sum::<u64>();
     EventStats {
         source: src.name.to_string(),
         rows_read: src.outcomes.len() as u64,
-        duplicates_removed: out.duplicates.len() as u64,
+        duplicates_removed: duplicates as u64,
         quarantined: quarantine.len() as u64,
-        kept: ev.ts.len() as u64,
+        kept: sum(|p| p.kept),
         by_rule,
-        by_event,
-        sessions: out.sessions.session_id.len() as u64,
-        visitors: out.visitors.visitor.len() as u64,
-        bot_visitors: out.visitors.is_bot.iter().filter(|b| **b).count() as u64,
-        bot_events: ev.is_bot.iter().filter(|b| **b).count() as u64,
-        purchases_without_price: ev
-            .event
+        by_event: EventType::ALL
             .iter()
-            .zip(&ev.revenue)
-            .filter(|(e, r)| **e == EventType::Transaction && r.is_none())
-            .count() as u64,
-        events_without_category: ev.category.iter().filter(|c| c.is_none()).count() as u64,
-        min_ts: ev.ts.par_iter().min().copied(),
-        max_ts: ev.ts.par_iter().max().copied(),
+            .map(|t| (t.name().to_string(), parts.iter().map(|p| p.by_event[*t as usize]).sum()))
+            .collect(),
+        sessions: sum(|p| p.sessions),
+        visitors: sum(|p| p.visitors),
+        bot_visitors: sum(|p| p.bot_visitors),
+        bot_events: sum(|p| p.bot_events),
+        purchases_without_price: sum(|p| p.purchases_without_price),
+        events_without_category: sum(|p| p.events_without_category),
+        min_ts: parts.iter().filter_map(|p| p.min_ts).min(),
+        max_ts: parts.iter().filter_map(|p| p.max_ts).max(),
     }
+}
+
+/// Item counts over human traffic (bots excluded), for the items table.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ItemCounts {
+    pub views: u32,
+    pub carts: u32,
+    pub purchases: u32,
+    pub revenue: f64,
+}
+
+impl ItemCounts {
+    fn add(&mut self, o: &ItemCounts) {
+        self.views += o.views;
+        self.carts += o.carts;
+        self.purchases += o.purchases;
+        self.revenue += o.revenue;
+    }
+}
+
+struct ChunkTables {
+    events: DataFrame,
+    sessions: DataFrame,
+    visitors: DataFrame,
+    item_counts: HashMap<i64, ItemCounts>,
+    stats: PartialStats,
+}
+
+fn chunk_tables(mut part: ChunkOut) -> Result<ChunkTables> {
+    let offset = part.session_offset;
+    part.events.session_id.iter_mut().for_each(|s| *s += offset);
+    part.sessions.session_id.iter_mut().for_each(|s| *s += offset);
+    let stats = PartialStats::of(&part);
+    let mut item_counts: HashMap<i64, ItemCounts> = HashMap::new();
+    let e = &part.events;
+    for i in 0..e.ts.len() {
+        let c = item_counts.entry(e.item[i]).or_default();
+        if e.is_bot[i] {
+            continue;
+        }
+        match e.event[i] {
+            EventType::View => c.views += 1,
+            EventType::AddToCart => c.carts += 1,
+            EventType::Transaction => {
+                c.purchases += 1;
+                c.revenue += e.revenue[i].unwrap_or(0.0);
+            }
+        }
+    }
+    Ok(ChunkTables {
+        events: tables::events_frame(part.events)?,
+        sessions: tables::sessions_frame(part.sessions)?,
+        visitors: tables::visitors_frame(part.visitors)?,
+        item_counts,
+        stats,
+    })
+}
+
+/// Stacks chunk tables without copying their data.
+fn stack(frames: Vec<DataFrame>, empty: fn() -> Result<DataFrame>) -> Result<DataFrame> {
+    let mut iter = frames.into_iter();
+    let Some(mut first) = iter.next() else { return empty() };
+    for df in iter {
+        first.vstack_mut_owned(df)?;
+    }
+    Ok(first)
 }
 
 /// Split points of `keys` (sorted by visitor) into about `parts` ranges that never split a visitor.
@@ -303,6 +420,7 @@ fn visitor_chunks(keys: &[(i64, i64, u32)], parts: usize) -> Vec<usize> {
 }
 
 struct ChunkOut {
+    session_offset: u64,
     events: EventColumns,
     sessions: SessionColumns,
     visitors: VisitorColumns,
@@ -319,6 +437,7 @@ fn event_of(src: &EventSource<'_>, row: u32) -> ValidEvent {
 
 fn scan_chunk(keys: &[(i64, i64, u32)], src: &EventSource<'_>, reference: &Reference, cfg: &CleanConfig) -> ChunkOut {
     let mut out = ChunkOut {
+        session_offset: 0,
         events: EventColumns::default(),
         sessions: SessionColumns::default(),
         visitors: VisitorColumns::default(),
@@ -521,47 +640,4 @@ impl VisitorColumns {
         self.peak_events_per_minute.reserve(n);
         self.is_bot.reserve(n);
     }
-}
-
-fn append_events(a: &mut EventColumns, b: EventColumns) {
-    a.visitor.extend(b.visitor);
-    a.ts.extend(b.ts);
-    a.event.extend(b.event);
-    a.item.extend(b.item);
-    a.order.extend(b.order);
-    a.session_id.extend(b.session_id);
-    a.session_index.extend(b.session_index);
-    a.category.extend(b.category);
-    a.root_category.extend(b.root_category);
-    a.category_level.extend(b.category_level);
-    a.revenue.extend(b.revenue);
-    a.is_bot.extend(b.is_bot);
-    a.line.extend(b.line);
-}
-
-fn append_sessions(a: &mut SessionColumns, b: SessionColumns) {
-    a.session_id.extend(b.session_id);
-    a.visitor.extend(b.visitor);
-    a.session_index.extend(b.session_index);
-    a.start.extend(b.start);
-    a.end.extend(b.end);
-    a.n_events.extend(b.n_events);
-    a.n_views.extend(b.n_views);
-    a.n_carts.extend(b.n_carts);
-    a.n_purchases.extend(b.n_purchases);
-    a.n_orders.extend(b.n_orders);
-    a.revenue.extend(b.revenue);
-    a.is_bot.extend(b.is_bot);
-}
-
-fn append_visitors(a: &mut VisitorColumns, b: VisitorColumns) {
-    a.visitor.extend(b.visitor);
-    a.first_seen.extend(b.first_seen);
-    a.last_seen.extend(b.last_seen);
-    a.n_events.extend(b.n_events);
-    a.n_sessions.extend(b.n_sessions);
-    a.n_purchases.extend(b.n_purchases);
-    a.revenue.extend(b.revenue);
-    a.peak_events_per_minute.extend(b.peak_events_per_minute);
-    a.is_bot.extend(b.is_bot);
 }

@@ -4,8 +4,9 @@ use hashbrown::HashMap;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::pipeline::{DuplicateRow, EventColumns, Prices, QuarantineRow, Reference, SessionColumns, VisitorColumns};
-use super::rules::EventType;
+use super::pipeline::{
+    DuplicateRow, EventColumns, ItemCounts, Prices, QuarantineRow, Reference, SessionColumns, VisitorColumns,
+};
 use crate::Result;
 
 fn datetime(name: &str, ms: Vec<i64>) -> Column {
@@ -120,43 +121,21 @@ pub fn categories_frame(reference: &Reference) -> Result<DataFrame> {
     )?)
 }
 
-#[derive(Default, Clone, Copy)]
-struct ItemCounts {
-    views: u32,
-    carts: u32,
-    purchases: u32,
-    revenue: f64,
+pub fn empty_events() -> Result<DataFrame> {
+    events_frame(EventColumns::default())
+}
+
+pub fn empty_sessions() -> Result<DataFrame> {
+    sessions_frame(SessionColumns::default())
+}
+
+pub fn empty_visitors() -> Result<DataFrame> {
+    visitors_frame(VisitorColumns::default())
 }
 
 /// One row per item seen in events, properties or prices: latest category and availability, current
 /// price, and event counts (bots excluded from the counts).
-pub fn items_frame(e: &EventColumns, reference: &Reference) -> Result<DataFrame> {
-    let counts: HashMap<i64, ItemCounts> = (0..e.ts.len())
-        .into_par_iter()
-        .fold(HashMap::new, |mut acc: HashMap<i64, ItemCounts>, i| {
-            let entry = acc.entry(e.item[i]).or_default();
-            if !e.is_bot[i] {
-                match e.event[i] {
-                    EventType::View => entry.views += 1,
-                    EventType::AddToCart => entry.carts += 1,
-                    EventType::Transaction => {
-                        entry.purchases += 1;
-                        entry.revenue += e.revenue[i].unwrap_or(0.0);
-                    }
-                }
-            }
-            acc
-        })
-        .reduce(HashMap::new, |mut a, b| {
-            for (k, v) in b {
-                let x = a.entry(k).or_default();
-                x.views += v.views;
-                x.carts += v.carts;
-                x.purchases += v.purchases;
-                x.revenue += v.revenue;
-            }
-            a
-        });
+pub fn items_frame(counts: &HashMap<i64, ItemCounts>, reference: &Reference) -> Result<DataFrame> {
     let mut ids: Vec<i64> = counts.keys().copied().chain(reference.categories.items()).collect();
     if let Prices::PerItem(map) = &reference.prices {
         ids.extend(map.ids());

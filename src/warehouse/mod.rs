@@ -88,14 +88,13 @@ fn assemble(
 ) -> Result<Cleaned> {
     let clock = Instant::now();
     let r = &reference.reference;
-    let CleanEvents { events, sessions, visitors, mut quarantine, duplicates, stats } = cleaned;
+    let CleanEvents { events, sessions, visitors, item_counts, mut quarantine, duplicates, stats } = cleaned;
     quarantine.extend(reference.quarantine.iter().cloned());
-    let items = tables::items_frame(&events, r);
     let frames = [
-        tables::events_frame(events),
-        tables::sessions_frame(sessions),
-        tables::visitors_frame(visitors),
-        items,
+        Ok(events),
+        Ok(sessions),
+        Ok(visitors),
+        tables::items_frame(&item_counts, r),
         tables::categories_frame(r),
         tables::quarantine_frame(&quarantine),
         tables::duplicates_frame(&duplicates),
