@@ -127,7 +127,7 @@ fn malformed_line(
         format!("{letters}{}", rng.random_range(1..1000))
     };
     let fields: Vec<String> = match RULES[rule] {
-        "wrong_column_count" if k.is_multiple_of(2) => vec![ts, visitor, "view".into()],
+        "wrong_column_count" if k % 2 == 0 => vec![ts, visitor, "view".into()],
         "wrong_column_count" => {
             vec![
                 ts,
@@ -144,11 +144,11 @@ fn malformed_line(
             1 => vec![ts, String::new(), "view".into(), item, String::new()],
             _ => vec![ts, visitor, "view".into(), String::new(), String::new()],
         },
-        "non_numeric_id" if k.is_multiple_of(2) => {
+        "non_numeric_id" if k % 2 == 0 => {
             vec![ts, garbled(rng), "view".into(), item, String::new()]
         }
         "non_numeric_id" => vec![ts, visitor, "view".into(), garbled(rng), String::new()],
-        "negative_id" if k.is_multiple_of(2) => {
+        "negative_id" if k % 2 == 0 => {
             vec![
                 ts,
                 format!("-{}", rng.random_range(1..1_000_000)),
@@ -166,7 +166,7 @@ fn malformed_line(
         ],
         "bad_timestamp" => {
             let ms = rng.random_range(START_MS..END_MS);
-            let text = if k.is_multiple_of(2) {
+            let text = if k % 2 == 0 {
                 iso_date(ms)
             } else {
                 format!("{} {}", iso_date(ms), iso_time(ms))
@@ -189,7 +189,7 @@ fn malformed_line(
             vec![ts, visitor, "transaction".into(), item, String::new()]
         }
         _ => {
-            let kind = if k.is_multiple_of(2) {
+            let kind = if k % 2 == 0 {
                 "view"
             } else {
                 "addtocart"

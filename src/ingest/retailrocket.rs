@@ -61,14 +61,19 @@ impl RawFolder {
     }
 }
 
+/// Validation outcome and exact-duplicate mark of every row of `events.csv`.
+pub struct EventOutcomes {
+    outcomes: Vec<Outcome>,
+    duplicate_of: Vec<u32>,
+}
+
 /// Parses and validates `events.csv`, marking exact duplicates.
-pub fn event_source<'a>(file: &'a TextFile, cfg: &CleanConfig) -> EventSource<'a> {
+pub fn event_outcomes(file: &TextFile, cfg: &CleanConfig) -> EventOutcomes {
     // RetailRocket times are integer Unix milliseconds, whatever a generic source may allow.
     let mut vcfg = cfg.validate_config();
     vcfg.allow_iso_timestamps = false;
     vcfg.timestamp_unit = crate::clean::validate::TimeUnit::Ms;
-    let n = file.n_rows();
-    let (hashes, outcomes): (Vec<u64>, Vec<Outcome>) = (0..n)
+    let (hashes, outcomes): (Vec<u64>, Vec<Outcome>) = (0..file.n_rows())
         .into_par_iter()
         .map(|row| {
             let line = file.line(row);
@@ -90,11 +95,16 @@ pub fn event_source<'a>(file: &'a TextFile, cfg: &CleanConfig) -> EventSource<'a
         })
         .unzip();
     let duplicate_of = exact_duplicates(&hashes, |a, b| file.line(a) == file.line(b));
+    EventOutcomes { outcomes, duplicate_of }
+}
+
+/// The validated rows of `events.csv` as a pipeline source.
+pub fn event_source(file: &TextFile, parsed: EventOutcomes) -> EventSource<'_> {
     EventSource {
         name: Arc::from(file.file_name()),
-        lines: (0..n).map(TextFile::line_no).collect(),
-        outcomes,
-        duplicate_of,
+        lines: (0..file.n_rows()).map(TextFile::line_no).collect(),
+        outcomes: parsed.outcomes,
+        duplicate_of: parsed.duplicate_of,
         raw_text: Box::new(move |row| crate::clean::rules::lossy(file.line(row))),
     }
 }

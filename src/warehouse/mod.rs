@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::clean::rules::Rule;
 use crate::clean::{clean_events, tables, CleanConfig, CleanEvents, Prices};
 use crate::ingest::frame::FrameText;
-use crate::ingest::retailrocket::{event_source, read_reference, RawFolder, ReferenceRead, EVENTS_HEADER};
+use crate::ingest::retailrocket::{event_outcomes, event_source, read_reference, RawFolder, ReferenceRead, EVENTS_HEADER};
 use crate::ingest::text::TextFile;
 use crate::{Error, Result};
 use report::{CategoryStats, Conservation, Report, RuleDoc};
@@ -48,14 +48,27 @@ pub fn clean_retailrocket(dir: &Path, cfg: &CleanConfig, progress: Progress<'_>)
     let folder = RawFolder::locate(dir)?;
     // The raw text is dropped as soon as the events are clean.
     let (cleaned, reference) = {
-        progress("read events", 0, steps);
-        let file = TextFile::open(&folder.events, &EVENTS_HEADER)?;
-        let source = event_source(&file, cfg);
-        lap("read_validate_dedup_events", &mut timings);
-        progress("read item properties", 1, steps);
-        let reference = read_reference(&folder, cfg)?;
-        lap("read_reference", &mut timings);
+        progress("read events and item properties", 0, steps);
+        // Events and reference files are independent: read them side by side.
+        let (events, reference) = rayon::join(
+            || -> Result<_> {
+                let started = Instant::now();
+                let file = TextFile::open(&folder.events, &EVENTS_HEADER)?;
+                let outcomes = event_outcomes(&file, cfg);
+                Ok((file, outcomes, started.elapsed()))
+            },
+            || -> Result<_> {
+                let started = Instant::now();
+                Ok((read_reference(&folder, cfg)?, started.elapsed()))
+            },
+        );
+        let (file, outcomes, events_time) = events?;
+        let (reference, reference_time) = reference?;
+        timings.push(("read_validate_dedup_events".into(), events_time.as_millis() as u64));
+        timings.push(("read_reference".into(), reference_time.as_millis() as u64));
+        lap("read_all", &mut timings);
         progress("sessions and enrichment", 2, steps);
+        let source = event_source(&file, outcomes);
         let cleaned = clean_events(&source, &reference.reference, cfg)?;
         lap("clean_sessions_enrich", &mut timings);
         (cleaned, reference)
