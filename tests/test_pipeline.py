@@ -333,3 +333,26 @@ def test_write_folder_helper_roundtrip(tmp_path):
     folder = write_folder(tmp_path / "r", [f"{T0},1,view,5,"])
     assert (folder / "events.csv").read_text().splitlines()[0] == "timestamp,visitorid,event,itemid,transactionid"
     assert Path(folder / "events.csv").stat().st_size > 0
+
+
+def test_assignments_and_weights_are_validated(make_folder):
+    folder = make_folder([f"{T0},1,view,5,"])
+    (folder / "experiments.csv").write_text(
+        "experiment,user_id,variant,assigned_at\n"
+        f"exp,1,control,{T0}\n"
+        f"exp,2,treatment,{T0}\n"
+        f"exp,1,treatment,{T0 + MIN}\n"  # assigned twice: the first assignment stays
+        f"exp,x,control,{T0}\n"
+        f"other,1,a,{T0}\n"
+    )
+    (folder / "experiment_weights.csv").write_text("experiment,variant,weight\nexp,control,0.5\nexp,treatment,0.5\nexp,treatment,2\nexp,x,-1\n")
+    result = shoplens.clean(folder)
+    a = result.assignments.sort("source_line")
+    assert a.select("experiment", "user_id", "variant").rows() == [("exp", 1, "control"), ("exp", 2, "treatment"), ("other", 1, "a")]
+    q = result.quarantine.filter(pl.col("source") == "experiments.csv")
+    assert dict(zip(q["line"], q["rule"], strict=True)) == {4: "duplicate_key", 5: "non_numeric_id"}
+    w = result.experiment_weights
+    assert w.rows() == [("exp", "control", 0.5), ("exp", "treatment", 0.5)]
+    qw = result.quarantine.filter(pl.col("source") == "experiment_weights.csv")
+    assert qw["rule"].to_list() == ["duplicate_key", "bad_value"]
+    assert result.report["conservation"]["holds"]

@@ -24,6 +24,146 @@ def generate(
 # --- end generate ---
 
 # --- stats (stats) ---
+# (`Any` is imported in the generate section above, `np` and `npt` in the experiments section
+# below: stubs may refer forward.)
+_Table2x2 = tuple[tuple[int, int], tuple[int, int]]
+_RatioStats = tuple[float, float, float, float, float, float]
+
+def stats_test_proportions_2indep(
+    count1: float, nobs1: float, count2: float, nobs2: float, alternative: str, correction: bool
+) -> dict[str, float]: ...
+def stats_proportions_diff_confint(
+    count1: float,
+    nobs1: float,
+    count2: float,
+    nobs2: float,
+    confidence_level: float,
+    alternative: str,
+    correction: bool,
+) -> tuple[float, float]: ...
+def stats_proportion_confint(
+    count: float, nobs: float, confidence_level: float, method: str
+) -> tuple[float, float]: ...
+def stats_ttest_ind(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], equal_var: bool, alternative: str
+) -> dict[str, float]: ...
+def stats_ttest_ind_from_stats(
+    mean1: float,
+    std1: float,
+    nobs1: float,
+    mean2: float,
+    std2: float,
+    nobs2: float,
+    equal_var: bool,
+    alternative: str,
+) -> dict[str, float]: ...
+def stats_t_confint(
+    estimate: float, standard_error: float, df: float, confidence_level: float, alternative: str
+) -> tuple[float, float]: ...
+def stats_normal_confint(
+    estimate: float, standard_error: float, confidence_level: float, alternative: str
+) -> tuple[float, float]: ...
+def stats_mannwhitneyu(
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    alternative: str,
+    use_continuity: bool,
+    method: str,
+) -> dict[str, Any]: ...
+def stats_chi2_contingency(
+    table: npt.NDArray[np.float64], nrows: int, ncols: int, correction: bool
+) -> dict[str, Any]: ...
+def stats_fisher_exact(table: _Table2x2, alternative: str) -> dict[str, float]: ...
+def stats_fisher_confint(
+    table: _Table2x2, confidence_level: float, alternative: str
+) -> tuple[float, float]: ...
+def stats_srm_test(
+    observed: npt.NDArray[np.float64], weights: npt.NDArray[np.float64], threshold: float
+) -> dict[str, Any]: ...
+def stats_adjust_pvalues(
+    pvalues: npt.NDArray[np.float64], method: str
+) -> npt.NDArray[np.float64]: ...
+def stats_relative_lift(
+    first: float,
+    variance_first: float,
+    second: float,
+    variance_second: float,
+    covariance: float,
+    method: str,
+    alternative: str,
+) -> dict[str, float]: ...
+def stats_relative_lift_confint(
+    first: float,
+    variance_first: float,
+    second: float,
+    variance_second: float,
+    covariance: float,
+    method: str,
+    alternative: str,
+    confidence_level: float,
+) -> tuple[float, float]: ...
+def stats_relative_lift_proportions(
+    count1: float, nobs1: float, count2: float, nobs2: float, method: str, alternative: str
+) -> dict[str, float]: ...
+def stats_relative_lift_means(
+    mean1: float,
+    std1: float,
+    nobs1: float,
+    mean2: float,
+    std2: float,
+    nobs2: float,
+    method: str,
+    alternative: str,
+) -> dict[str, float]: ...
+def stats_ratio_metric_stats(
+    numerator: npt.NDArray[np.float64], denominator: npt.NDArray[np.float64]
+) -> _RatioStats: ...
+def stats_ratio_metric_test(
+    first: _RatioStats, second: _RatioStats, alternative: str
+) -> dict[str, float]: ...
+def stats_compare_arms_proportions(
+    counts: npt.NDArray[np.float64],
+    nobs: npt.NDArray[np.float64],
+    control: int,
+    alternative: str,
+    correction: bool,
+    method: str,
+) -> dict[str, Any]: ...
+def stats_compare_arms_means(
+    means: npt.NDArray[np.float64],
+    stds: npt.NDArray[np.float64],
+    nobs: npt.NDArray[np.float64],
+    control: int,
+    equal_var: bool,
+    alternative: str,
+    method: str,
+) -> dict[str, Any]: ...
+def stats_power_proportions_2indep(
+    p1: float, p2: float, nobs1: float, alpha: float, alternative: str, strict: bool
+) -> float: ...
+def stats_samplesize_proportions_2indep(
+    p1: float, p2: float, power: float, alpha: float, alternative: str, strict: bool
+) -> float: ...
+def stats_mde_proportions_2indep(
+    p1: float,
+    nobs1: float,
+    power: float,
+    alpha: float,
+    alternative: str,
+    strict: bool,
+    increase: bool,
+) -> float: ...
+def stats_power_ttest_ind(
+    delta: float, sd: float, nobs1: float, alpha: float, alternative: str, strict: bool
+) -> float: ...
+def stats_samplesize_ttest_ind(
+    delta: float, sd: float, power: float, alpha: float, alternative: str, strict: bool
+) -> float: ...
+def stats_mde_ttest_ind(
+    sd: float, nobs1: float, power: float, alpha: float, alternative: str, strict: bool
+) -> float: ...
+def stats_duration_days(total_nobs: float, daily_traffic: float) -> int: ...
+def stats_nct_cdf_sf(t: float, df: float, nc: float) -> tuple[float, float]: ...
 # --- end stats ---
 
 # --- experiments (expmath) ---

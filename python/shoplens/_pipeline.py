@@ -30,7 +30,17 @@ __all__ = [
     "read_retailrocket",
 ]
 
-TABLES = ("events", "sessions", "visitors", "items", "categories", "quarantine", "duplicates")
+TABLES = (
+    "events",
+    "sessions",
+    "visitors",
+    "items",
+    "categories",
+    "quarantine",
+    "duplicates",
+    "assignments",
+    "experiment_weights",
+)
 _FIELDS = ("timestamp", "visitor", "event", "item", "order", "price")
 
 
@@ -229,6 +239,8 @@ class CleanResult:
     categories: pl.DataFrame
     quarantine: pl.DataFrame
     duplicates: pl.DataFrame
+    assignments: pl.DataFrame
+    experiment_weights: pl.DataFrame
     report: Mapping[str, Any]
 
     def tables(self) -> dict[str, pl.DataFrame]:

@@ -161,3 +161,27 @@ pub fn items_frame(counts: &HashMap<i64, ItemCounts>, reference: &Reference) -> 
     )?
     .select(["item_id", "category_id", "root_category_id", "available", "price", "n_views", "n_carts", "n_purchases", "revenue"])?)
 }
+
+pub fn empty_assignments() -> Result<DataFrame> {
+    Ok(DataFrame::new(
+        0,
+        vec![
+            Column::new("experiment".into(), Vec::<&str>::new()),
+            Column::new("user_id".into(), Vec::<i64>::new()),
+            Column::new("variant".into(), Vec::<&str>::new()),
+            datetime("assigned_at", Vec::new()),
+            Column::new("source_line".into(), Vec::<u64>::new()),
+        ],
+    )?)
+}
+
+pub fn empty_weights() -> Result<DataFrame> {
+    Ok(DataFrame::new(
+        0,
+        vec![
+            Column::new("experiment".into(), Vec::<&str>::new()),
+            Column::new("variant".into(), Vec::<&str>::new()),
+            Column::new("weight".into(), Vec::<f64>::new()),
+        ],
+    )?)
+}

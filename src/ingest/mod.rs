@@ -1,5 +1,6 @@
 //! Reading sources: RetailRocket folders, generic event tables, and the text files behind them.
 pub mod dedup;
+pub mod experiments;
 pub mod fields;
 pub mod frame;
 pub mod retailrocket;

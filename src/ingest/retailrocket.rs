@@ -31,6 +31,8 @@ pub struct RawFolder {
     pub properties: Vec<PathBuf>,
     pub tree: Option<PathBuf>,
     pub prices: Option<PathBuf>,
+    pub assignments: Option<PathBuf>,
+    pub weights: Option<PathBuf>,
 }
 
 impl RawFolder {
@@ -57,6 +59,8 @@ impl RawFolder {
             properties,
             tree: some_file("category_tree.csv"),
             prices: some_file("prices.csv"),
+            assignments: some_file("experiments.csv"),
+            weights: some_file("experiment_weights.csv"),
         })
     }
 }
@@ -115,6 +119,8 @@ pub struct ReferenceRead {
     pub quarantine: Vec<QuarantineRow>,
     pub files: Vec<FileStats>,
     pub property_rows: PropertyCounts,
+    /// Assignments and planned weights, when the folder has them.
+    pub experiments: Option<(polars::prelude::DataFrame, polars::prelude::DataFrame)>,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -135,6 +141,7 @@ impl ReferenceRead {
             quarantine: Vec::new(),
             files: Vec::new(),
             property_rows: PropertyCounts::default(),
+            experiments: None,
         }
     }
 }
@@ -192,6 +199,7 @@ pub fn read_reference(folder: &RawFolder, cfg: &CleanConfig) -> Result<Reference
         quarantine,
         files,
         property_rows: counts,
+        experiments: None,
     })
 }
 

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use crate::clean::rules::Rule;
 use crate::clean::{clean_events, tables, CleanConfig, CleanEvents, Prices};
+use crate::ingest::experiments::read_experiments;
 use crate::ingest::frame::FrameText;
 use crate::ingest::retailrocket::{event_outcomes, event_source, read_reference, RawFolder, ReferenceRead, EVENTS_HEADER};
 use crate::ingest::text::TextFile;
@@ -22,7 +23,17 @@ pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
 pub fn no_progress(_: &str, _: u64, _: u64) {}
 
 /// Table names, in the order they are written.
-pub const TABLES: [&str; 7] = ["events", "sessions", "visitors", "items", "categories", "quarantine", "duplicates"];
+pub const TABLES: [&str; 9] = [
+    "events",
+    "sessions",
+    "visitors",
+    "items",
+    "categories",
+    "quarantine",
+    "duplicates",
+    "assignments",
+    "experiment_weights",
+];
 
 pub struct Cleaned {
     pub tables: Vec<(&'static str, DataFrame)>,
@@ -59,7 +70,20 @@ pub fn clean_retailrocket(dir: &Path, cfg: &CleanConfig, progress: Progress<'_>)
             },
             || -> Result<_> {
                 let started = Instant::now();
-                Ok((read_reference(&folder, cfg)?, started.elapsed()))
+                let (reference, experiments) = rayon::join(
+                    || read_reference(&folder, cfg),
+                    || match &folder.assignments {
+                        Some(path) => read_experiments(path, folder.weights.as_deref(), cfg).map(Some),
+                        None => Ok(None),
+                    },
+                );
+                let mut reference = reference?;
+                if let Some(exp) = experiments? {
+                    reference.quarantine.extend(exp.quarantine);
+                    reference.files.extend(exp.files);
+                    reference.experiments = Some((exp.assignments, exp.weights));
+                }
+                Ok((reference, started.elapsed()))
             },
         );
         let (file, outcomes, events_time) = events?;
@@ -111,6 +135,14 @@ fn assemble(
         tables::categories_frame(r),
         tables::quarantine_frame(&quarantine),
         tables::duplicates_frame(&duplicates),
+        match &reference.experiments {
+            Some((a, _)) => Ok(a.clone()),
+            None => tables::empty_assignments(),
+        },
+        match &reference.experiments {
+            Some((_, w)) => Ok(w.clone()),
+            None => tables::empty_weights(),
+        },
     ];
     let mut out_tables = Vec::with_capacity(TABLES.len());
     for (name, frame) in TABLES.iter().zip(frames) {

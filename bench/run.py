@@ -1,0 +1,134 @@
+"""`make bench`: wall time, throughput and peak memory of whole shoplens processes, against the I/O floor.
+
+Each measured command runs as its own process (as a user runs it); peak RSS is that process's own
+(os.wait4). Results are printed and written into docs/benchmarks.md between the BENCH markers.
+Benchmarks are never tests: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+FLOOR = """
+import sys, polars as pl
+d = sys.argv[1]
+for f in sorted(p.name for p in __import__("pathlib").Path(d).glob("*.csv")):
+    # The injected malformed rows would stop a typed read: skip them, as a bare reader would.
+    pl.read_csv(f"{d}/{f}", ignore_errors=True, truncate_ragged_lines=True)
+"""
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_mb: float
+
+
+def measure(cmd: list[str]) -> Run:
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        raise SystemExit(f"benchmark command failed: {' '.join(cmd)}\n{err}")
+    return Run(seconds, usage.ru_maxrss / 1024)
+
+
+def best_of(cmd: list[str], repeat: int) -> tuple[Run, list[float]]:
+    runs = [measure(cmd) for _ in range(repeat)]
+    return min(runs, key=lambda r: r.seconds), [r.seconds for r in runs]
+
+
+def pipeline(scale: float, repeat: int, work: Path) -> dict[str, object]:
+    raw = work / "raw"
+    out = work / "warehouse"
+    shoplens = str(BIN / "shoplens")
+    gen, gen_all = best_of([shoplens, "generate", "--out", str(raw), "--scale", str(scale)], repeat)
+    events = sum(1 for _ in (raw / "events.csv").open("rb")) - 1
+    raw_bytes = sum(p.stat().st_size for p in raw.glob("*.csv"))
+    floor, floor_all = best_of([sys.executable, "-c", FLOOR, str(raw)], repeat)
+    build, build_all = best_of([shoplens, "build", "--raw", str(raw), "--out", str(out)], repeat)
+    report = json.loads((out / "report.json").read_text())
+    return {
+        "scale": scale,
+        "events_rows": events,
+        "raw_mb": round(raw_bytes / 1e6, 1),
+        "generate_s": round(gen.seconds, 3),
+        "generate_peak_mb": round(gen.peak_rss_mb),
+        "generate_rows_per_s": round(events / gen.seconds),
+        "floor_s": round(floor.seconds, 3),
+        "floor_peak_mb": round(floor.peak_rss_mb),
+        "build_s": round(build.seconds, 3),
+        "build_peak_mb": round(build.peak_rss_mb),
+        "build_rows_per_s": round(events / build.seconds),
+        "build_over_floor": round(build.seconds / floor.seconds, 2),
+        "build_stage_ms": dict(report["timings_ms"]),
+        "all_runs_s": {"generate": gen_all, "floor": floor_all, "build": build_all},
+    }
+
+
+def markdown(res: dict[str, object]) -> str:
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; best of {res['repeat']} runs, each a whole process.",
+        "",
+        f"Scale {res['scale']}: {res['events_rows']:,} event rows, {res['raw_mb']} MB of CSV.",
+        "",
+        "| step | wall time | rows/s | peak RSS |",
+        "|---|---|---|---|",
+        f"| `shoplens generate` | {res['generate_s']} s | {res['generate_rows_per_s']:,} | {res['generate_peak_mb']} MB |",
+        f"| `shoplens build` | {res['build_s']} s | {res['build_rows_per_s']:,} | {res['build_peak_mb']} MB |",
+        f"| I/O floor: `polars.read_csv` of the same files | {res['floor_s']} s | | {res['floor_peak_mb']} MB |",
+        "",
+        f"**build / floor = {res['build_over_floor']}×** (goal ≤ 3×; peak RSS goal < 1,536 MB).",
+        "",
+        "Build stages (ms, from report.json): "
+        + ", ".join(f"{k} {v}" for k, v in dict(res["build_stage_ms"]).items()),  # type: ignore[arg-type]
+    ]
+    return "\n".join(lines)
+
+
+def write_doc(section: str, body: str) -> None:
+    doc = ROOT / "docs" / "benchmarks.md"
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    start, end = f"<!-- BENCH:{section}:start -->", f"<!-- BENCH:{section}:end -->"
+    block = f"{start}\n{body}\n{end}"
+    if start in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip() + f"\n\n{block}\n"
+    doc.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as tmp:
+        res = pipeline(args.scale, args.repeat, Path(tmp))
+    res["repeat"] = args.repeat
+    print(json.dumps(res, indent=2))
+    text = markdown(res)
+    print(text)
+    if not args.no_doc:
+        write_doc("pipeline", text)
+    print(f"median build {statistics.median(res['all_runs_s']['build']):.3f} s")  # type: ignore[index]
+
+
+if __name__ == "__main__":
+    main()
