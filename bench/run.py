@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FLOOR = """
-import sys, polars as pl
+import pathlib, sys, polars as pl
 d = sys.argv[1]
-for f in sorted(p.name for p in __import__("pathlib").Path(d).glob("*.csv")):
+for f in sorted(p.name for p in pathlib.Path(d).glob("*.csv")):
     # The injected malformed rows would stop a typed read: skip them, as a bare reader would.
     pl.read_csv(f"{d}/{f}", ignore_errors=True, truncate_ragged_lines=True)
 """
@@ -89,14 +89,14 @@ def markdown(res: dict[str, object]) -> str:
         "",
         "| step | wall time | rows/s | peak RSS |",
         "|---|---|---|---|",
-        f"| `shoplens generate` | {res['generate_s']} s | {res['generate_rows_per_s']:,} | {res['generate_peak_mb']} MB |",
+        f"| `shoplens generate` | {res['generate_s']} s | {res['generate_rows_per_s']:,} "
+        f"| {res['generate_peak_mb']} MB |",
         f"| `shoplens build` | {res['build_s']} s | {res['build_rows_per_s']:,} | {res['build_peak_mb']} MB |",
         f"| I/O floor: `polars.read_csv` of the same files | {res['floor_s']} s | | {res['floor_peak_mb']} MB |",
         "",
-        f"**build / floor = {res['build_over_floor']}×** (goal ≤ 3×; peak RSS goal < 1,536 MB).",
+        f"**build / floor = {res['build_over_floor']} x** (goal at most 3 x; peak RSS goal < 1,536 MB).",
         "",
-        "Build stages (ms, from report.json): "
-        + ", ".join(f"{k} {v}" for k, v in dict(res["build_stage_ms"]).items()),  # type: ignore[arg-type]
+        "Build stages (ms, from report.json): " + ", ".join(f"{k} {v}" for k, v in dict(res["build_stage_ms"]).items()),  # type: ignore[arg-type]
     ]
     return "\n".join(lines)
 

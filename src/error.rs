@@ -43,7 +43,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub fn data_file(
@@ -52,7 +55,12 @@ impl Error {
         rule: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Error::DataFile { file: file.into(), line, rule: rule.into(), message: message.into() }
+        Error::DataFile {
+            file: file.into(),
+            line,
+            rule: rule.into(),
+            message: message.into(),
+        }
     }
 }
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from rr_files import MIN, T0, write_folder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import shoplens
+from rr_files import MIN, T0, write_folder
 from shoplens import CleanConfig, DataFileError, EventSchema, MissingFileError, SchemaError
 
 
@@ -50,7 +50,7 @@ BAD_ROWS = {
 
 
 def test_every_rule_quarantines_with_line_and_conservation_holds(make_folder):
-    good = [f"{T0 + i * MIN},{i % 3},view,{10 + i},"for i in range(6)]
+    good = [f"{T0 + i * MIN},{i % 3},view,{10 + i}," for i in range(6)]
     rows = good[:3] + list(BAD_ROWS.values()) + good[3:] + [good[0], good[0]]  # two exact duplicates
     folder = make_folder(rows)
     config = CleanConfig()
@@ -76,7 +76,7 @@ def test_bad_timestamp_rule(make_folder):
 
 def test_first_failing_rule_wins(make_folder):
     # Missing item and unknown event: missing_field comes first in the documented order.
-    result = shoplens.clean(make_folder([f"{T0},1,click,,", f"5,-1,view,2,"]))
+    result = shoplens.clean(make_folder([f"{T0},1,click,,", "5,-1,view,2,"]))
     assert result.quarantine["rule"].to_list() == ["missing_field", "timestamp_out_of_range"]
 
 
@@ -146,7 +146,14 @@ def test_category_asof_join_and_tree(make_folder):
     levels = ev.join(result.categories, on="category_id", how="left").sort("source_line")["level"]
     assert levels.to_list() == [1, 1, 2, 0, None]
     cats = result.categories.sort("category_id")
-    assert dict(zip(cats["category_id"], cats["level"], strict=True)) == {2: 0, 10: 0, 20: 1, 100: 1, 200: 2, 300: 0}
+    assert dict(zip(cats["category_id"], cats["level"], strict=True)) == {
+        2: 0,
+        10: 0,
+        20: 1,
+        100: 1,
+        200: 2,
+        300: 0,
+    }
     items = result.items.filter(pl.col("item_id") == 7)
     assert items["category_id"].to_list() == [200]
     assert items["available"].to_list() == [True]
@@ -154,7 +161,11 @@ def test_category_asof_join_and_tree(make_folder):
 
 
 def test_revenue_from_price_file_never_invented(make_folder):
-    rows = [f"{T0},1,transaction,7,55", f"{T0},1,transaction,8,55", f"{T0 + MIN},1,transaction,9,56"]
+    rows = [
+        f"{T0},1,transaction,7,55",
+        f"{T0},1,transaction,8,55",
+        f"{T0 + MIN},1,transaction,9,56",
+    ]
     result = shoplens.clean(make_folder(rows, prices=["7,10.50", "8,4.25"]))
     ev = result.events.sort("source_line")
     assert ev["revenue"].to_list() == [10.5, 4.25, None]  # item 9 has no price: null, not made up
@@ -167,8 +178,8 @@ def test_revenue_from_price_file_never_invented(make_folder):
 
 
 def test_bots_flagged_not_deleted(make_folder):
-    bot = [f"{T0 + i * 200},666,view,{i},"for i in range(100)]  # 5 events per second
-    human = [f"{T0 + i * MIN},1,view,{i},"for i in range(5)]
+    bot = [f"{T0 + i * 200},666,view,{i}," for i in range(100)]  # 5 events per second
+    human = [f"{T0 + i * MIN},1,view,{i}," for i in range(5)]
     result = shoplens.clean(make_folder(bot + human))
     v = result.visitors.sort("visitor_id")
     assert v["is_bot"].to_list() == [False, True]
@@ -235,7 +246,9 @@ garbage_field = st.one_of(
     st.integers(min_value=-(10**20), max_value=10**20).map(str),
     st.sampled_from(["view", "addtocart", "transaction", "", "-1", "0", str(T0)]),
 )
-garbage_row = st.lists(garbage_field, min_size=0, max_size=7).map(lambda f: ",".join(f).replace("\n", " ").replace("\r", " "))
+garbage_row = st.lists(garbage_field, min_size=0, max_size=7).map(
+    lambda f: ",".join(f).replace("\n", " ").replace("\r", " ")
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -256,7 +269,14 @@ def test_generic_events_with_schema_and_dedup(tmp_path):
     df = pl.DataFrame(
         {
             "customer": [1, 1, 1, 2, None, 3],
-            "ts": ["2015-06-01T00:00:00Z", "2015-06-01T00:00:05Z", "2015-06-01T00:00:05Z", "1433116800", "1433116800", "1433116800"],
+            "ts": [
+                "2015-06-01T00:00:00Z",
+                "2015-06-01T00:00:05Z",
+                "2015-06-01T00:00:05Z",
+                "1433116800",
+                "1433116800",
+                "1433116800",
+            ],
             "type": ["page_view", "purchase", "purchase", "add_to_cart", "page_view", "refund"],
             "sku": [5, 5, 5, 6, 7, 8],
             "order": [None, 42, 42, None, None, None],
@@ -264,7 +284,15 @@ def test_generic_events_with_schema_and_dedup(tmp_path):
             "extra": ["a", "b", "b", "c", "d", "e"],
         }
     )
-    schema = EventSchema(user="customer", timestamp="ts", event="type", item="sku", order="order", price="amount", timestamp_unit="s")
+    schema = EventSchema(
+        user="customer",
+        timestamp="ts",
+        event="type",
+        item="sku",
+        order="order",
+        price="amount",
+        timestamp_unit="s",
+    )
     result = shoplens.clean(shoplens.read_events(df, schema=schema))
     assert result.events.height == 3
     assert result.duplicates.rows() == [("frame", 3, 2)]
@@ -282,9 +310,16 @@ def test_generic_events_with_schema_and_dedup(tmp_path):
 
 def test_generic_csv_with_ragged_rows(tmp_path):
     path = tmp_path / "ev.csv"
-    path.write_bytes(b"u,t,e,i\n1,1433116800000,view,5\n1,1433116800000,view\n2,1433116860000,view,6,9\n\"3\",1433116800000,view,7\n")
-    result = shoplens.clean(shoplens.read_events(path, schema=EventSchema(user="u", timestamp="t", event="e", item="i")))
-    assert dict(zip(result.quarantine["line"], result.quarantine["rule"], strict=True)) == {3: "wrong_column_count", 4: "wrong_column_count"}
+    path.write_bytes(
+        b'u,t,e,i\n1,1433116800000,view,5\n1,1433116800000,view\n2,1433116860000,view,6,9\n"3",1433116800000,view,7\n'
+    )
+    result = shoplens.clean(
+        shoplens.read_events(path, schema=EventSchema(user="u", timestamp="t", event="e", item="i"))
+    )
+    assert dict(zip(result.quarantine["line"], result.quarantine["rule"], strict=True)) == {
+        3: "wrong_column_count",
+        4: "wrong_column_count",
+    }
     assert sorted(result.events["source_line"].to_list()) == [2, 5]
     conservation(result)
 
@@ -306,7 +341,12 @@ def test_build_warehouse_and_cli(tmp_path, make_folder):
     assert "User conversion" in ok.stdout and "100.00 %" in ok.stdout
     bad = make_folder([f"{T0},1,view"])
     (bad / "events.csv").write_text("timestamp,visitor\n1,2\n")
-    res = subprocess.run([*run, "build", "--raw", str(bad), "--out", str(tmp_path / "x")], capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [*run, "build", "--raw", str(bad), "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert res.returncode == 2
     assert res.stderr.count("\n") == 1 and "events.csv:1: wrong_column_count" in res.stderr
     usage = subprocess.run([*run, "build"], capture_output=True, text=True, check=False)
@@ -345,10 +385,16 @@ def test_assignments_and_weights_are_validated(make_folder):
         f"exp,x,control,{T0}\n"
         f"other,1,a,{T0}\n"
     )
-    (folder / "experiment_weights.csv").write_text("experiment,variant,weight\nexp,control,0.5\nexp,treatment,0.5\nexp,treatment,2\nexp,x,-1\n")
+    (folder / "experiment_weights.csv").write_text(
+        "experiment,variant,weight\nexp,control,0.5\nexp,treatment,0.5\nexp,treatment,2\nexp,x,-1\n"
+    )
     result = shoplens.clean(folder)
     a = result.assignments.sort("source_line")
-    assert a.select("experiment", "user_id", "variant").rows() == [("exp", 1, "control"), ("exp", 2, "treatment"), ("other", 1, "a")]
+    assert a.select("experiment", "user_id", "variant").rows() == [
+        ("exp", 1, "control"),
+        ("exp", 2, "treatment"),
+        ("other", 1, "a"),
+    ]
     q = result.quarantine.filter(pl.col("source") == "experiments.csv")
     assert dict(zip(q["line"], q["rule"], strict=True)) == {4: "duplicate_key", 5: "non_numeric_id"}
     w = result.experiment_weights

@@ -12,7 +12,11 @@ from shoplens._config import RETAILROCKET_SCHEMA, CleanConfig
 
 
 def build_retailrocket(
-    path: str | os.PathLike[str], out: str | os.PathLike[str], config: CleanConfig, *, progress: bool
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    config: CleanConfig,
+    *,
+    progress: bool,
 ) -> dict[str, Any]:
     report = _native.build_warehouse(os.fspath(path), os.fspath(out), config.to_json(RETAILROCKET_SCHEMA), progress)
     return dict(json.loads(report))

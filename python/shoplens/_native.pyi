@@ -4,6 +4,7 @@
 import polars as pl
 
 __version__: str
+__all__: list[str]
 
 # --- pipeline (lead) ---
 def clean_retailrocket(raw_dir: str, config_json: str | None = None) -> tuple[dict[str, pl.DataFrame], str]: ...

@@ -144,7 +144,9 @@ def _read_csv_text(path: Path) -> pl.DataFrame:
     try:
         frame = pl.read_csv(path, infer_schema=False, raise_if_empty=True)
     except pl.exceptions.NoDataError as exc:
-        raise DataFileError(f"{path}:1: empty_file: the file is empty", file=str(path), line=1, rule="empty_file") from exc
+        raise DataFileError(
+            f"{path}:1: empty_file: the file is empty", file=str(path), line=1, rule="empty_file"
+        ) from exc
     except (pl.exceptions.ComputeError, pl.exceptions.ShapeError):
         return _read_csv_rows(path)
     return _with_rows(frame, first_line=2)
@@ -159,7 +161,12 @@ def _read_csv_rows(path: Path) -> pl.DataFrame:
         except StopIteration:
             raise DataFileError(f"{path}:1: empty_file", file=str(path), line=1, rule="empty_file") from None
         if any(_has_surrogate(h) for h in header):
-            raise DataFileError(f"{path}:1: bad_utf8: the header is not valid UTF-8", file=str(path), line=1, rule="bad_utf8")
+            raise DataFileError(
+                f"{path}:1: bad_utf8: the header is not valid UTF-8",
+                file=str(path),
+                line=1,
+                rule="bad_utf8",
+            )
         columns: dict[str, list[str | None]] = {h: [] for h in header}
         lines: list[int] = []
         malformed: list[str | None] = []
@@ -175,10 +182,13 @@ def _read_csv_rows(path: Path) -> pl.DataFrame:
             for i, h in enumerate(header):
                 value = row[i] if problem is None and i < len(row) else None
                 columns[h].append(value if value != "" else None)
-            malformed.append(problem if problem is None else problem + " | " + ",".join(row).encode("utf-8", "replace").decode())
+            malformed.append(
+                problem if problem is None else problem + " | " + ",".join(row).encode("utf-8", "replace").decode()
+            )
     frame = pl.DataFrame(columns, schema=dict.fromkeys(header, pl.String))
     return frame.with_columns(
-        pl.Series("__line", lines, dtype=pl.UInt64), pl.Series("__malformed", malformed, dtype=pl.String)
+        pl.Series("__line", lines, dtype=pl.UInt64),
+        pl.Series("__malformed", malformed, dtype=pl.String),
     )
 
 
@@ -299,7 +309,12 @@ class Warehouse:
     def table(self, name: str) -> pl.DataFrame:
         path = self.path / f"{name}.parquet"
         if not path.is_file():
-            raise MissingFileError(f"{path}: no table {name!r} in the warehouse", file=str(path), line=0, rule="missing_file")
+            raise MissingFileError(
+                f"{path}: no table {name!r} in the warehouse",
+                file=str(path),
+                line=0,
+                rule="missing_file",
+            )
         return pl.read_parquet(path)
 
     def scan(self, name: str) -> pl.LazyFrame:
@@ -314,5 +329,10 @@ def open_warehouse(path: str | os.PathLike[str]) -> Warehouse:
     """Open a warehouse written by :func:`build_warehouse` or ``shoplens build``."""
     folder = Path(path)
     if not (folder / "report.json").is_file():
-        raise MissingFileError(f"{folder}: not a shoplens warehouse (no report.json)", file=str(folder), line=0, rule="missing_file")
+        raise MissingFileError(
+            f"{folder}: not a shoplens warehouse (no report.json)",
+            file=str(folder),
+            line=0,
+            rule="missing_file",
+        )
     return Warehouse(folder)

@@ -33,7 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--raw", required=True, type=Path, help="RetailRocket-format folder")
     build.add_argument("--out", required=True, type=Path, help="warehouse folder (replaced when complete)")
     build.add_argument("--session-timeout", type=float, default=30.0, metavar="MIN", help="minutes (default 30)")
-    build.add_argument("--strict", action="store_true", help="fail on the first invalid row instead of quarantining")
+    build.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail on the first invalid row instead of quarantining",
+    )
     build.add_argument("--price-property", default=None, help="item property holding prices (default: prices.csv)")
 
     report = sub.add_parser("report", help="headline KPIs and the validation summary of a warehouse")
@@ -56,7 +60,11 @@ def _generate(args: argparse.Namespace) -> None:
 
     started = time.perf_counter()
     result = generate(
-        args.out, scale=args.scale, seed=args.seed, inject_anomalies=not args.no_anomalies, progress=_progress()
+        args.out,
+        scale=args.scale,
+        seed=args.seed,
+        inject_anomalies=not args.no_anomalies,
+        progress=_progress(),
     )
     rows = ", ".join(f"{name} {count:,}" for name, count in sorted(result.rows.items()))
     print(f"wrote {result.out_dir} in {time.perf_counter() - started:.2f} s: {rows}")
@@ -68,7 +76,9 @@ def _build(args: argparse.Namespace) -> None:
     from shoplens.errors import MissingFileError
 
     config = CleanConfig(
-        session_timeout_s=args.session_timeout * 60, strict=args.strict, price_property=args.price_property
+        session_timeout_s=args.session_timeout * 60,
+        strict=args.strict,
+        price_property=args.price_property,
     )
     started = time.perf_counter()
     if not args.raw.is_dir():
@@ -104,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("shoplens: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the CLI's last resort: report, exit 1
+    except Exception as exc:
         print(f"shoplens: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -43,48 +43,87 @@ def headline(warehouse: Warehouse) -> dict[str, Any]:
     events = warehouse.scan("events").filter(~pl.col("is_bot"))
     sessions = warehouse.scan("sessions").filter(~pl.col("is_bot"))
     visitors = warehouse.scan("visitors").filter(~pl.col("is_bot"))
-    e = events.select(
-        pl.len().alias("events"),
-        (pl.col("event") == "view").sum().alias("views"),
-        (pl.col("event") == "addtocart").sum().alias("carts"),
-        (pl.col("event") == "transaction").sum().alias("purchases"),
-        pl.col("transaction_id").drop_nulls().n_unique().alias("orders"),
-        pl.col("revenue").sum().alias("revenue"),
-        pl.col("revenue").is_not_null().sum().alias("priced"),
-        pl.col("timestamp").min().alias("first"),
-        pl.col("timestamp").max().alias("last"),
-    ).collect().row(0, named=True)
-    s = sessions.select(
-        pl.len().alias("sessions"),
-        pl.col("has_purchase").sum().alias("purchase_sessions"),
-        pl.col("has_cart").sum().alias("cart_sessions"),
-        (pl.col("has_cart") & ~pl.col("has_purchase")).sum().alias("abandoned"),
-        pl.col("is_bounce").sum().alias("bounces"),
-        pl.col("duration_s").median().alias("median_duration"),
-        pl.col("n_events").mean().alias("events_per_session"),
-    ).collect().row(0, named=True)
-    v = visitors.select(
-        pl.len().alias("visitors"),
-        pl.col("is_buyer").sum().alias("buyers"),
-        (pl.col("n_purchases") > 0).sum().alias("buyers_check"),
-    ).collect().row(0, named=True)
+    e = (
+        events.select(
+            pl.len().alias("events"),
+            (pl.col("event") == "view").sum().alias("views"),
+            (pl.col("event") == "addtocart").sum().alias("carts"),
+            (pl.col("event") == "transaction").sum().alias("purchases"),
+            pl.col("transaction_id").drop_nulls().n_unique().alias("orders"),
+            pl.col("revenue").sum().alias("revenue"),
+            pl.col("revenue").is_not_null().sum().alias("priced"),
+            pl.col("timestamp").min().alias("first"),
+            pl.col("timestamp").max().alias("last"),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    s = (
+        sessions.select(
+            pl.len().alias("sessions"),
+            pl.col("has_purchase").sum().alias("purchase_sessions"),
+            pl.col("has_cart").sum().alias("cart_sessions"),
+            (pl.col("has_cart") & ~pl.col("has_purchase")).sum().alias("abandoned"),
+            pl.col("is_bounce").sum().alias("bounces"),
+            pl.col("duration_s").median().alias("median_duration"),
+            pl.col("n_events").mean().alias("events_per_session"),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    v = (
+        visitors.select(
+            pl.len().alias("visitors"),
+            pl.col("is_buyer").sum().alias("buyers"),
+            (pl.col("n_purchases") > 0).sum().alias("buyers_check"),
+        )
+        .collect()
+        .row(0, named=True)
+    )
     revenue = e["revenue"] if e["priced"] else None
     figures = [
         Figure("Visitors", v["visitors"], "distinct visitor ids with at least one kept event"),
-        Figure("Sessions", s["sessions"], "runs of a visitor's events with no gap over the session timeout"),
+        Figure(
+            "Sessions",
+            s["sessions"],
+            "runs of a visitor's events with no gap over the session timeout",
+        ),
         Figure("Events", e["events"], "kept events (views + add-to-carts + purchases)"),
         Figure("Buyers", v["buyers"], "visitors with at least one purchase"),
         Figure("Orders", e["orders"], "distinct transaction ids"),
         Figure("Purchases", e["purchases"], "purchase rows (item lines of orders)"),
         Figure("User conversion", _ratio(v["buyers"], v["visitors"]), "buyers / visitors", "%"),
-        Figure("Session conversion", _ratio(s["purchase_sessions"], s["sessions"]), "sessions with a purchase / sessions", "%"),
-        Figure("Cart abandonment", _ratio(s["abandoned"], s["cart_sessions"]), "sessions with a cart and no purchase / sessions with a cart", "%"),
+        Figure(
+            "Session conversion",
+            _ratio(s["purchase_sessions"], s["sessions"]),
+            "sessions with a purchase / sessions",
+            "%",
+        ),
+        Figure(
+            "Cart abandonment",
+            _ratio(s["abandoned"], s["cart_sessions"]),
+            "sessions with a cart and no purchase / sessions with a cart",
+            "%",
+        ),
         Figure("Bounce rate", _ratio(s["bounces"], s["sessions"]), "one-event sessions / sessions", "%"),
         Figure("Events per session", s["events_per_session"], "events / sessions"),
-        Figure("Median session duration", s["median_duration"], "median of last event time - first event time", "s"),
+        Figure(
+            "Median session duration",
+            s["median_duration"],
+            "median of last event time - first event time",
+            "s",
+        ),
         Figure("Revenue", revenue, "sum of item prices over purchase rows (price source in the report)"),
-        Figure("Average order value", None if revenue is None else _ratio(revenue, e["orders"]), "revenue / orders"),
-        Figure("Revenue per visitor", None if revenue is None else _ratio(revenue, v["visitors"]), "revenue / visitors"),
+        Figure(
+            "Average order value",
+            None if revenue is None else _ratio(revenue, e["orders"]),
+            "revenue / orders",
+        ),
+        Figure(
+            "Revenue per visitor",
+            None if revenue is None else _ratio(revenue, v["visitors"]),
+            "revenue / visitors",
+        ),
         Figure("ARPPU", None if revenue is None else _ratio(revenue, v["buyers"]), "revenue / buyers"),
     ]
     report = warehouse.report

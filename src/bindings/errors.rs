@@ -22,7 +22,9 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
             "MissingFileError"
         }
         Error::Io { .. } | Error::Storage(_) => "StorageError",
-        Error::DataFile { file, line, rule, .. } => {
+        Error::DataFile {
+            file, line, rule, ..
+        } => {
             kwargs.set_item("file", file.display().to_string())?;
             kwargs.set_item("line", *line)?;
             kwargs.set_item("rule", rule)?;
@@ -34,7 +36,9 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
         Error::Internal(_) => "InternalError",
     };
     let module = py.import("shoplens.errors")?;
-    let value = module.getattr(class)?.call((err.to_string(),), Some(&kwargs))?;
+    let value = module
+        .getattr(class)?
+        .call((err.to_string(),), Some(&kwargs))?;
     Ok(PyErr::from_value(value))
 }
 
@@ -47,19 +51,6 @@ where
     F: FnOnce() -> Result<T, E> + Send,
 {
     match py.detach(|| catch_unwind(AssertUnwindSafe(work))) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(to_pyerr(err)),
-        Err(panic) => Err(to_pyerr(Error::Internal(panic_message(panic.as_ref())))),
-    }
-}
-
-/// Same as [`run_detached`] for quick work that keeps the GIL.
-pub(crate) fn run<T, E, F>(work: F) -> PyResult<T>
-where
-    E: Into<Error>,
-    F: FnOnce() -> Result<T, E>,
-{
-    match catch_unwind(AssertUnwindSafe(work)) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => Err(to_pyerr(err)),
         Err(panic) => Err(to_pyerr(Error::Internal(panic_message(panic.as_ref())))),

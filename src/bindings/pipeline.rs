@@ -32,7 +32,8 @@ fn config(config_json: Option<&str>) -> PyResult<CleanConfig> {
 }
 
 fn to_python<'py>(py: Python<'py>, cleaned: Cleaned) -> PyResult<(Bound<'py, PyDict>, String)> {
-    let report = serde_json::to_string(&cleaned.report).map_err(|e| super::errors::to_pyerr(crate::Error::from(e)))?;
+    let report = serde_json::to_string(&cleaned.report)
+        .map_err(|e| super::errors::to_pyerr(crate::Error::from(e)))?;
     let tables = PyDict::new(py);
     for (name, df) in cleaned.tables {
         tables.set_item(name, PyDataFrame(df))?;
@@ -49,7 +50,9 @@ fn clean_retailrocket<'py>(
     config_json: Option<&str>,
 ) -> PyResult<(Bound<'py, PyDict>, String)> {
     let cfg = config(config_json)?;
-    let cleaned = run_detached(py, || warehouse::clean_retailrocket(&raw_dir, &cfg, &warehouse::no_progress))?;
+    let cleaned = run_detached(py, || {
+        warehouse::clean_retailrocket(&raw_dir, &cfg, &warehouse::no_progress)
+    })?;
     to_python(py, cleaned)
 }
 
@@ -70,11 +73,19 @@ fn clean_frame<'py>(
 
 /// Writes cleaned tables (as returned by the clean functions) and the report to a warehouse folder.
 #[pyfunction]
-fn write_tables(py: Python<'_>, out_dir: PathBuf, tables: Vec<(String, PyDataFrame)>, report_json: &str) -> PyResult<()> {
-    let report: serde_json::Value =
-        serde_json::from_str(report_json).map_err(|e| super::errors::to_pyerr(crate::Error::from(e)))?;
-    let frames: Vec<(String, polars::prelude::DataFrame)> = tables.into_iter().map(|(n, df)| (n, df.0)).collect();
-    run_detached(py, move || warehouse::write_frames(&out_dir, frames, &report))
+fn write_tables(
+    py: Python<'_>,
+    out_dir: PathBuf,
+    tables: Vec<(String, PyDataFrame)>,
+    report_json: &str,
+) -> PyResult<()> {
+    let report: serde_json::Value = serde_json::from_str(report_json)
+        .map_err(|e| super::errors::to_pyerr(crate::Error::from(e)))?;
+    let frames: Vec<(String, polars::prelude::DataFrame)> =
+        tables.into_iter().map(|(n, df)| (n, df.0)).collect();
+    run_detached(py, move || {
+        warehouse::write_frames(&out_dir, frames, &report)
+    })
 }
 
 /// `shoplens build`: cleans a RetailRocket folder into a Parquet warehouse; returns the report JSON.

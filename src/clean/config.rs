@@ -59,8 +59,8 @@ impl CleanConfig {
     }
 
     pub fn from_json(text: &str) -> crate::Result<Self> {
-        let cfg: CleanConfig =
-            serde_json::from_str(text).map_err(|e| crate::Error::InvalidArgument(format!("clean config: {e}")))?;
+        let cfg: CleanConfig = serde_json::from_str(text)
+            .map_err(|e| crate::Error::InvalidArgument(format!("clean config: {e}")))?;
         cfg.check()?;
         Ok(cfg)
     }

@@ -20,7 +20,8 @@ impl<V: Copy> IdMap<V> {
         let pairs: Vec<(i64, V)> = pairs.into_iter().collect();
         let max = pairs.iter().map(|p| p.0).max().unwrap_or(-1);
         let min = pairs.iter().map(|p| p.0).min().unwrap_or(0);
-        let dense_ok = min >= 0 && max < 100_000_000 && (max as usize) < 8 * pairs.len() + 1_000_000;
+        let dense_ok =
+            min >= 0 && max < 100_000_000 && (max as usize) < 8 * pairs.len() + 1_000_000;
         if dense_ok {
             let mut values = vec![None; (max + 1) as usize];
             for (id, v) in pairs {
@@ -35,7 +36,9 @@ impl<V: Copy> IdMap<V> {
     #[inline]
     pub fn get(&self, id: i64) -> Option<V> {
         match self {
-            IdMap::Dense(values) => usize::try_from(id).ok().and_then(|i| values.get(i).copied().flatten()),
+            IdMap::Dense(values) => usize::try_from(id)
+                .ok()
+                .and_then(|i| values.get(i).copied().flatten()),
             IdMap::Sparse(map) => map.get(&id).copied(),
         }
     }
@@ -57,9 +60,12 @@ impl<V: Copy> IdMap<V> {
 
     pub fn ids(&self) -> Vec<i64> {
         match self {
-            IdMap::Dense(values) => {
-                values.iter().enumerate().filter(|(_, v)| v.is_some()).map(|(i, _)| i as i64).collect()
-            }
+            IdMap::Dense(values) => values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_some())
+                .map(|(i, _)| i as i64)
+                .collect(),
             IdMap::Sparse(map) => map.keys().copied().collect(),
         }
     }

@@ -24,13 +24,22 @@ impl CategoryTree {
         const ON_PATH: u8 = 1;
         const DONE: u8 = 2;
         const NO_ROOT: u8 = 3;
-        let index: HashMap<i64, usize> = pairs.iter().enumerate().map(|(i, &(c, _))| (c, i)).collect();
+        let index: HashMap<i64, usize> = pairs
+            .iter()
+            .enumerate()
+            .map(|(i, &(c, _))| (c, i))
+            .collect();
         let n = pairs.len();
         let (ids, parent): (Vec<i64>, Vec<Option<i64>>) = pairs.into_iter().unzip();
-        let parent_at: Vec<Option<usize>> =
-            parent.iter().map(|p| p.and_then(|p| index.get(&p).copied())).collect();
-        let unknown_parents =
-            parent.iter().zip(&parent_at).filter(|(p, at)| p.is_some() && at.is_none()).count();
+        let parent_at: Vec<Option<usize>> = parent
+            .iter()
+            .map(|p| p.and_then(|p| index.get(&p).copied()))
+            .collect();
+        let unknown_parents = parent
+            .iter()
+            .zip(&parent_at)
+            .filter(|(p, at)| p.is_some() && at.is_none())
+            .count();
         let mut root = vec![None; n];
         let mut level = vec![None; n];
         let mut state = vec![UNSEEN; n];
@@ -83,7 +92,15 @@ impl CategoryTree {
             }
         }
         let index = IdMap::new(ids.iter().enumerate().map(|(i, &c)| (c, i as u32)));
-        CategoryTree { ids, parent, root, level, index, unknown_parents, in_cycle }
+        CategoryTree {
+            ids,
+            parent,
+            root,
+            level,
+            index,
+            unknown_parents,
+            in_cycle,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -134,9 +151,16 @@ impl<T: Copy> ItemHistory<T> {
                 values.push(rows[i].3);
                 i += 1;
             }
-            index.push((item, (start, ts.len() as u32 - start, values[start as usize])));
+            index.push((
+                item,
+                (start, ts.len() as u32 - start, values[start as usize]),
+            ));
         }
-        ItemHistory { index: IdMap::new(index), ts, values }
+        ItemHistory {
+            index: IdMap::new(index),
+            ts,
+            values,
+        }
     }
 
     /// The value in force at `at`: the last one recorded at or before it. An event earlier than the
@@ -213,7 +237,12 @@ mod tests {
     #[test]
     fn asof_join_hand_made() {
         // Item 7 is in category 100 from t=10, moves to 200 at t=50; two rows at t=50: later line wins.
-        let h = ItemHistory::new(vec![(7, 50, 3, 201), (7, 10, 1, 100), (7, 50, 4, 200), (8, 5, 2, 300)]);
+        let h = ItemHistory::new(vec![
+            (7, 50, 3, 201),
+            (7, 10, 1, 100),
+            (7, 50, 4, 200),
+            (8, 5, 2, 300),
+        ]);
         assert_eq!(h.asof(7, 5), Some(100)); // before the first snapshot: the first value
         assert_eq!(h.asof(7, 10), Some(100));
         assert_eq!(h.asof(7, 49), Some(100));

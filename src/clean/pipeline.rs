@@ -12,8 +12,8 @@ use hashbrown::HashMap;
 use polars::prelude::DataFrame;
 
 use super::items::{CategoryTree, ItemHistory};
-use super::tables;
 use super::rules::{EventType, Rule};
+use super::tables;
 use super::validate::{Outcome, ValidEvent};
 use crate::{Error, Result};
 
@@ -155,20 +155,36 @@ pub struct CleanEvents {
 }
 
 /// Runs the pipeline on one validated source.
-pub fn clean_events(src: &EventSource<'_>, reference: &Reference, cfg: &CleanConfig) -> Result<CleanEvents> {
+pub fn clean_events(
+    src: &EventSource<'_>,
+    reference: &Reference,
+    cfg: &CleanConfig,
+) -> Result<CleanEvents> {
     let n = src.outcomes.len();
     if src.lines.len() != n || src.duplicate_of.len() != n {
-        return Err(Error::Internal("event source columns differ in length".into()));
+        return Err(Error::Internal(
+            "event source columns differ in length".into(),
+        ));
     }
     if n >= NOT_DUPLICATE as usize {
-        return Err(Error::InvalidArgument(format!("{}: more than {} rows in one source", src.name, u32::MAX - 1)));
+        return Err(Error::InvalidArgument(format!(
+            "{}: more than {} rows in one source",
+            src.name,
+            u32::MAX - 1
+        )));
     }
     let is_dup = |row: usize| src.duplicate_of[row] != NOT_DUPLICATE;
     if cfg.strict {
-        let first_bad = (0..n).find(|&r| !is_dup(r) && matches!(src.outcomes[r], Outcome::Rejected(..)));
+        let first_bad =
+            (0..n).find(|&r| !is_dup(r) && matches!(src.outcomes[r], Outcome::Rejected(..)));
         if let Some(row) = first_bad {
             if let Outcome::Rejected(rule, detail) = &src.outcomes[row] {
-                return Err(Error::data_file(src.name.as_ref(), src.lines[row], rule.name(), detail.to_string()));
+                return Err(Error::data_file(
+                    src.name.as_ref(),
+                    src.lines[row],
+                    rule.name(),
+                    detail.to_string(),
+                ));
             }
         }
     }
@@ -219,7 +235,10 @@ pub fn clean_events(src: &EventSource<'_>, reference: &Reference, cfg: &CleanCon
         part.session_offset = offset;
         offset += part.sessions.session_id.len() as u64;
     }
-    let near: Vec<(u32, u32)> = parts.iter().flat_map(|p| p.near_duplicates.iter().copied()).collect();
+    let near: Vec<(u32, u32)> = parts
+        .iter()
+        .flat_map(|p| p.near_duplicates.iter().copied())
+        .collect();
     let built: Vec<Result<ChunkTables>> = parts.into_par_iter().map(chunk_tables).collect();
     let mut events = Vec::with_capacity(built.len());
     let mut sessions = Vec::with_capacity(built.len());
@@ -305,10 +324,20 @@ impl PartialStats {
     }
 }
 
-fn stats(src: &EventSource<'_>, parts: &[PartialStats], quarantine: &[QuarantineRow], duplicates: usize) -> EventStats {
+fn stats(
+    src: &EventSource<'_>,
+    parts: &[PartialStats],
+    quarantine: &[QuarantineRow],
+    duplicates: usize,
+) -> EventStats {
     let mut by_rule: Vec<(String, u64)> = Rule::ALL
         .iter()
-        .map(|r| (r.name().to_string(), quarantine.iter().filter(|q| q.rule == *r).count() as u64))
+        .map(|r| {
+            (
+                r.name().to_string(),
+                quarantine.iter().filter(|q| q.rule == *r).count() as u64,
+            )
+        })
         .collect();
     by_rule.retain(|(_, c)| *c > 0);
     let sum = |f: fn(&PartialStats) -> u64| parts.iter().map(f).sum::<u64>();
@@ -321,7 +350,12 @@ fn stats(src: &EventSource<'_>, parts: &[PartialStats], quarantine: &[Quarantine
         by_rule,
         by_event: EventType::ALL
             .iter()
-            .map(|t| (t.name().to_string(), parts.iter().map(|p| p.by_event[*t as usize]).sum()))
+            .map(|t| {
+                (
+                    t.name().to_string(),
+                    parts.iter().map(|p| p.by_event[*t as usize]).sum(),
+                )
+            })
             .collect(),
         sessions: sum(|p| p.sessions),
         visitors: sum(|p| p.visitors),
@@ -363,7 +397,10 @@ struct ChunkTables {
 fn chunk_tables(mut part: ChunkOut) -> Result<ChunkTables> {
     let offset = part.session_offset;
     part.events.session_id.iter_mut().for_each(|s| *s += offset);
-    part.sessions.session_id.iter_mut().for_each(|s| *s += offset);
+    part.sessions
+        .session_id
+        .iter_mut()
+        .for_each(|s| *s += offset);
     let stats = PartialStats::of(&part);
     let mut item_counts: HashMap<i64, ItemCounts> = HashMap::new();
     let e = &part.events;
@@ -393,7 +430,9 @@ fn chunk_tables(mut part: ChunkOut) -> Result<ChunkTables> {
 /// Stacks chunk tables without copying their data.
 fn stack(frames: Vec<DataFrame>, empty: fn() -> Result<DataFrame>) -> Result<DataFrame> {
     let mut iter = frames.into_iter();
-    let Some(mut first) = iter.next() else { return empty() };
+    let Some(mut first) = iter.next() else {
+        return empty();
+    };
     for df in iter {
         first.vstack_mut_owned(df)?;
     }
@@ -435,7 +474,12 @@ fn event_of(src: &EventSource<'_>, row: u32) -> ValidEvent {
     }
 }
 
-fn scan_chunk(keys: &[(i64, i64, u32)], src: &EventSource<'_>, reference: &Reference, cfg: &CleanConfig) -> ChunkOut {
+fn scan_chunk(
+    keys: &[(i64, i64, u32)],
+    src: &EventSource<'_>,
+    reference: &Reference,
+    cfg: &CleanConfig,
+) -> ChunkOut {
     let mut out = ChunkOut {
         session_offset: 0,
         events: EventColumns::default(),
@@ -505,7 +549,8 @@ fn visitor_block(
         }
         peak = peak.max(hi - lo + 1);
     }
-    let is_bot = kept.len() as u64 > cfg.bot_max_events || peak as u64 > cfg.bot_max_events_per_minute;
+    let is_bot =
+        kept.len() as u64 > cfg.bot_max_events || peak as u64 > cfg.bot_max_events_per_minute;
 
     let first_session = out.sessions.session_id.len() as u64;
     let mut session_index = 0u32;

@@ -79,7 +79,10 @@ impl Rule {
     }
 
     pub fn order(self) -> usize {
-        Rule::ALL.iter().position(|&r| r == self).unwrap_or(usize::MAX)
+        Rule::ALL
+            .iter()
+            .position(|&r| r == self)
+            .unwrap_or(usize::MAX)
     }
 }
 
@@ -93,7 +96,11 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 3] = [EventType::View, EventType::AddToCart, EventType::Transaction];
+    pub const ALL: [EventType; 3] = [
+        EventType::View,
+        EventType::AddToCart,
+        EventType::Transaction,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -113,7 +120,10 @@ pub fn parse_id(raw: &[u8], field: &str) -> Check<i64> {
     match parse_i64(text) {
         Some(v) if v < 0 => Err((Rule::NegativeId, format!("{field}={v} is negative"))),
         Some(v) => Ok(v),
-        None => Err((Rule::NonNumericId, format!("{field}='{}' is not an integer", lossy(text)))),
+        None => Err((
+            Rule::NonNumericId,
+            format!("{field}='{}' is not an integer", lossy(text)),
+        )),
     }
 }
 
@@ -127,22 +137,38 @@ pub fn parse_i64(text: &[u8]) -> Option<i64> {
     if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let value = digits.iter().fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
+    let value = digits
+        .iter()
+        .fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
     Some(if negative { -value } else { value })
 }
 
 pub fn parse_price(raw: &[u8], field: &str) -> Check<f64> {
     let text = trim(raw);
-    let parsed = std::str::from_utf8(text).ok().and_then(|s| s.parse::<f64>().ok());
+    let parsed = std::str::from_utf8(text)
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok());
     match parsed {
         Some(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err((Rule::BadPrice, format!("{field}='{}' is not a finite non-negative number", lossy(text)))),
+        _ => Err((
+            Rule::BadPrice,
+            format!(
+                "{field}='{}' is not a finite non-negative number",
+                lossy(text)
+            ),
+        )),
     }
 }
 
 pub fn trim(raw: &[u8]) -> &[u8] {
-    let start = raw.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(raw.len());
-    let end = raw.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = raw
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(raw.len());
+    let end = raw
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &raw[start..end.max(start)]
 }
 
@@ -171,7 +197,10 @@ mod tests {
         assert_eq!(parse_id(b"-5", "x").unwrap_err().0, Rule::NegativeId);
         assert_eq!(parse_id(b"abc12", "x").unwrap_err().0, Rule::NonNumericId);
         assert_eq!(parse_id(b"1.0", "x").unwrap_err().0, Rule::NonNumericId);
-        assert_eq!(parse_id(b"99999999999999999999", "x").unwrap_err().0, Rule::NonNumericId);
+        assert_eq!(
+            parse_id(b"99999999999999999999", "x").unwrap_err().0,
+            Rule::NonNumericId
+        );
     }
 
     #[test]

@@ -5,12 +5,15 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::pipeline::{
-    DuplicateRow, EventColumns, ItemCounts, Prices, QuarantineRow, Reference, SessionColumns, VisitorColumns,
+    DuplicateRow, EventColumns, ItemCounts, Prices, QuarantineRow, Reference, SessionColumns,
+    VisitorColumns,
 };
 use crate::Result;
 
 fn datetime(name: &str, ms: Vec<i64>) -> Column {
-    Int64Chunked::from_vec(name.into(), ms).into_datetime(TimeUnit::Milliseconds, None).into_column()
+    Int64Chunked::from_vec(name.into(), ms)
+        .into_datetime(TimeUnit::Milliseconds, None)
+        .into_column()
 }
 
 pub fn events_frame(e: EventColumns) -> Result<DataFrame> {
@@ -37,7 +40,12 @@ pub fn events_frame(e: EventColumns) -> Result<DataFrame> {
 
 pub fn sessions_frame(s: SessionColumns) -> Result<DataFrame> {
     let n = s.session_id.len();
-    let duration: Vec<f64> = s.start.iter().zip(&s.end).map(|(a, b)| (b - a) as f64 / 1000.0).collect();
+    let duration: Vec<f64> = s
+        .start
+        .iter()
+        .zip(&s.end)
+        .map(|(a, b)| (b - a) as f64 / 1000.0)
+        .collect();
     let has_cart: Vec<bool> = s.n_carts.iter().map(|&x| x > 0).collect();
     let has_purchase: Vec<bool> = s.n_purchases.iter().map(|&x| x > 0).collect();
     let bounce: Vec<bool> = s.n_events.iter().map(|&x| x == 1).collect();
@@ -87,12 +95,32 @@ pub fn quarantine_frame(rows: &[QuarantineRow]) -> Result<DataFrame> {
     Ok(DataFrame::new(
         rows.len(),
         vec![
-            Column::new("source".into(), rows.iter().map(|q| q.source.as_ref()).collect::<Vec<_>>()),
-            Column::new("line".into(), rows.iter().map(|q| q.line).collect::<Vec<_>>()),
-            Column::new("rule".into(), rows.iter().map(|q| q.rule.name()).collect::<Vec<_>>()),
-            Column::new("rule_order".into(), rows.iter().map(|q| q.rule.order() as u32).collect::<Vec<_>>()),
-            Column::new("detail".into(), rows.iter().map(|q| q.detail.as_str()).collect::<Vec<_>>()),
-            Column::new("raw".into(), rows.iter().map(|q| q.raw.as_str()).collect::<Vec<_>>()),
+            Column::new(
+                "source".into(),
+                rows.iter().map(|q| q.source.as_ref()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "line".into(),
+                rows.iter().map(|q| q.line).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "rule".into(),
+                rows.iter().map(|q| q.rule.name()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "rule_order".into(),
+                rows.iter()
+                    .map(|q| q.rule.order() as u32)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "detail".into(),
+                rows.iter().map(|q| q.detail.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "raw".into(),
+                rows.iter().map(|q| q.raw.as_str()).collect::<Vec<_>>(),
+            ),
         ],
     )?)
 }
@@ -101,9 +129,18 @@ pub fn duplicates_frame(rows: &[DuplicateRow]) -> Result<DataFrame> {
     Ok(DataFrame::new(
         rows.len(),
         vec![
-            Column::new("source".into(), rows.iter().map(|d| d.source.as_ref()).collect::<Vec<_>>()),
-            Column::new("line".into(), rows.iter().map(|d| d.line).collect::<Vec<_>>()),
-            Column::new("duplicate_of_line".into(), rows.iter().map(|d| d.duplicate_of_line).collect::<Vec<_>>()),
+            Column::new(
+                "source".into(),
+                rows.iter().map(|d| d.source.as_ref()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "line".into(),
+                rows.iter().map(|d| d.line).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "duplicate_of_line".into(),
+                rows.iter().map(|d| d.duplicate_of_line).collect::<Vec<_>>(),
+            ),
         ],
     )?)
 }
@@ -136,30 +173,72 @@ pub fn empty_visitors() -> Result<DataFrame> {
 /// One row per item seen in events, properties or prices: latest category and availability, current
 /// price, and event counts (bots excluded from the counts).
 pub fn items_frame(counts: &HashMap<i64, ItemCounts>, reference: &Reference) -> Result<DataFrame> {
-    let mut ids: Vec<i64> = counts.keys().copied().chain(reference.categories.items()).collect();
+    let mut ids: Vec<i64> = counts
+        .keys()
+        .copied()
+        .chain(reference.categories.items())
+        .collect();
     if let Prices::PerItem(map) = &reference.prices {
         ids.extend(map.ids());
     }
     ids.par_sort_unstable();
     ids.dedup();
-    let category: Vec<Option<i64>> = ids.iter().map(|&i| reference.categories.latest(i)).collect();
-    let root: Vec<Option<i64>> = category.iter().map(|c| c.and_then(|c| reference.tree.root_level(c).0)).collect();
+    let category: Vec<Option<i64>> = ids
+        .iter()
+        .map(|&i| reference.categories.latest(i))
+        .collect();
+    let root: Vec<Option<i64>> = category
+        .iter()
+        .map(|c| c.and_then(|c| reference.tree.root_level(c).0))
+        .collect();
     let get = |i: &i64| counts.get(i).copied().unwrap_or_default();
     Ok(DataFrame::new(
         ids.len(),
         vec![
             Column::new("category_id".into(), category),
             Column::new("root_category_id".into(), root),
-            Column::new("available".into(), ids.iter().map(|&i| reference.available.latest(i)).collect::<Vec<_>>()),
-            Column::new("price".into(), ids.iter().map(|&i| reference.prices.at(i, i64::MAX)).collect::<Vec<_>>()),
-            Column::new("n_views".into(), ids.iter().map(|i| get(i).views).collect::<Vec<_>>()),
-            Column::new("n_carts".into(), ids.iter().map(|i| get(i).carts).collect::<Vec<_>>()),
-            Column::new("n_purchases".into(), ids.iter().map(|i| get(i).purchases).collect::<Vec<_>>()),
-            Column::new("revenue".into(), ids.iter().map(|i| get(i).revenue).collect::<Vec<_>>()),
+            Column::new(
+                "available".into(),
+                ids.iter()
+                    .map(|&i| reference.available.latest(i))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "price".into(),
+                ids.iter()
+                    .map(|&i| reference.prices.at(i, i64::MAX))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "n_views".into(),
+                ids.iter().map(|i| get(i).views).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "n_carts".into(),
+                ids.iter().map(|i| get(i).carts).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "n_purchases".into(),
+                ids.iter().map(|i| get(i).purchases).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "revenue".into(),
+                ids.iter().map(|i| get(i).revenue).collect::<Vec<_>>(),
+            ),
             Column::new("item_id".into(), ids),
         ],
     )?
-    .select(["item_id", "category_id", "root_category_id", "available", "price", "n_views", "n_carts", "n_purchases", "revenue"])?)
+    .select([
+        "item_id",
+        "category_id",
+        "root_category_id",
+        "available",
+        "price",
+        "n_views",
+        "n_carts",
+        "n_purchases",
+        "revenue",
+    ])?)
 }
 
 pub fn empty_assignments() -> Result<DataFrame> {

@@ -1,7 +1,9 @@
 //! Turning the raw fields of one event row into a typed event, or the first rule it breaks.
 use serde::{Deserialize, Serialize};
 
-use super::rules::{parse_i64, parse_id, parse_price, present, trim, lossy, Check, EventType, Rule};
+use super::rules::{
+    lossy, parse_i64, parse_id, parse_price, present, trim, Check, EventType, Rule,
+};
 
 /// The unit of integer timestamps in a source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -104,11 +106,16 @@ fn check(raw: &RawEvent<'_>, cfg: &ValidateConfig) -> Check<ValidEvent> {
     let visitor = present(raw.visitor);
     let event = present(raw.event);
     let item = present(raw.item);
-    let missing: Vec<&str> = [("timestamp", ts), ("visitor", visitor), ("event", event), ("item", item)]
-        .iter()
-        .filter(|(_, v)| v.is_none())
-        .map(|(n, _)| *n)
-        .collect();
+    let missing: Vec<&str> = [
+        ("timestamp", ts),
+        ("visitor", visitor),
+        ("event", event),
+        ("item", item),
+    ]
+    .iter()
+    .filter(|(_, v)| v.is_none())
+    .map(|(n, _)| *n)
+    .collect();
     let (Some(ts), Some(visitor), Some(event), Some(item)) = (ts, visitor, event, item) else {
         return Err((Rule::MissingField, format!("empty {}", missing.join(", "))));
     };
@@ -116,7 +123,10 @@ fn check(raw: &RawEvent<'_>, cfg: &ValidateConfig) -> Check<ValidEvent> {
     if ts < cfg.min_timestamp_ms || ts >= cfg.max_timestamp_ms {
         return Err((
             Rule::TimestampOutOfRange,
-            format!("timestamp {ts} ms is outside [{}, {})", cfg.min_timestamp_ms, cfg.max_timestamp_ms),
+            format!(
+                "timestamp {ts} ms is outside [{}, {})",
+                cfg.min_timestamp_ms, cfg.max_timestamp_ms
+            ),
         ));
     }
     let order_raw = present(raw.order);
@@ -124,18 +134,29 @@ fn check(raw: &RawEvent<'_>, cfg: &ValidateConfig) -> Check<ValidEvent> {
     let item = parse_id(item, "item")?;
     let order = order_raw.map(|o| parse_id(o, "order")).transpose()?;
     let kind = cfg.event_names.lookup(event).ok_or_else(|| {
-        (Rule::UnknownEventType, format!("event '{}' is not a mapped event type", lossy(event)))
+        (
+            Rule::UnknownEventType,
+            format!("event '{}' is not a mapped event type", lossy(event)),
+        )
     })?;
     match (kind, order) {
         (EventType::Transaction, None) => {
-            return Err((Rule::TransactionWithoutOrderId, "transaction without an order id".into()))
+            return Err((
+                Rule::TransactionWithoutOrderId,
+                "transaction without an order id".into(),
+            ))
         }
         (EventType::View | EventType::AddToCart, Some(o)) => {
-            return Err((Rule::OrderIdOnNonTransaction, format!("{} carries order id {o}", kind.name())))
+            return Err((
+                Rule::OrderIdOnNonTransaction,
+                format!("{} carries order id {o}", kind.name()),
+            ))
         }
         _ => {}
     }
-    let price = present(raw.price).map(|p| parse_price(p, "price")).transpose()?;
+    let price = present(raw.price)
+        .map(|p| parse_price(p, "price"))
+        .transpose()?;
     Ok(ValidEvent {
         ts,
         visitor,
@@ -154,14 +175,22 @@ fn parse_timestamp(text: &[u8], cfg: &ValidateConfig) -> Check<i64> {
             TimeUnit::Us => Some(v.div_euclid(1000)),
             TimeUnit::Ns => Some(v.div_euclid(1_000_000)),
         };
-        return ms.ok_or_else(|| (Rule::TimestampOutOfRange, format!("timestamp {v} overflows")));
+        return ms.ok_or_else(|| {
+            (
+                Rule::TimestampOutOfRange,
+                format!("timestamp {v} overflows"),
+            )
+        });
     }
     if cfg.allow_iso_timestamps {
         if let Some(ms) = parse_iso_ms(trim(text)) {
             return Ok(ms);
         }
     }
-    Err((Rule::BadTimestamp, format!("timestamp '{}' is not an integer epoch time", lossy(text))))
+    Err((
+        Rule::BadTimestamp,
+        format!("timestamp '{}' is not an integer epoch time", lossy(text)),
+    ))
 }
 
 /// ISO-8601 date or date-time, UTC unless an offset is given.
@@ -209,7 +238,9 @@ fn split_offset(clock: &str) -> Option<(&str, i64)> {
         let (c, off) = clock.split_at(pos);
         let sign = if off.starts_with('-') { -1 } else { 1 };
         let off = &off[1..];
-        let (oh, om) = off.split_once(':').unwrap_or((off.get(..2)?, off.get(2..).unwrap_or("0")));
+        let (oh, om) = off
+            .split_once(':')
+            .unwrap_or((off.get(..2)?, off.get(2..).unwrap_or("0")));
         let oh: i64 = oh.parse().ok()?;
         let om: i64 = if om.is_empty() { 0 } else { om.parse().ok()? };
         return Some((c, sign * (oh * 60 + om) * 60_000));
@@ -252,8 +283,21 @@ mod tests {
     }
 
     fn row<'a>(f: [&'a str; 5]) -> RawEvent<'a> {
-        let o = |s: &'a str| if s.is_empty() { None } else { Some(s.as_bytes()) };
-        RawEvent { timestamp: o(f[0]), visitor: o(f[1]), event: o(f[2]), item: o(f[3]), order: o(f[4]), price: None }
+        let o = |s: &'a str| {
+            if s.is_empty() {
+                None
+            } else {
+                Some(s.as_bytes())
+            }
+        };
+        RawEvent {
+            timestamp: o(f[0]),
+            visitor: o(f[1]),
+            event: o(f[2]),
+            item: o(f[3]),
+            order: o(f[4]),
+            price: None,
+        }
     }
 
     fn rule(f: [&str; 5]) -> Option<Rule> {
@@ -265,32 +309,74 @@ mod tests {
 
     #[test]
     fn each_rule() {
-        assert_eq!(rule(["1433221332117", "257597", "view", "355908", ""]), None);
-        assert_eq!(rule(["", "257597", "view", "355908", ""]), Some(Rule::MissingField));
-        assert_eq!(rule(["2015-13-01", "1", "view", "2", ""]), Some(Rule::BadTimestamp));
-        assert_eq!(rule(["0", "1", "view", "2", ""]), Some(Rule::TimestampOutOfRange));
-        assert_eq!(rule(["1433221332117", "ab1", "view", "2", ""]), Some(Rule::NonNumericId));
-        assert_eq!(rule(["1433221332117", "-3", "view", "2", ""]), Some(Rule::NegativeId));
-        assert_eq!(rule(["1433221332117", "1", "click", "2", ""]), Some(Rule::UnknownEventType));
-        assert_eq!(rule(["1433221332117", "1", "transaction", "2", ""]), Some(Rule::TransactionWithoutOrderId));
-        assert_eq!(rule(["1433221332117", "1", "view", "2", "77"]), Some(Rule::OrderIdOnNonTransaction));
+        assert_eq!(
+            rule(["1433221332117", "257597", "view", "355908", ""]),
+            None
+        );
+        assert_eq!(
+            rule(["", "257597", "view", "355908", ""]),
+            Some(Rule::MissingField)
+        );
+        assert_eq!(
+            rule(["2015-13-01", "1", "view", "2", ""]),
+            Some(Rule::BadTimestamp)
+        );
+        assert_eq!(
+            rule(["0", "1", "view", "2", ""]),
+            Some(Rule::TimestampOutOfRange)
+        );
+        assert_eq!(
+            rule(["1433221332117", "ab1", "view", "2", ""]),
+            Some(Rule::NonNumericId)
+        );
+        assert_eq!(
+            rule(["1433221332117", "-3", "view", "2", ""]),
+            Some(Rule::NegativeId)
+        );
+        assert_eq!(
+            rule(["1433221332117", "1", "click", "2", ""]),
+            Some(Rule::UnknownEventType)
+        );
+        assert_eq!(
+            rule(["1433221332117", "1", "transaction", "2", ""]),
+            Some(Rule::TransactionWithoutOrderId)
+        );
+        assert_eq!(
+            rule(["1433221332117", "1", "view", "2", "77"]),
+            Some(Rule::OrderIdOnNonTransaction)
+        );
         assert_eq!(rule(["1433221332117", "1", "transaction", "2", "77"]), None);
     }
 
     #[test]
     fn first_failing_rule_wins() {
         // Missing item and unknown event: missing_field is checked first.
-        assert_eq!(rule(["1433221332117", "1", "click", "", ""]), Some(Rule::MissingField));
+        assert_eq!(
+            rule(["1433221332117", "1", "click", "", ""]),
+            Some(Rule::MissingField)
+        );
         // Out-of-range time and a negative id: the time rule comes first.
-        assert_eq!(rule(["5", "-1", "view", "2", ""]), Some(Rule::TimestampOutOfRange));
+        assert_eq!(
+            rule(["5", "-1", "view", "2", ""]),
+            Some(Rule::TimestampOutOfRange)
+        );
     }
 
     #[test]
     fn iso_timestamps() {
         assert_eq!(parse_iso_ms(b"1970-01-01"), Some(0));
-        assert_eq!(parse_iso_ms(b"2015-06-02T05:02:12.117Z"), Some(1_433_221_332_117));
-        assert_eq!(parse_iso_ms(b"2015-06-02 07:02:12.117+02:00"), Some(1_433_221_332_117));
+        assert_eq!(
+            parse_iso_ms(b"2015-06-02T05:02:12.117Z"),
+            Some(1_433_221_332_117)
+        );
+        assert_eq!(
+            parse_iso_ms(b"2015-06-02 07:02:12.117+02:00"),
+            Some(1_433_221_332_117)
+        );
         assert_eq!(parse_iso_ms(b"2015-02-29"), None);
-        assert_eq!(parse_iso_ms(b"2016-02-29"), Some(days_from_civil(2016, 2, 29) * 86_400_000));
+        assert_eq!(
+            parse_iso_ms(b"2016-02-29"),
+            Some(days_from_civil(2016, 2, 29) * 86_400_000)
+        );
     }
 }

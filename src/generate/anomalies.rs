@@ -189,11 +189,7 @@ fn malformed_line(
             vec![ts, visitor, "transaction".into(), item, String::new()]
         }
         _ => {
-            let kind = if k % 2 == 0 {
-                "view"
-            } else {
-                "addtocart"
-            };
+            let kind = if k % 2 == 0 { "view" } else { "addtocart" };
             vec![ts, visitor, kind.into(), item, order]
         }
     };

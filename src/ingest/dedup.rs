@@ -6,7 +6,11 @@ use crate::clean::pipeline::NOT_DUPLICATE;
 
 /// For each row, the index of the first earlier identical row, or `NOT_DUPLICATE`.
 pub fn exact_duplicates(hashes: &[u64], equal: impl Fn(usize, usize) -> bool + Sync) -> Vec<u32> {
-    let mut order: Vec<(u64, u32)> = hashes.par_iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
+    let mut order: Vec<(u64, u32)> = hashes
+        .par_iter()
+        .enumerate()
+        .map(|(i, &h)| (h, i as u32))
+        .collect();
     order.par_sort_unstable();
     let mut dup_of = vec![NOT_DUPLICATE; hashes.len()];
     let mut i = 0;
@@ -39,6 +43,16 @@ mod tests {
         let rows = ["a", "b", "a", "c", "a", "d"];
         // Force every row into one hash bucket: equality must still separate them.
         let dup = exact_duplicates(&[7; 6], |x, y| rows[x] == rows[y]);
-        assert_eq!(dup, vec![NOT_DUPLICATE, NOT_DUPLICATE, 0, NOT_DUPLICATE, 0, NOT_DUPLICATE]);
+        assert_eq!(
+            dup,
+            vec![
+                NOT_DUPLICATE,
+                NOT_DUPLICATE,
+                0,
+                NOT_DUPLICATE,
+                0,
+                NOT_DUPLICATE
+            ]
+        );
     }
 }

@@ -32,37 +32,75 @@ struct Assignment<'a> {
     at: i64,
 }
 
-fn parse_assignment<'a>(line: &'a [u8], cfg: &CleanConfig) -> std::result::Result<Assignment<'a>, (Rule, String)> {
+fn parse_assignment<'a>(
+    line: &'a [u8],
+    cfg: &CleanConfig,
+) -> std::result::Result<Assignment<'a>, (Rule, String)> {
     let f = split::<4>(line, false)?;
-    let (Some(exp), Some(user), Some(variant), Some(at)) =
-        (present(Some(f[0])), present(Some(f[1])), present(Some(f[2])), present(Some(f[3])))
-    else {
-        return Err((Rule::MissingField, "empty experiment, user_id, variant or assigned_at".into()));
+    let (Some(exp), Some(user), Some(variant), Some(at)) = (
+        present(Some(f[0])),
+        present(Some(f[1])),
+        present(Some(f[2])),
+        present(Some(f[3])),
+    ) else {
+        return Err((
+            Rule::MissingField,
+            "empty experiment, user_id, variant or assigned_at".into(),
+        ));
     };
-    let at = parse_i64(at).ok_or_else(|| (Rule::BadTimestamp, format!("assigned_at '{}' is not an integer", lossy(at))))?;
+    let at = parse_i64(at).ok_or_else(|| {
+        (
+            Rule::BadTimestamp,
+            format!("assigned_at '{}' is not an integer", lossy(at)),
+        )
+    })?;
     if at < cfg.min_timestamp_ms || at >= cfg.max_timestamp_ms {
-        return Err((Rule::TimestampOutOfRange, format!("assigned_at {at} ms is outside the plausible range")));
+        return Err((
+            Rule::TimestampOutOfRange,
+            format!("assigned_at {at} ms is outside the plausible range"),
+        ));
     }
     let user = parse_id(user, "user_id")?;
     // split() has checked UTF-8 for non-ASCII lines.
     let text = |b: &'a [u8]| std::str::from_utf8(b).unwrap_or_default();
-    Ok(Assignment { experiment: text(exp), user, variant: text(variant), at })
+    Ok(Assignment {
+        experiment: text(exp),
+        user,
+        variant: text(variant),
+        at,
+    })
 }
 
 /// Reads the assignment file and, if present, the weights file. A user assigned twice to one
 /// experiment keeps the first assignment; the later rows are quarantined as `duplicate_key`.
-pub fn read_experiments(assignments: &Path, weights: Option<&Path>, cfg: &CleanConfig) -> Result<Experiments> {
+pub fn read_experiments(
+    assignments: &Path,
+    weights: Option<&Path>,
+    cfg: &CleanConfig,
+) -> Result<Experiments> {
     let file = TextFile::open(assignments, &ASSIGNMENTS_HEADER)?;
     let source: Arc<str> = Arc::from(file.file_name());
-    let parsed: Vec<_> = (0..file.n_rows()).into_par_iter().map(|row| parse_assignment(file.line(row), cfg)).collect();
+    let parsed: Vec<_> = (0..file.n_rows())
+        .into_par_iter()
+        .map(|row| parse_assignment(file.line(row), cfg))
+        .collect();
     let mut quarantine = Vec::new();
     let mut first: HashMap<(&str, i64), u64> = HashMap::with_capacity(parsed.len());
-    let (mut exp, mut user, mut variant, mut at, mut line) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut exp, mut user, mut variant, mut at, mut line) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (row, p) in parsed.iter().enumerate() {
         let line_no = TextFile::line_no(row);
-        let checked = p.as_ref().map_err(Clone::clone).and_then(|a| match first.get(&(a.experiment, a.user)) {
-            Some(l) => Err((Rule::DuplicateKey, format!("user {} already assigned in {} on line {l}", a.user, a.experiment))),
-            None => Ok(a),
+        let checked = p.as_ref().map_err(Clone::clone).and_then(|a| {
+            match first.get(&(a.experiment, a.user)) {
+                Some(l) => Err((
+                    Rule::DuplicateKey,
+                    format!(
+                        "user {} already assigned in {} on line {l}",
+                        a.user, a.experiment
+                    ),
+                )),
+                None => Ok(a),
+            }
         });
         match checked {
             Ok(a) => {
@@ -73,11 +111,18 @@ pub fn read_experiments(assignments: &Path, weights: Option<&Path>, cfg: &CleanC
                 at.push(a.at);
                 line.push(line_no);
             }
-            Err((rule, detail)) => quarantine.push(quarantine_row(&source, line_no, rule, detail, file.line(row))),
+            Err((rule, detail)) => quarantine.push(quarantine_row(
+                &source,
+                line_no,
+                rule,
+                detail,
+                file.line(row),
+            )),
         }
     }
     let n = exp.len();
-    let assigned_at = Int64Chunked::from_vec("assigned_at".into(), at).into_datetime(TimeUnit::Milliseconds, None);
+    let assigned_at = Int64Chunked::from_vec("assigned_at".into(), at)
+        .into_datetime(TimeUnit::Milliseconds, None);
     let assignments_df = DataFrame::new(
         n,
         vec![
@@ -88,7 +133,11 @@ pub fn read_experiments(assignments: &Path, weights: Option<&Path>, cfg: &CleanC
             Column::new("source_line".into(), line),
         ],
     )?;
-    let mut files = vec![FileStats::new(&file.file_name(), file.n_rows(), &quarantine)];
+    let mut files = vec![FileStats::new(
+        &file.file_name(),
+        file.n_rows(),
+        &quarantine,
+    )];
     let weights_df = match weights {
         Some(path) => {
             let (df, q, rows) = read_weights(path)?;
@@ -105,11 +154,19 @@ pub fn read_experiments(assignments: &Path, weights: Option<&Path>, cfg: &CleanC
             ],
         )?,
     };
-    Ok(Experiments { assignments: assignments_df, weights: weights_df, quarantine, files })
+    Ok(Experiments {
+        assignments: assignments_df,
+        weights: weights_df,
+        quarantine,
+        files,
+    })
 }
 
 fn df_source(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 type WeightsRead = (DataFrame, Vec<QuarantineRow>, usize);
@@ -124,17 +181,35 @@ fn read_weights(path: &Path) -> Result<WeightsRead> {
         let line = file.line(row);
         let line_no = TextFile::line_no(row);
         let parsed = split::<3>(line, false).and_then(|f| {
-            let (Some(e), Some(v), Some(w)) = (present(Some(f[0])), present(Some(f[1])), present(Some(f[2]))) else {
-                return Err((Rule::MissingField, "empty experiment, variant or weight".to_string()));
+            let (Some(e), Some(v), Some(w)) = (
+                present(Some(f[0])),
+                present(Some(f[1])),
+                present(Some(f[2])),
+            ) else {
+                return Err((
+                    Rule::MissingField,
+                    "empty experiment, variant or weight".to_string(),
+                ));
             };
             let w: f64 = std::str::from_utf8(w)
                 .ok()
                 .and_then(|t| t.parse().ok())
                 .filter(|w: &f64| w.is_finite() && *w > 0.0)
-                .ok_or_else(|| (Rule::BadValue, format!("weight '{}' is not a positive number", lossy(w))))?;
-            let key = (String::from_utf8_lossy(e).into_owned(), String::from_utf8_lossy(v).into_owned());
+                .ok_or_else(|| {
+                    (
+                        Rule::BadValue,
+                        format!("weight '{}' is not a positive number", lossy(w)),
+                    )
+                })?;
+            let key = (
+                String::from_utf8_lossy(e).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            );
             if let Some(l) = seen.get(&key) {
-                return Err((Rule::DuplicateKey, format!("weight of {}/{} already given on line {l}", key.0, key.1)));
+                return Err((
+                    Rule::DuplicateKey,
+                    format!("weight of {}/{} already given on line {l}", key.0, key.1),
+                ));
             }
             Ok((key, w))
         });
@@ -145,7 +220,9 @@ fn read_weights(path: &Path) -> Result<WeightsRead> {
                 variant.push(key.1);
                 weight.push(w);
             }
-            Err((rule, detail)) => quarantine.push(quarantine_row(&source, line_no, rule, detail, line)),
+            Err((rule, detail)) => {
+                quarantine.push(quarantine_row(&source, line_no, rule, detail, line))
+            }
         }
     }
     let df = DataFrame::new(

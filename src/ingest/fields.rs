@@ -4,7 +4,10 @@ use crate::clean::rules::Rule;
 
 /// Splits `line` into exactly `N` fields; the last field takes the rest of the line when `rest_in_last`.
 /// Errors name the rule (bad UTF-8 or wrong column count) with an explanation.
-pub fn split<const N: usize>(line: &[u8], rest_in_last: bool) -> Result<[&[u8]; N], (Rule, String)> {
+pub fn split<const N: usize>(
+    line: &[u8],
+    rest_in_last: bool,
+) -> Result<[&[u8]; N], (Rule, String)> {
     if !line.is_ascii() && std::str::from_utf8(line).is_err() {
         return Err((Rule::BadUtf8, "the line is not valid UTF-8".into()));
     }
@@ -35,7 +38,10 @@ pub fn split<const N: usize>(line: &[u8], rest_in_last: bool) -> Result<[&[u8]; 
     }
     count += 1;
     if count != N {
-        return Err((Rule::WrongColumnCount, format!("{count} fields, expected {N}")));
+        return Err((
+            Rule::WrongColumnCount,
+            format!("{count} fields, expected {N}"),
+        ));
     }
     Ok(out)
 }
@@ -59,12 +65,27 @@ mod tests {
 
     #[test]
     fn splits() {
-        assert_eq!(split::<3>(b"1,2,3", false).unwrap(), [&b"1"[..], b"2", b"3"]);
+        assert_eq!(
+            split::<3>(b"1,2,3", false).unwrap(),
+            [&b"1"[..], b"2", b"3"]
+        );
         assert_eq!(split::<3>(b"1,,", false).unwrap(), [&b"1"[..], b"", b""]);
-        assert_eq!(split::<3>(b"1,2", false).unwrap_err().0, Rule::WrongColumnCount);
-        assert_eq!(split::<3>(b"1,2,3,4", false).unwrap_err().0, Rule::WrongColumnCount);
-        assert_eq!(split::<3>(b"1,2,3,4", true).unwrap(), [&b"1"[..], b"2", b"3,4"]);
-        assert_eq!(split::<2>(b"\"a,b\",c", false).unwrap(), [&b"a,b"[..], b"c"]);
+        assert_eq!(
+            split::<3>(b"1,2", false).unwrap_err().0,
+            Rule::WrongColumnCount
+        );
+        assert_eq!(
+            split::<3>(b"1,2,3,4", false).unwrap_err().0,
+            Rule::WrongColumnCount
+        );
+        assert_eq!(
+            split::<3>(b"1,2,3,4", true).unwrap(),
+            [&b"1"[..], b"2", b"3,4"]
+        );
+        assert_eq!(
+            split::<2>(b"\"a,b\",c", false).unwrap(),
+            [&b"a,b"[..], b"c"]
+        );
         assert_eq!(split::<1>(b"\xff", false).unwrap_err().0, Rule::BadUtf8);
         assert_eq!(split::<1>(b"", false).unwrap(), [&b""[..]]);
     }

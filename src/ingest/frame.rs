@@ -34,7 +34,10 @@ impl FrameText {
             match df.column(field) {
                 Ok(c) => {
                     let s = c.as_materialized_series().str().map_err(|_| {
-                        Error::Schema(format!("column '{field}' must be text after mapping, found {}", c.dtype()))
+                        Error::Schema(format!(
+                            "column '{field}' must be text after mapping, found {}",
+                            c.dtype()
+                        ))
                     })?;
                     columns.push(Some(s.rechunk().into_owned()));
                 }
@@ -42,7 +45,9 @@ impl FrameText {
                 Err(_) => return Err(Error::Schema(format!("no column mapped to '{field}'"))),
             }
         }
-        let line_col = df.column("__line").map_err(|_| Error::Schema("missing __line".into()))?;
+        let line_col = df
+            .column("__line")
+            .map_err(|_| Error::Schema("missing __line".into()))?;
         let lines: Vec<u64> = line_col
             .as_materialized_series()
             .u64()
@@ -50,7 +55,9 @@ impl FrameText {
             .iter()
             .map(|v| v.unwrap_or(0))
             .collect();
-        let dup_col = df.column("__duplicate_of").map_err(|_| Error::Schema("missing __duplicate_of".into()))?;
+        let dup_col = df
+            .column("__duplicate_of")
+            .map_err(|_| Error::Schema("missing __duplicate_of".into()))?;
         let duplicate_of: Vec<u32> = dup_col
             .as_materialized_series()
             .u64()
@@ -75,18 +82,31 @@ impl FrameText {
         if lines.len() != n || duplicate_of.len() != n {
             return Err(Error::Internal("frame columns differ in length".into()));
         }
-        Ok(FrameText { name: Arc::from(name), columns, lines, duplicate_of, malformed })
+        Ok(FrameText {
+            name: Arc::from(name),
+            columns,
+            lines,
+            duplicate_of,
+            malformed,
+        })
     }
 
     fn field(&self, col: usize, row: usize) -> Option<&[u8]> {
-        self.columns[col].as_ref().and_then(|c| c.get(row)).map(str::as_bytes)
+        self.columns[col]
+            .as_ref()
+            .and_then(|c| c.get(row))
+            .map(str::as_bytes)
     }
 
     fn malformed_at(&self, row: usize) -> Option<(Rule, String)> {
         let text = self.malformed.as_ref()?.get(row)?;
         let (head, _) = text.split_once(" | ").unwrap_or((text, ""));
         let (rule, detail) = head.split_once(": ").unwrap_or((head, ""));
-        let rule = if rule == "bad_utf8" { Rule::BadUtf8 } else { Rule::WrongColumnCount };
+        let rule = if rule == "bad_utf8" {
+            Rule::BadUtf8
+        } else {
+            Rule::WrongColumnCount
+        };
         Some((rule, detail.to_string()))
     }
 
@@ -117,11 +137,18 @@ impl FrameText {
             duplicate_of: self.duplicate_of.clone(),
             raw_text: Box::new(move |row| {
                 if let Some(text) = self.malformed.as_ref().and_then(|m| m.get(row)) {
-                    return text.split_once(" | ").map_or(text, |(_, raw)| raw).to_string();
+                    return text
+                        .split_once(" | ")
+                        .map_or(text, |(_, raw)| raw)
+                        .to_string();
                 }
                 (0..FIELDS.len())
                     .filter(|&c| self.columns[c].is_some())
-                    .map(|c| self.field(c, row).map(|f| String::from_utf8_lossy(f).into_owned()).unwrap_or_default())
+                    .map(|c| {
+                        self.field(c, row)
+                            .map(|f| String::from_utf8_lossy(f).into_owned())
+                            .unwrap_or_default()
+                    })
                     .collect::<Vec<_>>()
                     .join(",")
             }),

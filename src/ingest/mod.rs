@@ -25,10 +25,18 @@ pub struct FileStats {
 
 impl FileStats {
     pub fn new(source: &str, rows_read: usize, quarantine: &[QuarantineRow]) -> Self {
-        let mine: Vec<&QuarantineRow> = quarantine.iter().filter(|q| q.source.as_ref() == source).collect();
+        let mine: Vec<&QuarantineRow> = quarantine
+            .iter()
+            .filter(|q| q.source.as_ref() == source)
+            .collect();
         let by_rule = Rule::ALL
             .iter()
-            .map(|r| (r.name().to_string(), mine.iter().filter(|q| q.rule == *r).count() as u64))
+            .map(|r| {
+                (
+                    r.name().to_string(),
+                    mine.iter().filter(|q| q.rule == *r).count() as u64,
+                )
+            })
             .filter(|(_, c)| *c > 0)
             .collect();
         FileStats {
@@ -41,6 +49,18 @@ impl FileStats {
     }
 }
 
-pub(crate) fn quarantine_row(source: &Arc<str>, line: u64, rule: Rule, detail: String, raw: &[u8]) -> QuarantineRow {
-    QuarantineRow { source: source.clone(), line, rule, detail, raw: crate::clean::rules::lossy(raw) }
+pub(crate) fn quarantine_row(
+    source: &Arc<str>,
+    line: u64,
+    rule: Rule,
+    detail: String,
+    raw: &[u8],
+) -> QuarantineRow {
+    QuarantineRow {
+        source: source.clone(),
+        line,
+        rule,
+        detail,
+        raw: crate::clean::rules::lossy(raw),
+    }
 }

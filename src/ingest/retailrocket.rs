@@ -38,17 +38,25 @@ pub struct RawFolder {
 impl RawFolder {
     pub fn locate(dir: &Path) -> Result<RawFolder> {
         if !dir.is_dir() {
-            return Err(Error::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder")));
+            return Err(Error::io(
+                dir,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
+            ));
         }
         let events = dir.join("events.csv");
         if !events.is_file() {
-            return Err(Error::io(&events, std::io::Error::new(std::io::ErrorKind::NotFound, "no events.csv")));
+            return Err(Error::io(
+                &events,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no events.csv"),
+            ));
         }
         let mut properties: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| Error::io(dir, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
-                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("item_properties") && n.ends_with(".csv"))
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("item_properties") && n.ends_with(".csv"))
             })
             .collect();
         properties.sort();
@@ -99,7 +107,10 @@ pub fn event_outcomes(file: &TextFile, cfg: &CleanConfig) -> EventOutcomes {
         })
         .unzip();
     let duplicate_of = exact_duplicates(&hashes, |a, b| file.line(a) == file.line(b));
-    EventOutcomes { outcomes, duplicate_of }
+    EventOutcomes {
+        outcomes,
+        duplicate_of,
+    }
 }
 
 /// The validated rows of `events.csv` as a pipeline source.
@@ -167,7 +178,11 @@ pub fn read_reference(folder: &RawFolder, cfg: &CleanConfig) -> Result<Reference
     for (seq, path) in folder.properties.iter().enumerate() {
         let file = TextFile::open(path, &PROPERTIES_HEADER)?;
         let parsed = read_properties(&file, cfg, seq as u64);
-        files.push(FileStats::new(&file.file_name(), file.n_rows(), &parsed.quarantine));
+        files.push(FileStats::new(
+            &file.file_name(),
+            file.n_rows(),
+            &parsed.quarantine,
+        ));
         counts.other += parsed.other;
         items.extend(parsed.items);
         quarantine.extend(parsed.quarantine);
@@ -195,7 +210,12 @@ pub fn read_reference(folder: &RawFolder, cfg: &CleanConfig) -> Result<Reference
         (None, None) => Prices::None,
     };
     Ok(ReferenceRead {
-        reference: Reference { tree, categories, available: ItemHistory::new(avail_rows), prices },
+        reference: Reference {
+            tree,
+            categories,
+            available: ItemHistory::new(avail_rows),
+            prices,
+        },
         quarantine,
         files,
         property_rows: counts,
@@ -204,7 +224,10 @@ pub fn read_reference(folder: &RawFolder, cfg: &CleanConfig) -> Result<Reference
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 type Row<T> = (i64, i64, u64, T);
@@ -266,9 +289,13 @@ fn read_properties(file: &TextFile, cfg: &CleanConfig, file_seq: u64) -> Propert
                 out.items.push(item);
                 out.other += 1;
             }
-            PropertyRow::Bad(rule, detail) => {
-                out.quarantine.push(quarantine_row(&source, TextFile::line_no(row), rule, detail, file.line(row)))
-            }
+            PropertyRow::Bad(rule, detail) => out.quarantine.push(quarantine_row(
+                &source,
+                TextFile::line_no(row),
+                rule,
+                detail,
+                file.line(row),
+            )),
         }
     }
     out.items.par_sort_unstable();
@@ -283,21 +310,44 @@ fn parse_property(
     seq: u64,
 ) -> std::result::Result<PropertyRow, (Rule, String)> {
     let f = split::<4>(line, true)?;
-    let (Some(ts), Some(item), Some(property)) = (present(Some(f[0])), present(Some(f[1])), present(Some(f[2]))) else {
-        return Err((Rule::MissingField, "empty timestamp, itemid or property".into()));
+    let (Some(ts), Some(item), Some(property)) = (
+        present(Some(f[0])),
+        present(Some(f[1])),
+        present(Some(f[2])),
+    ) else {
+        return Err((
+            Rule::MissingField,
+            "empty timestamp, itemid or property".into(),
+        ));
     };
-    let ts = crate::clean::rules::parse_i64(ts)
-        .ok_or_else(|| (Rule::BadTimestamp, format!("timestamp '{}' is not an integer", crate::clean::rules::lossy(ts))))?;
+    let ts = crate::clean::rules::parse_i64(ts).ok_or_else(|| {
+        (
+            Rule::BadTimestamp,
+            format!(
+                "timestamp '{}' is not an integer",
+                crate::clean::rules::lossy(ts)
+            ),
+        )
+    })?;
     if ts < vcfg.min_timestamp_ms || ts >= vcfg.max_timestamp_ms {
-        return Err((Rule::TimestampOutOfRange, format!("timestamp {ts} ms is outside the plausible range")));
+        return Err((
+            Rule::TimestampOutOfRange,
+            format!("timestamp {ts} ms is outside the plausible range"),
+        ));
     }
     let item = parse_id(item, "itemid")?;
     let value = present(Some(f[3]));
-    let bad = |what: &str| (Rule::BadValue, format!("{what}: '{}'", crate::clean::rules::lossy(f[3])));
+    let bad = |what: &str| {
+        (
+            Rule::BadValue,
+            format!("{what}: '{}'", crate::clean::rules::lossy(f[3])),
+        )
+    };
     match property {
         b"categoryid" => {
             let v = value.ok_or_else(|| bad("empty categoryid"))?;
-            let c = parse_id(v, "categoryid").map_err(|_| bad("categoryid is not a non-negative integer"))?;
+            let c = parse_id(v, "categoryid")
+                .map_err(|_| bad("categoryid is not a non-negative integer"))?;
             Ok(PropertyRow::Category((item, ts, seq, c)))
         }
         b"available" => match value {
@@ -307,7 +357,8 @@ fn parse_property(
         },
         p if price_name.is_some_and(|n| n.as_bytes() == p) => {
             let v = value.ok_or_else(|| bad("empty price"))?;
-            let price = parse_price(v, "price").map_err(|_| bad("price is not a finite non-negative number"))?;
+            let price = parse_price(v, "price")
+                .map_err(|_| bad("price is not a finite non-negative number"))?;
             Ok(PropertyRow::Price((item, ts, seq, price)))
         }
         _ => Ok(PropertyRow::Other(item)),
@@ -326,11 +377,17 @@ fn read_tree(path: &Path) -> Result<TreeRead> {
         let line = file.line(row);
         let line_no = TextFile::line_no(row);
         let parsed = split::<2>(line, false).and_then(|f| {
-            let cat = present(Some(f[0])).ok_or((Rule::MissingField, "empty categoryid".to_string()))?;
+            let cat =
+                present(Some(f[0])).ok_or((Rule::MissingField, "empty categoryid".to_string()))?;
             let cat = parse_id(cat, "categoryid")?;
-            let parent = present(Some(f[1])).map(|p| parse_id(p, "parentid")).transpose()?;
+            let parent = present(Some(f[1]))
+                .map(|p| parse_id(p, "parentid"))
+                .transpose()?;
             if let Some(first) = seen.get(&cat) {
-                return Err((Rule::DuplicateKey, format!("category {cat} already defined on line {first}")));
+                return Err((
+                    Rule::DuplicateKey,
+                    format!("category {cat} already defined on line {first}"),
+                ));
             }
             Ok((cat, parent))
         });
@@ -339,7 +396,9 @@ fn read_tree(path: &Path) -> Result<TreeRead> {
                 seen.insert(cat, line_no);
                 pairs.push((cat, parent));
             }
-            Err((rule, detail)) => quarantine.push(quarantine_row(&source, line_no, rule, detail, line)),
+            Err((rule, detail)) => {
+                quarantine.push(quarantine_row(&source, line_no, rule, detail, line))
+            }
         }
     }
     Ok((CategoryTree::new(pairs), quarantine, file.n_rows()))
@@ -363,7 +422,10 @@ fn read_prices(path: &Path) -> Result<PricesRead> {
             let item = parse_id(item, "itemid")?;
             let price = parse_price(price, "price")?;
             if let Some(first) = first_line.get(&item) {
-                return Err((Rule::DuplicateKey, format!("item {item} already priced on line {first}")));
+                return Err((
+                    Rule::DuplicateKey,
+                    format!("item {item} already priced on line {first}"),
+                ));
             }
             Ok((item, price))
         });
@@ -372,7 +434,9 @@ fn read_prices(path: &Path) -> Result<PricesRead> {
                 map.insert(item, price);
                 first_line.insert(item, line_no);
             }
-            Err((rule, detail)) => quarantine.push(quarantine_row(&source, line_no, rule, detail, line)),
+            Err((rule, detail)) => {
+                quarantine.push(quarantine_row(&source, line_no, rule, detail, line))
+            }
         }
     }
     Ok((map, quarantine, file.n_rows()))

@@ -23,7 +23,11 @@ impl TextFile {
         let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let body = check_header(path, &data, expected)?;
         let line_starts = split_lines(&data, body);
-        Ok(TextFile { path: path.to_path_buf(), data, line_starts })
+        Ok(TextFile {
+            path: path.to_path_buf(),
+            data,
+            line_starts,
+        })
     }
 
     pub fn n_rows(&self) -> usize {
@@ -33,7 +37,10 @@ impl TextFile {
     /// The bytes of data row `row` without its line terminator.
     pub fn line(&self, row: usize) -> &[u8] {
         let start = self.line_starts[row];
-        let end = self.line_starts.get(row + 1).map_or(self.data.len(), |&next| next - 1);
+        let end = self
+            .line_starts
+            .get(row + 1)
+            .map_or(self.data.len(), |&next| next - 1);
         let mut line = &self.data[start..end.max(start)];
         if line.last() == Some(&b'\n') {
             line = &line[..line.len() - 1];
@@ -50,29 +57,55 @@ impl TextFile {
     }
 
     pub fn file_name(&self) -> String {
-        self.path.file_name().map_or_else(|| self.path.display().to_string(), |n| n.to_string_lossy().into_owned())
+        self.path.file_name().map_or_else(
+            || self.path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
     }
 }
 
 /// Returns the offset where the body starts after validating the header.
 fn check_header(path: &Path, data: &[u8], expected: &[&str]) -> Result<usize> {
-    let data_start = if data.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    let data_start = if data.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
     let rest = &data[data_start..];
     if rest.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(Error::data_file(path, 1, "empty_file", "the file is empty: expected a header line"));
+        return Err(Error::data_file(
+            path,
+            1,
+            "empty_file",
+            "the file is empty: expected a header line",
+        ));
     }
     let header_end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
     let header = &rest[..header_end];
     let header = header.strip_suffix(b"\r").unwrap_or(header);
-    let header = std::str::from_utf8(header)
-        .map_err(|e| Error::data_file(path, 1, "bad_utf8", format!("the header is not valid UTF-8 ({e})")))?;
-    let names: Vec<&str> = header.split(',').map(|s| s.trim().trim_matches('"')).collect();
+    let header = std::str::from_utf8(header).map_err(|e| {
+        Error::data_file(
+            path,
+            1,
+            "bad_utf8",
+            format!("the header is not valid UTF-8 ({e})"),
+        )
+    })?;
+    let names: Vec<&str> = header
+        .split(',')
+        .map(|s| s.trim().trim_matches('"'))
+        .collect();
     if names.len() != expected.len() {
         return Err(Error::data_file(
             path,
             1,
             "wrong_column_count",
-            format!("the header has {} columns, expected {}: {}", names.len(), expected.len(), expected.join(",")),
+            format!(
+                "the header has {} columns, expected {}: {}",
+                names.len(),
+                expected.len(),
+                expected.join(",")
+            ),
         ));
     }
     if names != expected {
@@ -80,7 +113,10 @@ fn check_header(path: &Path, data: &[u8], expected: &[&str]) -> Result<usize> {
             path,
             1,
             "wrong_header",
-            format!("the header is '{header}', expected '{}'", expected.join(",")),
+            format!(
+                "the header is '{header}', expected '{}'",
+                expected.join(",")
+            ),
         ));
     }
     Ok((data_start + header_end + 1).min(data.len()))
@@ -112,7 +148,11 @@ fn split_lines(data: &[u8], body: usize) -> Vec<usize> {
             let (from, to) = (w[0], w[1]);
             let mut starts = Vec::with_capacity((to - from) / 32 + 1);
             starts.push(from);
-            starts.extend(memchr_iter(b'\n', &data[from..to]).map(|i| from + i + 1).filter(|&s| s < to));
+            starts.extend(
+                memchr_iter(b'\n', &data[from..to])
+                    .map(|i| from + i + 1)
+                    .filter(|&s| s < to),
+            );
             starts
         })
         .collect();
@@ -142,13 +182,21 @@ mod tests {
     #[test]
     fn header_errors_name_rule_and_line() {
         let (_d, p) = file(b"");
-        assert!(matches!(TextFile::open(&p, &["a"]), Err(Error::DataFile { rule, line: 1, .. }) if rule == "empty_file"));
+        assert!(
+            matches!(TextFile::open(&p, &["a"]), Err(Error::DataFile { rule, line: 1, .. }) if rule == "empty_file")
+        );
         let (_d, p) = file(b"a,c\n1,2\n");
-        assert!(matches!(TextFile::open(&p, &["a", "b"]), Err(Error::DataFile { rule, .. }) if rule == "wrong_header"));
+        assert!(
+            matches!(TextFile::open(&p, &["a", "b"]), Err(Error::DataFile { rule, .. }) if rule == "wrong_header")
+        );
         let (_d, p) = file(b"a\n1\n");
-        assert!(matches!(TextFile::open(&p, &["a", "b"]), Err(Error::DataFile { rule, .. }) if rule == "wrong_column_count"));
+        assert!(
+            matches!(TextFile::open(&p, &["a", "b"]), Err(Error::DataFile { rule, .. }) if rule == "wrong_column_count")
+        );
         let (_d, p) = file(b"a,\xff\n1\n");
-        assert!(matches!(TextFile::open(&p, &["a", "b"]), Err(Error::DataFile { rule, .. }) if rule == "bad_utf8"));
+        assert!(
+            matches!(TextFile::open(&p, &["a", "b"]), Err(Error::DataFile { rule, .. }) if rule == "bad_utf8")
+        );
     }
 
     #[test]

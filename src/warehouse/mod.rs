@@ -12,7 +12,9 @@ use crate::clean::rules::Rule;
 use crate::clean::{clean_events, tables, CleanConfig, CleanEvents, Prices};
 use crate::ingest::experiments::read_experiments;
 use crate::ingest::frame::FrameText;
-use crate::ingest::retailrocket::{event_outcomes, event_source, read_reference, RawFolder, ReferenceRead, EVENTS_HEADER};
+use crate::ingest::retailrocket::{
+    event_outcomes, event_source, read_reference, RawFolder, ReferenceRead, EVENTS_HEADER,
+};
 use crate::ingest::text::TextFile;
 use crate::{Error, Result};
 use report::{CategoryStats, Conservation, Report, RuleDoc};
@@ -42,12 +44,19 @@ pub struct Cleaned {
 
 impl Cleaned {
     pub fn table(&self, name: &str) -> Option<&DataFrame> {
-        self.tables.iter().find(|(n, _)| *n == name).map(|(_, df)| df)
+        self.tables
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, df)| df)
     }
 }
 
 /// Validates and cleans a RetailRocket-format folder.
-pub fn clean_retailrocket(dir: &Path, cfg: &CleanConfig, progress: Progress<'_>) -> Result<Cleaned> {
+pub fn clean_retailrocket(
+    dir: &Path,
+    cfg: &CleanConfig,
+    progress: Progress<'_>,
+) -> Result<Cleaned> {
     cfg.check()?;
     let steps = 5;
     let mut timings = Vec::new();
@@ -73,7 +82,9 @@ pub fn clean_retailrocket(dir: &Path, cfg: &CleanConfig, progress: Progress<'_>)
                 let (reference, experiments) = rayon::join(
                     || read_reference(&folder, cfg),
                     || match &folder.assignments {
-                        Some(path) => read_experiments(path, folder.weights.as_deref(), cfg).map(Some),
+                        Some(path) => {
+                            read_experiments(path, folder.weights.as_deref(), cfg).map(Some)
+                        }
                         None => Ok(None),
                     },
                 );
@@ -88,7 +99,10 @@ pub fn clean_retailrocket(dir: &Path, cfg: &CleanConfig, progress: Progress<'_>)
         );
         let (file, outcomes, events_time) = events?;
         let (reference, reference_time) = reference?;
-        timings.push(("read_validate_dedup_events".into(), events_time.as_millis() as u64));
+        timings.push((
+            "read_validate_dedup_events".into(),
+            events_time.as_millis() as u64,
+        ));
         timings.push(("read_reference".into(), reference_time.as_millis() as u64));
         lap("read_all", &mut timings);
         progress("sessions and enrichment", 2, steps);
@@ -98,7 +112,13 @@ pub fn clean_retailrocket(dir: &Path, cfg: &CleanConfig, progress: Progress<'_>)
         (cleaned, reference)
     };
     progress("tables", 3, steps);
-    let out = assemble(&dir.display().to_string(), cleaned, &reference, cfg, timings)?;
+    let out = assemble(
+        &dir.display().to_string(),
+        cleaned,
+        &reference,
+        cfg,
+        timings,
+    )?;
     progress("tables", 4, steps);
     Ok(out)
 }
@@ -125,7 +145,15 @@ fn assemble(
 ) -> Result<Cleaned> {
     let clock = Instant::now();
     let r = &reference.reference;
-    let CleanEvents { events, sessions, visitors, item_counts, mut quarantine, duplicates, stats } = cleaned;
+    let CleanEvents {
+        events,
+        sessions,
+        visitors,
+        item_counts,
+        mut quarantine,
+        duplicates,
+        stats,
+    } = cleaned;
     quarantine.extend(reference.quarantine.iter().cloned());
     let frames = [
         Ok(events),
@@ -148,7 +176,10 @@ fn assemble(
     for (name, frame) in TABLES.iter().zip(frames) {
         out_tables.push((*name, frame?));
     }
-    timings.push(("build_tables".to_string(), clock.elapsed().as_millis() as u64));
+    timings.push((
+        "build_tables".to_string(),
+        clock.elapsed().as_millis() as u64,
+    ));
     let ev = &stats;
     let files_read: u64 = reference.files.iter().map(|f| f.rows_read).sum();
     let files_kept: u64 = reference.files.iter().map(|f| f.kept).sum();
@@ -162,7 +193,9 @@ fn assemble(
             && files_read == files_kept + files_q,
     };
     if !conservation.holds {
-        return Err(Error::Internal(format!("row accounting does not balance: {conservation:?}")));
+        return Err(Error::Internal(format!(
+            "row accounting does not balance: {conservation:?}"
+        )));
     }
     let report = Report {
         shoplens_version: env!("CARGO_PKG_VERSION"),
@@ -170,7 +203,11 @@ fn assemble(
         config: cfg.clone(),
         rules: Rule::ALL
             .iter()
-            .map(|r| RuleDoc { order: r.order(), rule: r.name(), description: r.describe() })
+            .map(|r| RuleDoc {
+                order: r.order(),
+                rule: r.name(),
+                description: r.describe(),
+            })
             .collect(),
         events: stats.clone(),
         files: reference.files.clone(),
@@ -191,14 +228,21 @@ fn assemble(
         conservation,
         timings_ms: timings,
     };
-    Ok(Cleaned { tables: out_tables, report })
+    Ok(Cleaned {
+        tables: out_tables,
+        report,
+    })
 }
 
 /// Writes every table as `<name>.parquet` and the report as `report.json` into `out`, replacing an
 /// existing warehouse only after the new one is complete.
 pub fn write_warehouse(out: &Path, cleaned: Cleaned) -> Result<()> {
     let report = serde_json::to_value(&cleaned.report)?;
-    let tables = cleaned.tables.into_iter().map(|(n, df)| (n.to_string(), df)).collect();
+    let tables = cleaned
+        .tables
+        .into_iter()
+        .map(|(n, df)| (n.to_string(), df))
+        .collect();
     write_frames(out, tables, &report)
 }
 
@@ -215,7 +259,9 @@ fn write_dir(staging: &Path, mut tables: Vec<(String, DataFrame)>, report: &str)
             }
             let path = staging.join(format!("{table}.parquet"));
             let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-            ParquetWriter::new(file).with_compression(ParquetCompression::Lz4Raw).finish(df)?;
+            ParquetWriter::new(file)
+                .with_compression(ParquetCompression::Lz4Raw)
+                .finish(df)?;
             Ok(())
         })
         .collect();
@@ -225,7 +271,9 @@ fn write_dir(staging: &Path, mut tables: Vec<(String, DataFrame)>, report: &str)
 }
 
 fn replace_dir(staging: &Path, out: &Path) -> Result<()> {
-    let old: Option<PathBuf> = out.exists().then(|| out.with_extension(format!("old-{}", std::process::id())));
+    let old: Option<PathBuf> = out
+        .exists()
+        .then(|| out.with_extension(format!("old-{}", std::process::id())));
     if let Some(old) = &old {
         std::fs::rename(out, old).map_err(|e| Error::io(out, e))?;
     }
@@ -237,27 +285,47 @@ fn replace_dir(staging: &Path, out: &Path) -> Result<()> {
 }
 
 /// `shoplens build`: clean a RetailRocket folder and write the warehouse.
-pub fn build_warehouse(raw: &Path, out: &Path, cfg: &CleanConfig, progress: Progress<'_>) -> Result<Report> {
+pub fn build_warehouse(
+    raw: &Path,
+    out: &Path,
+    cfg: &CleanConfig,
+    progress: Progress<'_>,
+) -> Result<Report> {
     let started = Instant::now();
     let cleaned = clean_retailrocket(raw, cfg, progress)?;
     let write_start = Instant::now();
     progress("write parquet", 4, 5);
     let mut report = cleaned.report.clone();
     write_warehouse(out, cleaned)?;
-    report.timings_ms.push(("write_parquet".into(), write_start.elapsed().as_millis() as u64));
-    report.timings_ms.push(("total".into(), started.elapsed().as_millis() as u64));
+    report.timings_ms.push((
+        "write_parquet".into(),
+        write_start.elapsed().as_millis() as u64,
+    ));
+    report
+        .timings_ms
+        .push(("total".into(), started.elapsed().as_millis() as u64));
     // Rewrite the report with the final timings (small file, already in place).
     let report_path = out.join("report.json");
-    std::fs::write(&report_path, serde_json::to_string_pretty(&report)?).map_err(|e| Error::io(&report_path, e))?;
+    std::fs::write(&report_path, serde_json::to_string_pretty(&report)?)
+        .map_err(|e| Error::io(&report_path, e))?;
     progress("done", 5, 5);
     Ok(report)
 }
 
 /// Writes already-built tables (e.g. from a generic source cleaned in Python) and a report.
-pub fn write_frames(out: &Path, tables: Vec<(String, DataFrame)>, report: &serde_json::Value) -> Result<()> {
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+pub fn write_frames(
+    out: &Path,
+    tables: Vec<(String, DataFrame)>,
+    report: &serde_json::Value,
+) -> Result<()> {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let name = out.file_name().map_or_else(|| "warehouse".into(), |n| n.to_string_lossy().into_owned());
+    let name = out
+        .file_name()
+        .map_or_else(|| "warehouse".into(), |n| n.to_string_lossy().into_owned());
     let staging = parent.join(format!(".{name}.staging-{}", std::process::id()));
     write_dir(&staging, tables, &serde_json::to_string_pretty(report)?)?;
     replace_dir(&staging, out)
