@@ -85,3 +85,23 @@ impl From<crate::generate::GenerateError> for Error {
         }
     }
 }
+
+impl From<crate::stats::StatsError> for Error {
+    fn from(e: crate::stats::StatsError) -> Self {
+        use crate::stats::StatsError as S;
+        match e {
+            S::InvalidArgument(m) | S::Unattainable(m) => Error::InvalidArgument(m),
+            S::NoConvergence(m) => Error::Numerical(m),
+        }
+    }
+}
+
+impl From<crate::experiments::ExperimentsError> for Error {
+    fn from(e: crate::experiments::ExperimentsError) -> Self {
+        use crate::experiments::ExperimentsError as X;
+        match e {
+            X::Numerical(m) => Error::Numerical(m),
+            other => Error::InvalidArgument(other.to_string()),
+        }
+    }
+}

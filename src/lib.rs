@@ -3,8 +3,10 @@
 //! The engine is plain Rust; the Python face lives in `bindings` behind the `python` feature.
 pub mod clean;
 pub mod error;
+pub mod experiments;
 pub mod generate;
 pub mod ingest;
+pub mod stats;
 pub mod warehouse;
 
 pub use error::{Error, Result};

@@ -65,3 +65,16 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".to_string());
     format!("engine panic: {text}")
 }
+
+/// Same as [`run_detached`] for quick work that keeps the GIL.
+pub(crate) fn run<T, E, F>(work: F) -> PyResult<T>
+where
+    E: Into<Error>,
+    F: FnOnce() -> Result<T, E>,
+{
+    match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(to_pyerr(err)),
+        Err(panic) => Err(to_pyerr(Error::Internal(panic_message(panic.as_ref())))),
+    }
+}

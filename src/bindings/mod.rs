@@ -2,13 +2,17 @@
 use pyo3::prelude::*;
 
 pub(crate) mod errors;
+mod experiments;
 mod generate;
 mod pipeline;
+mod stats;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     pipeline::register(m)?;
     generate::register(m)?;
+    stats::register(m)?;
+    experiments::register(m)?;
     Ok(())
 }

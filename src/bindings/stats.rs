@@ -4,7 +4,7 @@ use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::bindings::errors::{run, run_detached};
+use crate::bindings::errors::{run_detached, to_pyerr};
 use crate::stats::{
     self, AdjustMethod, Alternative, ArmComparisons, ConfintMethod, LiftMethod, MwuMethod,
     PowerAlternative, ProportionsTest, RatioMetricStats, RelativeLift, StatsError, TTestResult,
@@ -18,7 +18,7 @@ fn owned(array: &PyReadonlyArray1<'_, f64>) -> PyResult<Vec<f64>> {
 }
 
 fn parse<T: std::str::FromStr<Err = StatsError>>(text: &str) -> PyResult<T> {
-    run(|| text.parse::<T>())
+    text.parse::<T>().map_err(to_pyerr)
 }
 
 fn proportions_dict<'py>(py: Python<'py>, r: &ProportionsTest) -> PyResult<Bound<'py, PyDict>> {
@@ -87,7 +87,7 @@ fn stats_test_proportions_2indep<'py>(
     correction: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let alternative: Alternative = parse(alternative)?;
-    let r = run(|| {
+    let r = run_detached(py, move || {
         stats::test_proportions_2indep(count1, nobs1, count2, nobs2, alternative, correction)
     })?;
     proportions_dict(py, &r)
@@ -96,6 +96,7 @@ fn stats_test_proportions_2indep<'py>(
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn stats_proportions_diff_confint(
+    py: Python<'_>,
     count1: f64,
     nobs1: f64,
     count2: f64,
@@ -105,7 +106,7 @@ fn stats_proportions_diff_confint(
     correction: bool,
 ) -> PyResult<(f64, f64)> {
     let alternative: Alternative = parse(alternative)?;
-    run(|| {
+    run_detached(py, move || {
         stats::proportions_diff_confint(
             count1,
             nobs1,
@@ -120,13 +121,16 @@ fn stats_proportions_diff_confint(
 
 #[pyfunction]
 fn stats_proportion_confint(
+    py: Python<'_>,
     count: f64,
     nobs: f64,
     confidence_level: f64,
     method: &str,
 ) -> PyResult<(f64, f64)> {
     let method: ConfintMethod = parse(method)?;
-    run(|| stats::proportion_confint(count, nobs, confidence_level, method))
+    run_detached(py, move || {
+        stats::proportion_confint(count, nobs, confidence_level, method)
+    })
 }
 
 #[pyfunction]
@@ -157,7 +161,7 @@ fn stats_ttest_ind_from_stats<'py>(
     alternative: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     let alternative: Alternative = parse(alternative)?;
-    let r = run(|| {
+    let r = run_detached(py, move || {
         stats::ttest_ind_from_stats(
             mean1,
             std1,
@@ -174,6 +178,7 @@ fn stats_ttest_ind_from_stats<'py>(
 
 #[pyfunction]
 fn stats_t_confint(
+    py: Python<'_>,
     estimate: f64,
     standard_error: f64,
     df: f64,
@@ -181,18 +186,23 @@ fn stats_t_confint(
     alternative: &str,
 ) -> PyResult<(f64, f64)> {
     let alternative: Alternative = parse(alternative)?;
-    run(|| stats::t_confint(estimate, standard_error, df, confidence_level, alternative))
+    run_detached(py, move || {
+        stats::t_confint(estimate, standard_error, df, confidence_level, alternative)
+    })
 }
 
 #[pyfunction]
 fn stats_normal_confint(
+    py: Python<'_>,
     estimate: f64,
     standard_error: f64,
     confidence_level: f64,
     alternative: &str,
 ) -> PyResult<(f64, f64)> {
     let alternative: Alternative = parse(alternative)?;
-    run(|| stats::normal_confint(estimate, standard_error, confidence_level, alternative))
+    run_detached(py, move || {
+        stats::normal_confint(estimate, standard_error, confidence_level, alternative)
+    })
 }
 
 #[pyfunction]
@@ -253,12 +263,15 @@ fn stats_fisher_exact<'py>(
 
 #[pyfunction]
 fn stats_fisher_confint(
+    py: Python<'_>,
     table: [[u64; 2]; 2],
     confidence_level: f64,
     alternative: &str,
 ) -> PyResult<(f64, f64)> {
     let alternative: Alternative = parse(alternative)?;
-    run(|| stats::fisher_exact_confint(table, confidence_level, alternative))
+    run_detached(py, move || {
+        stats::fisher_exact_confint(table, confidence_level, alternative)
+    })
 }
 
 #[pyfunction]
@@ -305,7 +318,7 @@ fn stats_relative_lift<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let method: LiftMethod = parse(method)?;
     let alternative: Alternative = parse(alternative)?;
-    let r = run(|| {
+    let r = run_detached(py, move || {
         stats::relative_lift(
             first,
             variance_first,
@@ -322,6 +335,7 @@ fn stats_relative_lift<'py>(
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn stats_relative_lift_confint(
+    py: Python<'_>,
     first: f64,
     variance_first: f64,
     second: f64,
@@ -333,7 +347,7 @@ fn stats_relative_lift_confint(
 ) -> PyResult<(f64, f64)> {
     let method: LiftMethod = parse(method)?;
     let alternative: Alternative = parse(alternative)?;
-    run(|| {
+    run_detached(py, move || {
         stats::relative_lift(
             first,
             variance_first,
@@ -360,7 +374,7 @@ fn stats_relative_lift_proportions<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let method: LiftMethod = parse(method)?;
     let alternative: Alternative = parse(alternative)?;
-    let r = run(|| {
+    let r = run_detached(py, move || {
         stats::relative_lift_proportions(count1, nobs1, count2, nobs2, method, alternative)
     })?;
     lift_dict(py, &r)
@@ -381,7 +395,7 @@ fn stats_relative_lift_means<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let method: LiftMethod = parse(method)?;
     let alternative: Alternative = parse(alternative)?;
-    let r = run(|| {
+    let r = run_detached(py, move || {
         stats::relative_lift_means(mean1, std1, nobs1, mean2, std2, nobs2, method, alternative)
     })?;
     lift_dict(py, &r)
@@ -424,8 +438,9 @@ fn stats_ratio_metric_test<'py>(
     alternative: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     let alternative: Alternative = parse(alternative)?;
-    let r =
-        run(|| stats::ratio_metric_test(&ratio_stats(first), &ratio_stats(second), alternative))?;
+    let r = run_detached(py, move || {
+        stats::ratio_metric_test(&ratio_stats(first), &ratio_stats(second), alternative)
+    })?;
     let d = PyDict::new(py);
     d.set_item("statistic", r.statistic)?;
     d.set_item("pvalue", r.pvalue)?;
@@ -585,8 +600,8 @@ fn stats_mde_ttest_ind(
 }
 
 #[pyfunction]
-fn stats_duration_days(total_nobs: f64, daily_traffic: f64) -> PyResult<u64> {
-    run(|| stats::duration_days(total_nobs, daily_traffic))
+fn stats_duration_days(py: Python<'_>, total_nobs: f64, daily_traffic: f64) -> PyResult<u64> {
+    run_detached(py, move || stats::duration_days(total_nobs, daily_traffic))
 }
 
 #[pyfunction]

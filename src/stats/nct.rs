@@ -122,7 +122,11 @@ fn poisson_beta_series(lambda: f64, shift: f64, a0: f64, b: f64, x: f64, y: f64)
         upper += w * ic;
         terms += 1;
         let ratio = (j - 1.0 + c) / lambda;
-        let remaining = if j >= 1.0 { w * ratio / (1.0 - ratio) } else { 0.0 };
+        let remaining = if j >= 1.0 {
+            w * ratio / (1.0 - ratio)
+        } else {
+            0.0
+        };
         if w == 0.0 || (remaining <= SERIES_EPS * lower && remaining * ic <= SERIES_EPS * upper) {
             break;
         }

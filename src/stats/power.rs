@@ -169,7 +169,9 @@ pub fn samplesize_proportions_2indep(
         hi = n_closed * (1.0 + step);
         step *= 10.0;
         if step > 1.0 {
-            return Err(StatsError::NoConvergence("strict sample size bracket".into()));
+            return Err(StatsError::NoConvergence(
+                "strict sample size bracket".into(),
+            ));
         }
     }
     let mut lo = n_closed / 2.0;
@@ -326,7 +328,8 @@ pub fn samplesize_ttest_ind(
             }
             upper = candidate;
         }
-        found.ok_or_else(|| StatsError::Unattainable("power reached with any sample size".into()))?
+        found
+            .ok_or_else(|| StatsError::Unattainable("power reached with any sample size".into()))?
     };
     brent(f, lo, hi, ROOT_XTOL, ROOT_RTOL, 300)
 }
