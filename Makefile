@@ -58,6 +58,7 @@ demo: dev ## generate the RetailRocket-scale demo, build the warehouse, print th
 	$(VENV)/bin/shoplens generate --out $(DEMO_DIR) --scale $(SCALE) --seed $(SEED)
 	$(VENV)/bin/shoplens build --raw $(DEMO_DIR) --out $(WAREHOUSE)
 	$(VENV)/bin/shoplens report --warehouse $(WAREHOUSE)
+	$(VENV)/bin/shoplens experiment --warehouse $(WAREHOUSE)
 
 bench: dev ## benchmarks (times, ratios to the I/O floor, peak memory); results in docs/benchmarks.md
 	$(PY) bench/run.py

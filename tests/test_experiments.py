@@ -39,9 +39,7 @@ from shoplens.experiments import (
 # Dyadic values are exact in binary, so the exact rational reference sees the very numbers the
 # engine sees; the spread is kept away from zero relative to the magnitude because no one-pass
 # floating-point algorithm resolves M2 of near-constant data to 1e-12 relative.
-values_st = st.lists(st.integers(-(10**6), 10**6), min_size=2, max_size=120).map(
-    lambda xs: [x / 64 for x in xs]
-)
+values_st = st.lists(st.integers(-(10**6), 10**6), min_size=2, max_size=120).map(lambda xs: [x / 64 for x in xs])
 
 
 def exact_moments(xs: list[float]) -> tuple[Fraction, Fraction]:
@@ -84,8 +82,7 @@ def test_comoment_merge_equals_exact_whole(pairs: list[tuple[int, int]], cuts: l
     if not (well_spread(xs) and well_spread(ys)):
         return
     parts = [
-        PairedStats.from_arrays([xs[i] for i in idx], [ys[i] for i in idx])
-        for idx in split(list(range(len(xs))), cuts)
+        PairedStats.from_arrays([xs[i] for i in idx], [ys[i] for i in idx]) for idx in split(list(range(len(xs))), cuts)
     ]
     merged = sum(parts, PairedStats())
     fx = [Fraction(v) for v in xs]
@@ -262,9 +259,7 @@ def test_bootstrap_mean_and_median_match_scipy() -> None:
     assert ours.acceleration == pytest.approx(jackknife_acceleration([v], np.mean, [1.0]), rel=1e-9)
     med = bootstrap_ci(v, statistic="median", n_resamples=20_000, seed=4)
     compare_with_scipy(med, (v,), np.median)
-    assert med.acceleration == pytest.approx(
-        jackknife_acceleration([v], np.median, [1.0]), rel=1e-9, abs=1e-12
-    )
+    assert med.acceleration == pytest.approx(jackknife_acceleration([v], np.median, [1.0]), rel=1e-9, abs=1e-12)
     pct = bootstrap_ci(v, method="percentile", n_resamples=20_000, seed=4)
     ref = stats.bootstrap((v,), np.mean, n_resamples=20_000, method="percentile", rng=1)
     assert abs(pct.low - ref.confidence_interval.low) < 0.15 * ref.standard_error
@@ -281,9 +276,7 @@ def test_bootstrap_two_sample_difference_and_ratio_match_scipy() -> None:
         return np.mean(x, axis=axis) - np.mean(y, axis=axis)
 
     compare_with_scipy(ours, (a, b), diff)
-    assert ours.acceleration == pytest.approx(
-        jackknife_acceleration([a, b], np.mean, [1.0, -1.0]), rel=1e-9
-    )
+    assert ours.acceleration == pytest.approx(jackknife_acceleration([a, b], np.mean, [1.0, -1.0]), rel=1e-9)
 
     orders = rng.poisson(1.2, 400).astype(float)
     revenue = orders * rng.gamma(3, 8, 400)
@@ -355,13 +348,9 @@ def quad_expected_loss(x: tuple[float, float], y: tuple[float, float]) -> float:
         top = min(t, y_hi)
         if top <= y_lo:
             return 0.0
-        return integrate.quad(
-            lambda s: (t - s) * stats.beta.pdf(s, *y), y_lo, top, epsabs=1e-15, epsrel=1e-12
-        )[0]
+        return integrate.quad(lambda s: (t - s) * stats.beta.pdf(s, *y), y_lo, top, epsabs=1e-15, epsrel=1e-12)[0]
 
-    return integrate.quad(
-        lambda t: stats.beta.pdf(t, *x) * inner(t), x_lo, x_hi, epsabs=1e-14, epsrel=1e-11
-    )[0]
+    return integrate.quad(lambda t: stats.beta.pdf(t, *x) * inner(t), x_lo, x_hi, epsabs=1e-14, epsrel=1e-11)[0]
 
 
 @pytest.mark.parametrize(
@@ -380,9 +369,7 @@ def test_bayes_proportions_against_quadrature(counts, prior) -> None:
     b = (prior[0] + cb, prior[1] + nb - cb)
     assert r.method == ("quadrature" if prior[0] % 1 and prior[1] % 1 else "closed-form")
     assert r.prob_b_beats_a == pytest.approx(quad_prob_b_beats_a(*a, *b), abs=1e-9)
-    assert r.posterior_a.credible_interval == pytest.approx(
-        tuple(stats.beta.ppf([0.025, 0.975], *a)), rel=1e-10
-    )
+    assert r.posterior_a.credible_interval == pytest.approx(tuple(stats.beta.ppf([0.025, 0.975], *a)), rel=1e-10)
     # The interval of p_B - p_A: the exact difference CDF at its ends is 2.5 % and 97.5 %.
     for d, level in zip(r.diff_credible_interval, (0.025, 0.975), strict=True):
         lo, hi = stats.beta.ppf([1e-14, 1 - 1e-14], *a)
@@ -417,12 +404,8 @@ def test_bayes_means_closed_forms() -> None:
     loss_b = integrate.quad(lambda d: -d * stats.norm.pdf(d, delta, sd), delta - 12 * sd, 0)[0]
     assert r.expected_loss_b == pytest.approx(loss_b, rel=1e-8)
     assert r.expected_loss_a - r.expected_loss_b == pytest.approx(delta, rel=1e-12)
-    assert r.diff_credible_interval == pytest.approx(
-        tuple(stats.norm.interval(0.9, delta, sd)), rel=1e-12
-    )
-    assert r.posterior_b.credible_interval == pytest.approx(
-        tuple(stats.norm.interval(0.9, b.mean(), sb)), rel=1e-12
-    )
+    assert r.diff_credible_interval == pytest.approx(tuple(stats.norm.interval(0.9, delta, sd)), rel=1e-12)
+    assert r.posterior_b.credible_interval == pytest.approx(tuple(stats.norm.interval(0.9, b.mean(), sb)), rel=1e-12)
 
 
 # --- sequential -----------------------------------------------------------------------------
@@ -480,9 +463,7 @@ def test_confidence_sequence_formula() -> None:
         assert cs.pvalue[k] == pytest.approx(min(p_run, 1.0), rel=1e-10)
         assert cs.lower[k] == pytest.approx(low_run, rel=1e-10)
         assert cs.upper[k] == pytest.approx(high_run, rel=1e-10)
-    np.testing.assert_array_equal(
-        always_valid_pvalues(looks_a, looks_b, mixing_variance=tau2), cs.pvalue
-    )
+    np.testing.assert_array_equal(always_valid_pvalues(looks_a, looks_b, mixing_variance=tau2), cs.pvalue)
     with pytest.raises(InvalidArgumentError):
         confidence_sequence(looks_a, looks_b[:-1])
 
@@ -518,9 +499,7 @@ def test_aa_false_positive_rates_sit_in_binomial_interval() -> None:
         assert lo <= props[test].rejections <= hi, (test, props[test])
     # Pearson's chi-square without Yates is the square of the pooled z: same decisions.
     assert props["chi2"].rejections == props["z"].rejections
-    means = simulate_aa(
-        metric="normal", baseline=5.0, sd=2.0, nobs1=60, nobs2=40, runs=runs, seed=7
-    )
+    means = simulate_aa(metric="normal", baseline=5.0, sd=2.0, nobs1=60, nobs2=40, runs=runs, seed=7)
     for test in ("welch_t", "mann_whitney"):
         assert lo <= means[test].rejections <= hi, (test, means[test])
     revenue = simulate_aa(

@@ -68,9 +68,9 @@ def raw_lines(dataset: GenerateResult) -> list[str]:
 @pytest.fixture(scope="module")
 def events(dataset: GenerateResult, truth: dict) -> pl.DataFrame:
     """The clean rows: every line of events.csv except those truth.json lists as injected."""
-    raw = pl.read_csv(
-        dataset.files["events.csv"], infer_schema=False, truncate_ragged_lines=True
-    ).with_row_index("line", offset=2)
+    raw = pl.read_csv(dataset.files["events.csv"], infer_schema=False, truncate_ragged_lines=True).with_row_index(
+        "line", offset=2
+    )
     return raw.filter(~pl.col("line").is_in(sorted(injected_lines(truth)))).with_columns(
         pl.col("timestamp").cast(pl.Int64),
         pl.col("visitorid").cast(pl.Int64),
@@ -202,9 +202,9 @@ def test_events_per_visitor_are_skewed(events: pl.DataFrame, truth: dict) -> Non
     assert len(bots) == round(10 * SCALE)
     bot_events = events.filter(pl.col("visitorid").is_in(sorted(bots)))
     assert bot_events.height == truth["bots"]["events"]
-    gaps = bot_events.sort("visitorid", "timestamp").select(
-        pl.col("timestamp").diff().over("visitorid").alias("gap")
-    )["gap"]
+    gaps = bot_events.sort("visitorid", "timestamp").select(pl.col("timestamp").diff().over("visitorid").alias("gap"))[
+        "gap"
+    ]
     assert (gaps.drop_nulls() <= 333).mean() > 0.9, "bots make at least 3 events per second"
 
 
@@ -239,9 +239,7 @@ def test_outage_collapses_conversion(events: pl.DataFrame, truth: dict) -> None:
     assert rates[True] < 0.3 * rates[False]
 
 
-def test_injected_rows_are_where_truth_says(
-    dataset: GenerateResult, raw_lines: list[str], truth: dict
-) -> None:
+def test_injected_rows_are_where_truth_says(dataset: GenerateResult, raw_lines: list[str], truth: dict) -> None:
     def line(n: int) -> str:
         return raw_lines[n - 1]
 
@@ -253,12 +251,10 @@ def test_injected_rows_are_where_truth_says(
 
     near = truth["near_duplicates"]
     assert near["window_ms"] == 1000 and len(near["lines"]) == near["count"] == round(230 * SCALE)
-    raw = pl.read_csv(
-        dataset.files["events.csv"], infer_schema=False, truncate_ragged_lines=True
-    ).with_row_index("line", offset=2)
-    raw = raw.filter(pl.col("timestamp").str.contains(r"^\d+$")).with_columns(
-        pl.col("timestamp").cast(pl.Int64)
+    raw = pl.read_csv(dataset.files["events.csv"], infer_schema=False, truncate_ragged_lines=True).with_row_index(
+        "line", offset=2
     )
+    raw = raw.filter(pl.col("timestamp").str.contains(r"^\d+$")).with_columns(pl.col("timestamp").cast(pl.Int64))
     copies = raw.filter(pl.col("line").is_in(near["lines"]))
     assert set(copies["event"]) <= {"view", "addtocart"}
     originals = copies.join(raw, on=["visitorid", "event", "itemid"], suffix="_original").filter(
@@ -314,8 +310,7 @@ def test_experiments(dataset: GenerateResult, events: pl.DataFrame, truth: dict)
     assert (first_after["timestamp"] == first_after["assigned_at"]).all()
 
     counts = {
-        name: dict(group.group_by("variant").len().iter_rows())
-        for (name,), group in assignments.group_by("experiment")
+        name: dict(group.group_by("variant").len().iter_rows()) for (name,), group in assignments.group_by("experiment")
     }
     srm = {name: stats.chisquare(list(c.values())).pvalue for name, c in counts.items()}
     assert srm["recs_srm"] < 1e-3 and truth["experiments"]["recs_srm"]["srm"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from decimal import Decimal, getcontext
 from fractions import Fraction
 
 import numpy as np
@@ -186,9 +187,7 @@ def test_proportion_confint_edges():
 
 # --- t tests -------------------------------------------------------------------------------
 
-samples = st.lists(st.integers(-(10**6), 10**6), min_size=2, max_size=40).map(
-    lambda xs: [x / 16 for x in xs]
-)
+samples = st.lists(st.integers(-(10**6), 10**6), min_size=2, max_size=40).map(lambda xs: [x / 16 for x in xs])
 
 
 def spread(xs):
@@ -225,12 +224,8 @@ def test_ttest_ind_matches_scipy(a, b, equal_var, alternative, level):
     alternatives,
 )
 def test_ttest_from_stats_matches_scipy(m1, s1, n1, m2, s2, n2, equal_var, alternative):
-    res = ss.ttest_ind_from_stats(
-        m1, s1, n1, m2, s2, n2, equal_var=equal_var, alternative=alternative
-    )
-    ref = stats.ttest_ind_from_stats(
-        m1, s1, n1, m2, s2, n2, equal_var=equal_var, alternative=alternative
-    )
+    res = ss.ttest_ind_from_stats(m1, s1, n1, m2, s2, n2, equal_var=equal_var, alternative=alternative)
+    ref = stats.ttest_ind_from_stats(m1, s1, n1, m2, s2, n2, equal_var=equal_var, alternative=alternative)
     assert_close((res.statistic, res.pvalue), (ref.statistic, ref.pvalue), atol=1e-300)
 
 
@@ -269,9 +264,7 @@ def test_ttest_accepts_every_array_type():
 
 # --- Mann-Whitney U ------------------------------------------------------------------------
 
-small_ints = st.lists(st.integers(0, 6), min_size=1, max_size=30).map(
-    lambda xs: [float(x) for x in xs]
-)
+small_ints = st.lists(st.integers(0, 6), min_size=1, max_size=30).map(lambda xs: [float(x) for x in xs])
 distinct = st.lists(st.integers(-1000, 1000), min_size=1, max_size=12, unique=True)
 
 
@@ -323,9 +316,7 @@ def test_mannwhitneyu_far_tail_and_errors():
 
 tables = st.integers(1, 5).flatmap(
     lambda r: st.integers(1, 5).flatmap(
-        lambda c: st.lists(
-            st.lists(st.integers(0, 10_000), min_size=c, max_size=c), min_size=r, max_size=r
-        )
+        lambda c: st.lists(st.lists(st.integers(0, 10_000), min_size=c, max_size=c), min_size=r, max_size=r)
     )
 )
 
@@ -416,6 +407,39 @@ def test_fisher_exact_large_tables():
         ss.fisher_exact([[1, 2, 3], [3, 1, 2]])
 
 
+def decimal_fisher(table):
+    """Fisher p-values from the hypergeometric pmf by its term ratio in 45-digit decimals."""
+    getcontext().prec = 45
+    (a, b), (c, d) = table
+    n1, n, total = a + b, a + c, a + b + c + d
+    lo, hi = max(0, n + n1 - total), min(n, n1)
+    mode = (n + 1) * (n1 + 1) // (total + 2)
+    terms = {mode: Decimal(1)}
+    for step in (1, -1):
+        k, u = mode, Decimal(1)
+        while (k < hi if step > 0 else k > lo) and u > Decimal("1e-330"):
+            if step > 0:
+                u = u * (n1 - k) * (n - k) / ((k + 1) * (total - n1 - n + k + 1))
+            else:
+                u = u * k * (total - n1 - n + k) / ((n1 - k + 1) * (n - k + 1))
+            k += step
+            terms[k] = u
+    norm = sum(terms.values())
+    cut = terms[a] * (1 + Decimal("1e-14"))
+    two_sided = sum(v for v in terms.values() if v <= cut) / norm
+    less = sum(v for k, v in terms.items() if k <= a) / norm
+    return float(two_sided), float(less)
+
+
+def test_fisher_exact_huge_margins_against_decimal_reference():
+    # Margins of 1e9: scipy (Boost) is off by 1.2e-7 relative on this table; the 45-digit
+    # reference decides.
+    table = [[500_000_000, 500_000_000], [500_030_000, 499_990_000]]
+    two_sided, less = decimal_fisher(table)
+    assert_close(ss.fisher_exact(table).pvalue, two_sided, rtol=1e-11)
+    assert_close(ss.fisher_exact(table, alternative="less").pvalue, less, rtol=1e-11)
+
+
 # --- multiple testing ----------------------------------------------------------------------
 
 pvalue_lists = st.lists(
@@ -448,9 +472,7 @@ def test_adjust_pvalues_rejects_bad_input():
 
 # --- relative effects and ratio metrics ----------------------------------------------------
 
-proportion_groups = st.integers(50, 10**7).flatmap(
-    lambda n: st.tuples(st.integers(1, n - 1), st.just(n))
-)
+proportion_groups = st.integers(50, 10**7).flatmap(lambda n: st.tuples(st.integers(1, n - 1), st.just(n)))
 
 
 @settings(max_examples=100, deadline=None)
@@ -557,9 +579,7 @@ def test_compare_arms_means_is_welch_plus_holm():
     raw = []
     for comp in res.comparisons:
         i = comp.arm
-        ref = stats.ttest_ind_from_stats(
-            means[i], stds[i], nobs[i], means[1], stds[1], nobs[1], equal_var=False
-        )
+        ref = stats.ttest_ind_from_stats(means[i], stds[i], nobs[i], means[1], stds[1], nobs[1], equal_var=False)
         assert_close((comp.statistic, comp.pvalue), (ref.statistic, ref.pvalue))
         raw.append(ref.pvalue)
     assert_close(res.pvalues_adjusted, multipletests(raw, method="holm")[1])
@@ -674,9 +694,7 @@ def test_samplesize_ttest_inverts_r_power(delta, sd, power, alpha):
             if r_power_t(lo, delta, sd, alpha) < power:
                 break
             hi = lo
-    ref = optimize.brentq(
-        lambda m: r_power_t(m, delta, sd, alpha) - power, lo, hi, xtol=1e-10, rtol=1e-13
-    )
+    ref = optimize.brentq(lambda m: r_power_t(m, delta, sd, alpha) - power, lo, hi, xtol=1e-10, rtol=1e-13)
     assert_close(n, ref, rtol=ITER_RTOL)
 
 

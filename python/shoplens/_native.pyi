@@ -1,6 +1,10 @@
 # Stubs of the native module shoplens._native (checked by `python -m mypy.stubtest` in `make lint`).
 # Each area keeps to its own section.
 
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 __version__: str
@@ -8,12 +12,13 @@ __all__: list[str]
 
 # --- pipeline (lead) ---
 def clean_retailrocket(raw_dir: str, config_json: str | None = None) -> tuple[dict[str, pl.DataFrame], str]: ...
-def clean_frame(name: str, frame: pl.DataFrame, config_json: str | None = None) -> tuple[dict[str, pl.DataFrame], str]: ...
+def clean_frame(
+    name: str, frame: pl.DataFrame, config_json: str | None = None
+) -> tuple[dict[str, pl.DataFrame], str]: ...
 def write_tables(out_dir: str, tables: list[tuple[str, pl.DataFrame]], report_json: str) -> None: ...
 def build_warehouse(raw_dir: str, out_dir: str, config_json: str | None = None, progress: bool = False) -> str: ...
 
 # --- generate (gen) ---
-from typing import Any
 
 def generate(
     out_dir: str,
@@ -22,6 +27,7 @@ def generate(
     inject_anomalies: bool = True,
     progress: bool = False,
 ) -> dict[str, Any]: ...
+
 # --- end generate ---
 
 # --- stats (stats) ---
@@ -75,15 +81,11 @@ def stats_chi2_contingency(
     table: npt.NDArray[np.float64], nrows: int, ncols: int, correction: bool
 ) -> dict[str, Any]: ...
 def stats_fisher_exact(table: _Table2x2, alternative: str) -> dict[str, float]: ...
-def stats_fisher_confint(
-    table: _Table2x2, confidence_level: float, alternative: str
-) -> tuple[float, float]: ...
+def stats_fisher_confint(table: _Table2x2, confidence_level: float, alternative: str) -> tuple[float, float]: ...
 def stats_srm_test(
     observed: npt.NDArray[np.float64], weights: npt.NDArray[np.float64], threshold: float
 ) -> dict[str, Any]: ...
-def stats_adjust_pvalues(
-    pvalues: npt.NDArray[np.float64], method: str
-) -> npt.NDArray[np.float64]: ...
+def stats_adjust_pvalues(pvalues: npt.NDArray[np.float64], method: str) -> npt.NDArray[np.float64]: ...
 def stats_relative_lift(
     first: float,
     variance_first: float,
@@ -119,9 +121,7 @@ def stats_relative_lift_means(
 def stats_ratio_metric_stats(
     numerator: npt.NDArray[np.float64], denominator: npt.NDArray[np.float64]
 ) -> _RatioStats: ...
-def stats_ratio_metric_test(
-    first: _RatioStats, second: _RatioStats, alternative: str
-) -> dict[str, float]: ...
+def stats_ratio_metric_test(first: _RatioStats, second: _RatioStats, alternative: str) -> dict[str, float]: ...
 def stats_compare_arms_proportions(
     counts: npt.NDArray[np.float64],
     nobs: npt.NDArray[np.float64],
@@ -165,12 +165,11 @@ def stats_mde_ttest_ind(
 ) -> float: ...
 def stats_duration_days(total_nobs: float, daily_traffic: float) -> int: ...
 def stats_nct_cdf_sf(t: float, df: float, nc: float) -> tuple[float, float]: ...
+
 # --- end stats ---
 
 # --- experiments (expmath) ---
 # (`Any` is imported in the generate section above.)
-import numpy as np
-import numpy.typing as npt
 
 _Moments = tuple[int, float, float]
 _CoMoments = tuple[int, float, float, float, float, float]
@@ -275,5 +274,5 @@ def exp_simulate_peeking(
     seed: int,
     confidence_level: float,
 ) -> dict[str, Any]: ...
-# --- end experiments ---
 
+# --- end experiments ---

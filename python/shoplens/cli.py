@@ -42,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="headline KPIs and the validation summary of a warehouse")
     report.add_argument("--warehouse", required=True, type=Path)
+
+    exp = sub.add_parser("experiment", help="experiment results table (also stored in the warehouse)")
+    exp.add_argument("--warehouse", required=True, type=Path)
+    exp.add_argument("--name", default=None, help="only this experiment")
+    exp.add_argument("--correction", choices=["holm", "bonferroni", "bh"], default="holm")
+    exp.add_argument("--alpha", type=float, default=0.05)
     return parser
 
 
@@ -102,12 +108,47 @@ def _report(args: argparse.Namespace) -> None:
     print(render(headline(open_warehouse(args.warehouse))))
 
 
+def _experiment(args: argparse.Namespace) -> None:
+    import polars as pl
+
+    from shoplens import open_warehouse
+    from shoplens.experiments import analyze
+
+    wh = open_warehouse(args.warehouse)
+    res = analyze(wh, experiment=args.name, correction=args.correction, alpha=args.alpha)
+    if args.name is None:
+        # The stored table always holds every experiment.
+        res.results.write_parquet(wh.path / "experiment_results.parquet")
+    shown = res.results.select(
+        "experiment",
+        "metric",
+        "variant",
+        "n",
+        pl.col("control_mean").round(5),
+        pl.col("mean").round(5),
+        (pl.col("lift") * 100).round(2).alias("lift_%"),
+        (pl.col("lift_low") * 100).round(2).alias("low_%"),
+        (pl.col("lift_high") * 100).round(2).alias("high_%"),
+        pl.col("pvalue").round(4),
+        pl.col("pvalue_adjusted").round(4).alias("p_adj"),
+        pl.col("prob_better").round(3).alias("P(better)"),
+        "significant",
+    )
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
+        print(shown)
+    for summary in res.summaries.values():
+        status = ", ".join(f"{v}: {s} (always-valid p = {summary.sequential_pvalue[v]:.3g})"
+                           for v, s in summary.sequential_status.items())  # fmt: skip
+        print(f"{summary.text()}; sequential after {summary.looks} daily looks: {status}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from shoplens.errors import InputError
 
     try:
-        {"generate": _generate, "build": _build, "report": _report}[args.command](args)
+        commands = {"generate": _generate, "build": _build, "report": _report, "experiment": _experiment}
+        commands[args.command](args)
     except InputError as exc:
         print(f"shoplens: error: {exc}", file=sys.stderr)
         return 2

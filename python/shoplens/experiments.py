@@ -19,6 +19,7 @@ from shoplens import _native
 from shoplens.errors import InvalidArgumentError
 
 __all__ = [
+    "METRICS",
     "BayesMeansResult",
     "BayesProportionsResult",
     "BetaPosterior",
@@ -27,6 +28,8 @@ __all__ = [
     "CupedArm",
     "CupedComparison",
     "CupedResult",
+    "ExperimentAnalysis",
+    "ExperimentSummary",
     "GroupSequentialBoundaries",
     "NormalPosterior",
     "PairedStats",
@@ -37,6 +40,7 @@ __all__ = [
     "WelchResult",
     "WinsorizeResult",
     "always_valid_pvalues",
+    "analyze",
     "bayes_means",
     "bayes_proportions",
     "bootstrap_ci",
@@ -47,6 +51,7 @@ __all__ = [
     "simulate_aa",
     "simulate_peeking",
     "simulate_power",
+    "user_metrics",
     "winsorize",
 ]
 
@@ -190,9 +195,7 @@ class PairedStats:
         return cls(*_native.exp_comoments(_as_array(x, "x"), _as_array(y, "y")))
 
     @classmethod
-    def from_sums(
-        cls, n: int, sum_x: float, sum_y: float, sum_xx: float, sum_yy: float, sum_xy: float
-    ) -> PairedStats:
+    def from_sums(cls, n: int, sum_x: float, sum_y: float, sum_xx: float, sum_yy: float, sum_xy: float) -> PairedStats:
         """Co-moments from n, Σx, Σy, Σx², Σy², Σxy."""
         args = (float(sum_x), float(sum_y), float(sum_xx), float(sum_yy), float(sum_xy))
         return cls(*_native.exp_comoments_from_sums(int(n), *args))
@@ -452,9 +455,7 @@ class WinsorizeResult:
     n_capped_high: int
 
 
-def winsorize(
-    values: Any, *, lower: float = 0.0, upper: float = 0.99, nonzero_only: bool = False
-) -> WinsorizeResult:
+def winsorize(values: Any, *, lower: float = 0.0, upper: float = 0.99, nonzero_only: bool = False) -> WinsorizeResult:
     """Cap values at the ``lower`` and ``upper`` quantiles.
 
     Quantiles follow numpy's default (``method="linear"``). With ``nonzero_only`` the caps are
@@ -508,12 +509,8 @@ class BootstrapResult:
 def _bootstrap_sample(sample: Any, name: str, ratio: bool) -> tuple[np.ndarray, np.ndarray | None]:
     if ratio:
         if not (isinstance(sample, tuple | list) and len(sample) == 2):
-            raise InvalidArgumentError(
-                f"{name}: the ratio statistic needs a (numerator, denominator) pair"
-            )
-        return _as_array(sample[0], f"{name} numerator"), _as_array(
-            sample[1], f"{name} denominator"
-        )
+            raise InvalidArgumentError(f"{name}: the ratio statistic needs a (numerator, denominator) pair")
+        return _as_array(sample[0], f"{name} numerator"), _as_array(sample[1], f"{name} denominator")
     return _as_array(sample, name), None
 
 
@@ -696,9 +693,7 @@ def bayes_means(a: Any, b: Any, *, credible_level: float = 0.95) -> BayesMeansRe
     >>> round(r.prob_b_beats_a, 4), round(r.diff_std_error, 4)
     (0.9615, 0.2828)
     """
-    raw = _native.exp_bayes_means(
-        _stats(a, "a")._tuple(), _stats(b, "b")._tuple(), float(credible_level)
-    )
+    raw = _native.exp_bayes_means(_stats(a, "a")._tuple(), _stats(b, "b")._tuple(), float(credible_level))
 
     def posterior(d: Mapping[str, float]) -> NormalPosterior:
         return NormalPosterior(d["mean"], d["std_error"], (d["ci_low"], d["ci_high"]))
@@ -843,9 +838,7 @@ def obrien_fleming_boundaries(
     if alternative not in ("two-sided", "greater"):
         raise InvalidArgumentError("alternative must be 'two-sided' or 'greater'")
     fractions = [float(t) for t in _as_array(info_fractions, "info_fractions")]
-    raw = _native.exp_group_sequential_bounds(
-        fractions, float(alpha), kind, alternative == "two-sided"
-    )
+    raw = _native.exp_group_sequential_bounds(fractions, float(alpha), kind, alternative == "two-sided")
     return GroupSequentialBoundaries(
         info_fractions=raw["info_fractions"],
         z=raw["z"],
@@ -1057,3 +1050,11 @@ def simulate_peeking(
 
 
 # --- experiment analysis from events and assignments (lead: analyze) -----------------------
+# Defined in its own module (it builds on everything above); imported last to keep the cycle benign.
+from shoplens._analyze import (  # noqa: E402
+    METRICS,
+    ExperimentAnalysis,
+    ExperimentSummary,
+    analyze,
+    user_metrics,
+)

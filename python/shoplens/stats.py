@@ -71,9 +71,7 @@ _POWER_ALTERNATIVES = ("two-sided", "one-sided")
 
 def _alternative(value: str) -> str:
     if value not in _ALTERNATIVES:
-        raise InvalidArgumentError(
-            f"alternative must be 'two-sided', 'less' or 'greater', got {value!r}"
-        )
+        raise InvalidArgumentError(f"alternative must be 'two-sided', 'less' or 'greater', got {value!r}")
     return value
 
 
@@ -310,9 +308,7 @@ def ttest_ind(
     >>> [round(x, 3) for x in res.confidence_interval()]
     [-3.443, -0.443]
     """
-    res = _native.stats_ttest_ind(
-        _as_array(a, "a"), _as_array(b, "b"), bool(equal_var), _alternative(alternative)
-    )
+    res = _native.stats_ttest_ind(_as_array(a, "a"), _as_array(b, "b"), bool(equal_var), _alternative(alternative))
     return TtestResult(**res, alternative=alternative)
 
 
@@ -442,9 +438,7 @@ def chi2_contingency(table: Any, *, correction: bool = True) -> Chi2ContingencyR
     if array.ndim != 2:
         raise InvalidArgumentError(f"table: expected a 2-D table, got shape {array.shape}")
     nrows, ncols = array.shape
-    res = _native.stats_chi2_contingency(
-        np.ascontiguousarray(array.ravel()), nrows, ncols, bool(correction)
-    )
+    res = _native.stats_chi2_contingency(np.ascontiguousarray(array.ravel()), nrows, ncols, bool(correction))
     return Chi2ContingencyResult(
         statistic=res["statistic"],
         pvalue=res["pvalue"],
@@ -550,9 +544,7 @@ def srm_test(observed: Any, weights: Any, *, threshold: float = 0.001) -> SrmRes
     >>> srm_test([51_000, 49_000], [1, 1]).alarm
     True
     """
-    res = _native.stats_srm_test(
-        _as_array(observed, "observed"), _as_array(weights, "weights"), float(threshold)
-    )
+    res = _native.stats_srm_test(_as_array(observed, "observed"), _as_array(weights, "weights"), float(threshold))
     return SrmResult(**res, threshold=float(threshold))
 
 
@@ -739,9 +731,7 @@ class RatioMetricStats:
     def from_arrays(cls, numerator: Any, denominator: Any) -> RatioMetricStats:
         """Statistics of per-user numerators and denominators (equal lengths, at least 2)."""
         return cls(
-            *_native.stats_ratio_metric_stats(
-                _as_array(numerator, "numerator"), _as_array(denominator, "denominator")
-            )
+            *_native.stats_ratio_metric_stats(_as_array(numerator, "numerator"), _as_array(denominator, "denominator"))
         )
 
     @property
@@ -803,9 +793,7 @@ def ratio_metric_test_from_stats(
     The variance of a ratio R = mean(x)/mean(y) over n users is
     ``(Vx/my**2 - 2*mx*Cxy/my**3 + mx**2*Vy/my**4) / n``.
     """
-    res = _native.stats_ratio_metric_test(
-        stats1._tuple(), stats2._tuple(), _alternative(alternative)
-    )
+    res = _native.stats_ratio_metric_test(stats1._tuple(), stats2._tuple(), _alternative(alternative))
     return RatioMetricResult(**res, alternative=alternative)
 
 
@@ -949,9 +937,7 @@ def compare_arms_means(
         _choice(method, ("bonferroni", "holm", "bh"), "method"),
     )
     comparisons = tuple(
-        ArmComparison(
-            arm=arm, result=TtestResult(**test, alternative=alternative), pvalue_adjusted=p
-        )
+        ArmComparison(arm=arm, result=TtestResult(**test, alternative=alternative), pvalue_adjusted=p)
         for arm, test, p in zip(res["arms"], res["tests"], res["pvalues_adjusted"], strict=True)
     )
     return MultiArmResult(control=int(control), method=method, comparisons=comparisons)
@@ -1146,8 +1132,4 @@ def duration_days(total_nobs: float, daily_traffic: float) -> int:
     >>> duration_days(2 * math.ceil(n), 2_000)
     15
     """
-    return int(
-        _native.stats_duration_days(
-            _number(total_nobs, "total_nobs"), _number(daily_traffic, "daily_traffic")
-        )
-    )
+    return int(_native.stats_duration_days(_number(total_nobs, "total_nobs"), _number(daily_traffic, "daily_traffic")))

@@ -57,9 +57,21 @@ pub struct MannWhitneyResult {
     pub nobs2: usize,
 }
 
-/// Largest exact computation accepted: coefficients × passes of the
-/// generating-function recursion (about a second of work).
-const EXACT_WORK_LIMIT: f64 = 2e9;
+/// Largest exact computation accepted: coefficients kept (40 MB) and
+/// coefficients × passes of the generating-function recursion (~0.5 s).
+const EXACT_MAX_DEGREE: f64 = 5e6;
+const EXACT_WORK_LIMIT: f64 = 5e8;
+
+/// Highest power of q the exact p-value needs, by the symmetry U ↔ mn − U.
+fn exact_degree(u: f64, n1: usize, n2: usize) -> f64 {
+    let kc = (n1 as f64) * (n2 as f64) - u;
+    u.min(kc)
+}
+
+fn exact_is_feasible(u: f64, n1: usize, n2: usize) -> bool {
+    let degree = exact_degree(u, n1, n2);
+    degree <= EXACT_MAX_DEGREE && (degree + 1.0) * n1.min(n2) as f64 <= EXACT_WORK_LIMIT
+}
 
 /// Mann–Whitney U test of `a` against `b`.
 ///
@@ -90,7 +102,12 @@ pub fn mannwhitneyu(
         Alternative::TwoSided => (u1.max(u2), 2.0),
     };
     let method = match method {
-        MwuMethod::Auto if (n1 <= 8 || n2 <= 8) && !has_ties => MwuMethod::Exact,
+        // scipy's rule, except that a sample of a few values against millions
+        // (beyond the exact limits) falls back to the normal approximation,
+        // which is then accurate, instead of running for hours.
+        MwuMethod::Auto if (n1 <= 8 || n2 <= 8) && !has_ties && exact_is_feasible(u, n1, n2) => {
+            MwuMethod::Exact
+        }
         MwuMethod::Auto => MwuMethod::Asymptotic,
         other => other,
     };
@@ -150,10 +167,9 @@ fn rank_sum_first(a: &[f64], b: &[f64]) -> (f64, f64, bool) {
 /// following scipy's `_MWU.sf` (the smaller tail is summed, by symmetry).
 fn exact_sf(u: f64, n1: usize, n2: usize) -> Result<f64> {
     let (m, n) = (n1.min(n2), n1.max(n2));
-    let mn = (m as f64) * (n as f64);
-    let kc = mn - u;
-    let degree = if u < kc { u } else { kc };
-    if (degree + 1.0) * m as f64 > EXACT_WORK_LIMIT {
+    let kc = (m as f64) * (n as f64) - u;
+    let degree = exact_degree(u, n1, n2);
+    if !exact_is_feasible(u, n1, n2) {
         return Err(invalid(format!(
             "mannwhitneyu: samples of {n1} and {n2} are too large for the exact method; use 'asymptotic'"
         )));

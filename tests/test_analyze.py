@@ -1,0 +1,181 @@
+"""Experiment analysis (shoplens.experiments.analyze): per-user metrics, tests against scipy and
+statsmodels, and recovery of the generator's injected truth."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats as sps
+from statsmodels.stats.proportion import proportions_ztest
+
+import shoplens
+from shoplens.experiments import analyze, user_metrics
+
+T0 = datetime(2015, 6, 1)
+
+
+def _events(rows: list[tuple[int, int, str, int | None, float | None, int]]) -> pl.DataFrame:
+    """rows: (visitor, minutes after T0, event, transaction id, revenue, session id)"""
+    return pl.DataFrame(
+        {
+            "visitor_id": [r[0] for r in rows],
+            "timestamp": [T0 + timedelta(minutes=r[1]) for r in rows],
+            "event": [r[2] for r in rows],
+            "transaction_id": [r[3] for r in rows],
+            "revenue": [r[4] for r in rows],
+            "session_id": [r[5] for r in rows],
+            "is_bot": [r[0] == 99 for r in rows],
+        },
+        schema_overrides={"timestamp": pl.Datetime("ms"), "transaction_id": pl.Int64, "revenue": pl.Float64},
+    )
+
+
+def test_user_metrics_hand_computed():
+    events = _events(
+        [
+            (1, -10, "transaction", 5, 7.0, 1),  # before assignment: not counted
+            (1, 5, "view", None, None, 2),
+            (1, 6, "transaction", 6, 10.0, 2),
+            (1, 6, "transaction", 6, 2.5, 2),  # same order, second item
+            (1, 90, "transaction", 7, 1.0, 3),
+            (2, 5, "view", None, None, 4),
+            (99, 1, "view", None, None, 9),
+        ]
+    )
+    assignments = pl.DataFrame(
+        {
+            "experiment": ["e", "e", "e", "e"],
+            "user_id": [1, 2, 3, 99],
+            "variant": ["control", "treatment", "treatment", "control"],
+            "assigned_at": [T0, T0, T0, T0],
+        },
+        schema_overrides={"assigned_at": pl.Datetime("ms")},
+    )
+    m = user_metrics(events, assignments).sort("user_id")
+    assert m["conversion"].to_list() == [1.0, 0.0, 0.0, 0.0]
+    assert m["revenue"].to_list() == [13.5, 0.0, 0.0, 0.0]
+    assert m["orders"].to_list() == [2.0, 0.0, 0.0, 0.0]
+    assert m["items"].to_list() == [3.0, 0.0, 0.0, 0.0]
+    assert m["sessions"].to_list() == [2.0, 1.0, 0.0, 1.0]  # user 3 has no events: zeros, still counted
+    assert m["is_bot"].to_list() == [False, False, False, True]
+
+
+@pytest.fixture(scope="module")
+def random_experiment() -> tuple[pl.DataFrame, pl.DataFrame, dict[str, np.ndarray]]:
+    """Per-user outcomes drawn here; the events are built from them, so references use the draws."""
+    rng = np.random.default_rng(11)
+    n = {"control": 1500, "treatment": 1400}
+    rows = []
+    assign = []
+    truth: dict[str, np.ndarray] = {}
+    uid = 1000  # clear of the bot id 99 used by _events
+    for variant, p in (("control", 0.10), ("treatment", 0.13)):
+        conv = rng.random(n[variant]) < p
+        spend = np.where(conv, rng.lognormal(3.0, 0.8, n[variant]).round(2), 0.0)
+        truth[variant] = np.stack([conv.astype(float), spend])
+        for i in range(n[variant]):
+            uid += 1
+            assign.append((uid, variant))
+            rows.append((uid, 1, "view", None, None, uid))
+            if conv[i]:
+                rows.append((uid, 2, "transaction", uid, float(spend[i]), uid))
+    assignments = pl.DataFrame(
+        {
+            "experiment": ["x"] * len(assign),
+            "user_id": [a[0] for a in assign],
+            "variant": [a[1] for a in assign],
+            "assigned_at": [T0] * len(assign),
+        },
+        schema_overrides={"assigned_at": pl.Datetime("ms")},
+    )
+    return _events(rows), assignments, truth
+
+
+def test_analyze_matches_scipy_and_statsmodels(random_experiment):
+    events, assignments, truth = random_experiment
+    res = analyze(events, assignments, metrics=("conversion", "revenue"), correction="bonferroni")
+    conv = res.results.filter(pl.col("metric") == "conversion").row(0, named=True)
+    ct, cc = truth["treatment"][0], truth["control"][0]
+    z, p = proportions_ztest([ct.sum(), cc.sum()], [ct.size, cc.size])
+    assert conv["statistic"] == pytest.approx(z, rel=1e-9)
+    assert conv["pvalue"] == pytest.approx(p, rel=1e-9)
+    assert conv["effect"] == pytest.approx(ct.mean() - cc.mean(), rel=1e-12)
+    assert conv["lift"] == pytest.approx(ct.mean() / cc.mean() - 1, rel=1e-12)
+    rev = res.results.filter(pl.col("metric") == "revenue").row(0, named=True)
+    welch = sps.ttest_ind(truth["treatment"][1], truth["control"][1], equal_var=False)
+    assert rev["statistic"] == pytest.approx(welch.statistic, rel=1e-9)
+    assert rev["pvalue"] == pytest.approx(welch.pvalue, rel=1e-9)
+    lo, hi = welch.confidence_interval(0.95)
+    assert (rev["effect_low"], rev["effect_high"]) == (pytest.approx(lo, rel=1e-9), pytest.approx(hi, rel=1e-9))
+    # Bonferroni over the two comparisons
+    assert rev["pvalue_adjusted"] == pytest.approx(min(1.0, 2 * welch.pvalue), rel=1e-12)
+    summary = res.summaries["x"]
+    assert summary.assigned == {"control": 1500, "treatment": 1400}
+    chi2 = sps.chisquare([1500, 1400])
+    assert summary.srm.pvalue == pytest.approx(chi2.pvalue, rel=1e-9)
+
+
+def test_analyze_rejects_bad_arguments(random_experiment):
+    events, assignments, _ = random_experiment
+    with pytest.raises(shoplens.InvalidArgumentError, match="unknown metrics"):
+        analyze(events, assignments, metrics=("ctr",))
+    with pytest.raises(shoplens.InvalidArgumentError, match="control"):
+        analyze(events, assignments, control="nope")
+    with pytest.raises(shoplens.SchemaError):
+        analyze(events, assignments.drop("variant"))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gen")
+    data = shoplens.generate(root / "raw", scale=0.1, seed=42)
+    shoplens.build_warehouse(root / "raw", root / "wh")
+    return data.truth, shoplens.open_warehouse(root / "wh")
+
+
+def test_analyze_recovers_injected_truth(generated):
+    truth, wh = generated
+    res = analyze(wh)
+    table = res.results
+    exps = truth["experiments"]
+    lift = exps["checkout_redesign"]["true_relative_lift"]["treatment"]
+    row = table.filter((pl.col("experiment") == "checkout_redesign") & (pl.col("metric") == "conversion")).row(
+        0, named=True
+    )
+    assert row["lift_low"] < lift < row["lift_high"]
+    # The SRM experiment is flagged, the others are not.
+    for name, exp in exps.items():
+        assert res.summaries[name].srm.alarm == exp["srm"], name
+    assert res.summaries["recs_srm"].srm.pvalue < 1e-6
+    # The A/A experiment: no significant conversion difference, and its CI covers 0.
+    aa = table.filter((pl.col("experiment") == "homepage_aa") & (pl.col("metric") == "conversion")).row(0, named=True)
+    assert not aa["significant"]
+    assert aa["lift_low"] < 0 < aa["lift_high"]
+
+
+def test_cli_experiment_writes_results(generated):
+    _, wh = generated
+    out = subprocess.run(
+        [sys.executable, "-m", "shoplens", "experiment", "--warehouse", str(wh.path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "SAMPLE-RATIO MISMATCH" in out.stdout and "checkout_redesign" in out.stdout
+    stored = pl.read_parquet(wh.path / "experiment_results.parquet")
+    assert set(stored["experiment"]) == {"checkout_redesign", "homepage_aa", "recs_srm"}
+    bad = subprocess.run(
+        [sys.executable, "-m", "shoplens", "experiment", "--warehouse", str(wh.path), "--name", "nope"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "nope" in bad.stderr
+    assert json.loads((wh.path / "report.json").read_text())["conservation"]["holds"]
