@@ -179,3 +179,42 @@ def test_cli_experiment_writes_results(generated):
     )
     assert bad.returncode == 2 and "nope" in bad.stderr
     assert json.loads((wh.path / "report.json").read_text())["conservation"]["holds"]
+
+
+def _power_prop_test_n(p1: float, p2: float, power: float, alpha: float) -> float:
+    """R's power.prop.test sample size (its default strict=FALSE: one tail term), solved here
+    independently with scipy."""
+    from scipy.optimize import brentq
+
+    qu = sps.norm.isf(alpha / 2)
+
+    def pw(n: float) -> float:
+        d = abs(p1 - p2)
+        q1, q2 = 1 - p1, 1 - p2
+        num = np.sqrt(n) * d - qu * np.sqrt((p1 + p2) * (q1 + q2) / 2)
+        return sps.norm.cdf(num / np.sqrt(p1 * q1 + p2 * q2)) - power
+
+    return brentq(pw, 2, 1e9, xtol=1e-10)
+
+
+def test_planner_from_data(generated):
+    from shoplens.experiments import Candidate, baseline_from_events, plan
+
+    _, wh = generated
+    events = wh.table("events")
+    base = baseline_from_events(events)
+    human = events.filter(~pl.col("is_bot"))
+    visitors = human["visitor_id"].n_unique()
+    buyers = human.filter(pl.col("event") == "transaction")["visitor_id"].n_unique()
+    assert base.conversion == pytest.approx(buyers / visitors, rel=1e-12)
+    assert base.revenue_per_buyer == pytest.approx(human["revenue"].sum() / buyers, rel=1e-12)
+    table = plan(wh, [Candidate("checkout", 0.15, cost=10_000), Candidate("banner", 0.02, cost=500)])
+    for row in table.iter_rows(named=True):
+        n = _power_prop_test_n(base.conversion, base.conversion * (1 + row["expected_lift"]), 0.8, 0.05)
+        assert row["n_per_arm"] == int(np.ceil(n))
+        assert row["days"] == int(np.ceil(2 * row["n_per_arm"] / base.daily_visitors))
+        gain = base.daily_visitors * base.conversion * row["expected_lift"] * base.revenue_per_buyer
+        assert row["daily_revenue_gain"] == pytest.approx(gain, rel=1e-9)
+        assert row["payback_days"] == pytest.approx(row["cost"] / gain, rel=1e-9)
+    # A smaller lift needs more users and more days.
+    assert table["n_per_arm"][1] > table["n_per_arm"][0] and table["days"][1] > table["days"][0]

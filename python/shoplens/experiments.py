@@ -20,10 +20,12 @@ from shoplens.errors import InvalidArgumentError
 
 __all__ = [
     "METRICS",
+    "Baseline",
     "BayesMeansResult",
     "BayesProportionsResult",
     "BetaPosterior",
     "BootstrapResult",
+    "Candidate",
     "ConfidenceSequenceResult",
     "CupedArm",
     "CupedComparison",
@@ -41,6 +43,7 @@ __all__ = [
     "WinsorizeResult",
     "always_valid_pvalues",
     "analyze",
+    "baseline_from_events",
     "bayes_means",
     "bayes_proportions",
     "bootstrap_ci",
@@ -48,6 +51,7 @@ __all__ = [
     "cuped",
     "cuped_from_stats",
     "obrien_fleming_boundaries",
+    "plan",
     "simulate_aa",
     "simulate_peeking",
     "simulate_power",
@@ -1058,3 +1062,4 @@ from shoplens._analyze import (  # noqa: E402
     analyze,
     user_metrics,
 )
+from shoplens._planner import Baseline, Candidate, baseline_from_events, plan  # noqa: E402
