@@ -276,3 +276,19 @@ def exp_simulate_peeking(
 ) -> dict[str, Any]: ...
 
 # --- end experiments ---
+# --- compare (statbench) ---
+def compare_from_sums(
+    n_a: npt.NDArray[np.float64],
+    sum_a: npt.NDArray[np.float64],
+    sum_sq_a: npt.NDArray[np.float64],
+    n_b: npt.NDArray[np.float64],
+    sum_b: npt.NDArray[np.float64],
+    sum_sq_b: npt.NDArray[np.float64],
+    kind: str,
+    alternative: str,
+    confidence_level: float,
+    den_a: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
+    den_b: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
+) -> dict[str, npt.NDArray[np.float64]]: ...
+
+# --- end compare ---

@@ -377,7 +377,9 @@ def mannwhitneyu(
 
     ``method="auto"`` is scipy's rule: the exact null distribution when one sample has at most
     8 values and there are no ties, otherwise the normal approximation with tie correction (and
-    continuity correction when ``use_continuity``). NaN values and empty samples are errors.
+    continuity correction when ``use_continuity``). One departure: when the exact distribution
+    would need more than 5e6 terms (a few values against millions), ``"auto"`` uses the normal
+    approximation, and ``"exact"`` raises. NaN values and empty samples are errors.
 
     Examples
     --------

@@ -1,6 +1,7 @@
 //! The Python face of the engine (`shoplens._native`): conversion, GIL release and error mapping only.
 use pyo3::prelude::*;
 
+mod compare;
 pub(crate) mod errors;
 mod experiments;
 mod generate;
@@ -14,5 +15,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     generate::register(m)?;
     stats::register(m)?;
     experiments::register(m)?;
+    compare::register(m)?;
     Ok(())
 }

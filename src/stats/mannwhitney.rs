@@ -10,7 +10,9 @@ use super::special::norm_sf;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MwuMethod {
     /// Exact when one sample has at most 8 values and there are no ties,
-    /// asymptotic otherwise (scipy's rule for `method="auto"`).
+    /// asymptotic otherwise (scipy's rule for `method="auto"`), except that
+    /// the asymptotic method is also used when the exact distribution would
+    /// need more than 5e6 coefficients (a handful of values against millions).
     #[default]
     Auto,
     /// Exact null distribution of U (not corrected for ties).
@@ -247,6 +249,15 @@ mod tests {
         assert_eq!(r.method, MwuMethod::Asymptotic);
         assert_eq!(r.statistic, SCIPY_TIES.0);
         assert!(close(r.pvalue, SCIPY_TIES.1, 1e-13));
+    }
+
+    #[test]
+    fn auto_falls_back_when_exact_is_too_large() {
+        let b: Vec<f64> = (0..3_000_000).map(|i| i as f64).collect();
+        let a = [1_400_000.5, 1_450_000.5, 1_550_000.5, 1_600_000.5];
+        let r = mannwhitneyu(&a, &b, Alternative::TwoSided, true, MwuMethod::Auto).unwrap();
+        assert_eq!(r.method, MwuMethod::Asymptotic);
+        assert!(mannwhitneyu(&a, &b, Alternative::TwoSided, true, MwuMethod::Exact).is_err());
     }
 
     // (U, two-sided p, 'less' p) and (U, 'greater' p) from scipy 1.17.

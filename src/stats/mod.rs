@@ -7,6 +7,19 @@
 //! relative effects first / second − 1, alternatives "two-sided" | "less" |
 //! "greater". Degenerate but meaningful inputs give NaN statistics as scipy
 //! does; meaningless inputs are errors.
+//!
+//! NaN, as scipy or R: a two-proportion test where neither group (or both
+//! entirely) converted; Welch's t with a sample of one; t tests on empty
+//! samples; constant samples (±inf or NaN); a relative lift over a zero
+//! baseline; Fisher's odds ratio with an empty row or column (p-value 1).
+//!
+//! Errors (`StatsError::InvalidArgument`), where scipy also raises: NaN or
+//! empty samples in Mann–Whitney, a zero expected count in a contingency
+//! table, negative counts; and, where scipy would return NaN but the input
+//! cannot be meant: a contingency table without any count, counts above the
+//! number of trials, probabilities or confidence levels outside their range,
+//! unknown method names. Planning targets that no sample size reaches are
+//! `StatsError::Unattainable`.
 
 mod alternative;
 mod contingency;
