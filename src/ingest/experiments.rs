@@ -85,26 +85,41 @@ pub fn read_experiments(
         .map(|row| parse_assignment(file.line(row), cfg))
         .collect();
     let mut quarantine = Vec::new();
-    let mut first: HashMap<(&str, i64), u64> = HashMap::with_capacity(parsed.len());
+    // A repeated (experiment, user) pair, found by a parallel sort: the first row stays.
+    let mut keys: Vec<(&str, i64, u32)> = parsed
+        .par_iter()
+        .enumerate()
+        .filter_map(|(row, p)| p.as_ref().ok().map(|a| (a.experiment, a.user, row as u32)))
+        .collect();
+    keys.par_sort_unstable();
+    let mut first_of = vec![u32::MAX; parsed.len()];
+    for run in keys.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
+        for k in &run[1..] {
+            first_of[k.2 as usize] = run[0].2;
+        }
+    }
+    drop(keys);
     let (mut exp, mut user, mut variant, mut at, mut line) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (row, p) in parsed.iter().enumerate() {
         let line_no = TextFile::line_no(row);
-        let checked = p.as_ref().map_err(Clone::clone).and_then(|a| {
-            match first.get(&(a.experiment, a.user)) {
-                Some(l) => Err((
+        let checked = p
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|a| match first_of[row] {
+                u32::MAX => Ok(a),
+                first => Err((
                     Rule::DuplicateKey,
                     format!(
-                        "user {} already assigned in {} on line {l}",
-                        a.user, a.experiment
+                        "user {} already assigned in {} on line {}",
+                        a.user,
+                        a.experiment,
+                        TextFile::line_no(first as usize)
                     ),
                 )),
-                None => Ok(a),
-            }
-        });
+            });
         match checked {
             Ok(a) => {
-                first.insert((a.experiment, a.user), line_no);
                 exp.push(a.experiment);
                 user.push(a.user);
                 variant.push(a.variant);

@@ -193,9 +193,7 @@ pub fn read_reference(folder: &RawFolder, cfg: &CleanConfig) -> Result<Reference
     counts.categoryid = cat_rows.len() as u64;
     counts.available = avail_rows.len() as u64;
     counts.price = price_rows.len() as u64;
-    items.par_sort_unstable();
-    items.dedup();
-    counts.items = items.len() as u64;
+    counts.items = count_distinct(&items) as u64;
     let categories = ItemHistory::new(cat_rows);
     counts.items_changing_category = categories.n_changed() as u64;
 
@@ -221,6 +219,23 @@ pub fn read_reference(folder: &RawFolder, cfg: &CleanConfig) -> Result<Reference
         property_rows: counts,
         experiments: None,
     })
+}
+
+/// Distinct non-negative ids: a bitmap when they are dense enough, else a sort.
+fn count_distinct(ids: &[i64]) -> usize {
+    let max = ids.iter().copied().max().unwrap_or(-1);
+    if max >= 0 && max < 200_000_000 {
+        let mut seen = vec![false; max as usize + 1];
+        ids.iter()
+            .filter(|&&i| i >= 0)
+            .for_each(|&i| seen[i as usize] = true);
+        seen.iter().filter(|b| **b).count()
+    } else {
+        let mut sorted = ids.to_vec();
+        sorted.par_sort_unstable();
+        sorted.dedup();
+        sorted.len()
+    }
 }
 
 fn file_name(path: &Path) -> String {
@@ -298,8 +313,6 @@ fn read_properties(file: &TextFile, cfg: &CleanConfig, file_seq: u64) -> Propert
             )),
         }
     }
-    out.items.par_sort_unstable();
-    out.items.dedup();
     out
 }
 
@@ -409,34 +422,40 @@ type PricesRead = (HashMap<i64, f64>, Vec<QuarantineRow>, usize);
 fn read_prices(path: &Path) -> Result<PricesRead> {
     let file = TextFile::open(path, &PRICES_HEADER)?;
     let source: Arc<str> = Arc::from(file.file_name());
-    let mut map: HashMap<i64, f64> = HashMap::with_capacity(file.n_rows());
-    let mut first_line: HashMap<i64, u64> = HashMap::with_capacity(file.n_rows());
-    let mut quarantine = Vec::new();
-    for row in 0..file.n_rows() {
-        let line = file.line(row);
-        let line_no = TextFile::line_no(row);
-        let parsed = split::<2>(line, false).and_then(|f| {
+    let parsed: Vec<std::result::Result<(i64, f64), (Rule, String)>> = (0..file.n_rows())
+        .into_par_iter()
+        .map(|row| {
+            let f = split::<2>(file.line(row), false)?;
             let (Some(item), Some(price)) = (present(Some(f[0])), present(Some(f[1]))) else {
                 return Err((Rule::MissingField, "empty itemid or price".to_string()));
             };
-            let item = parse_id(item, "itemid")?;
-            let price = parse_price(price, "price")?;
-            if let Some(first) = first_line.get(&item) {
-                return Err((
-                    Rule::DuplicateKey,
-                    format!("item {item} already priced on line {first}"),
-                ));
-            }
-            Ok((item, price))
+            Ok((parse_id(item, "itemid")?, parse_price(price, "price")?))
+        })
+        .collect();
+    let mut map: HashMap<i64, f64> = HashMap::with_capacity(file.n_rows());
+    let mut first_line: HashMap<i64, u64> = HashMap::with_capacity(file.n_rows());
+    let mut quarantine = Vec::new();
+    for (row, parsed) in parsed.into_iter().enumerate() {
+        let line_no = TextFile::line_no(row);
+        let checked = parsed.and_then(|(item, price)| match first_line.get(&item) {
+            Some(first) => Err((
+                Rule::DuplicateKey,
+                format!("item {item} already priced on line {first}"),
+            )),
+            None => Ok((item, price)),
         });
-        match parsed {
+        match checked {
             Ok((item, price)) => {
                 map.insert(item, price);
                 first_line.insert(item, line_no);
             }
-            Err((rule, detail)) => {
-                quarantine.push(quarantine_row(&source, line_no, rule, detail, line))
-            }
+            Err((rule, detail)) => quarantine.push(quarantine_row(
+                &source,
+                line_no,
+                rule,
+                detail,
+                file.line(row),
+            )),
         }
     }
     Ok((map, quarantine, file.n_rows()))
