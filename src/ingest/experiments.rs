@@ -85,11 +85,30 @@ pub fn read_experiments(
         .map(|row| parse_assignment(file.line(row), cfg))
         .collect();
     let mut quarantine = Vec::new();
-    // A repeated (experiment, user) pair, found by a parallel sort: the first row stays.
-    let mut keys: Vec<(&str, i64, u32)> = parsed
+    // A repeated (experiment, user) pair, found by a parallel sort on integer keys (experiment names
+    // interned: there are few): the first row stays.
+    let mut names: Vec<&str> = Vec::new();
+    let exp_index: Vec<u32> = parsed
+        .iter()
+        .map(|p| match p {
+            Ok(a) => match names.iter().position(|n| *n == a.experiment) {
+                Some(i) => i as u32,
+                None => {
+                    names.push(a.experiment);
+                    (names.len() - 1) as u32
+                }
+            },
+            Err(_) => u32::MAX,
+        })
+        .collect();
+    let mut keys: Vec<(u32, i64, u32)> = parsed
         .par_iter()
         .enumerate()
-        .filter_map(|(row, p)| p.as_ref().ok().map(|a| (a.experiment, a.user, row as u32)))
+        .filter_map(|(row, p)| {
+            p.as_ref()
+                .ok()
+                .map(|a| (exp_index[row], a.user, row as u32))
+        })
         .collect();
     keys.par_sort_unstable();
     let mut first_of = vec![u32::MAX; parsed.len()];
