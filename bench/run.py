@@ -118,6 +118,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument(
+        "--skip-stats", action="store_true", help="skip the statistics benchmarks (bench/stats_bench.py)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as tmp:
         res = pipeline(args.scale, args.repeat, Path(tmp))
@@ -128,6 +131,10 @@ def main() -> None:
     if not args.no_doc:
         write_doc("pipeline", text)
     print(f"median build {statistics.median(res['all_runs_s']['build']):.3f} s")  # type: ignore[index]
+    if not args.skip_stats:
+        from stats_bench import run_stats_bench
+
+        run_stats_bench(write=None if args.no_doc else write_doc)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 import pytest
@@ -12,7 +14,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportions
 
 from shoplens import InvalidArgumentError
 from shoplens import stats as sl
-from shoplens._compare import COMPARE_COLUMNS, compare_from_sums
+from shoplens._compare import COMPARE_COLUMNS, Alternative, compare_from_sums
 from shoplens.experiments import SufficientStats
 
 RTOL = 1e-9
@@ -53,7 +55,7 @@ def moments(table: pl.DataFrame, arm: str) -> tuple[np.ndarray, np.ndarray, np.n
 @pytest.mark.parametrize("alternative", ["two-sided", "less", "greater"])
 @settings(max_examples=40, deadline=None)
 @given(rows=rows_of_moments)
-def test_welch_matches_scipy_from_stats(alternative: str, rows: list) -> None:
+def test_welch_matches_scipy_from_stats(alternative: Alternative, rows: list) -> None:
     table = sums_table(rows)
     out = compare_from_sums(table, kind="mean", alternative=alternative)
     n_a, m_a, s_a = moments(table, "a")
@@ -105,7 +107,7 @@ proportion_arm = st.integers(min_value=2, max_value=2_000_000).flatmap(
 @pytest.mark.parametrize("alternative", ["two-sided", "less", "greater"])
 @settings(max_examples=40, deadline=None)
 @given(rows=st.lists(st.tuples(proportion_arm, proportion_arm), min_size=1, max_size=20))
-def test_proportions_match_statsmodels_and_prop_test(alternative: str, rows: list) -> None:
+def test_proportions_match_statsmodels_and_prop_test(alternative: Alternative, rows: list) -> None:
     (n_a, c_a), (n_b, c_b) = (np.array(x, dtype=float).T for x in zip(*rows, strict=True))
     table = pl.DataFrame({"n_a": n_a, "sum_a": c_a, "sum_sq_a": c_a, "n_b": n_b, "sum_b": c_b, "sum_sq_b": c_b})
     out = compare_from_sums(table, kind="proportion", alternative=alternative)
@@ -132,7 +134,7 @@ def test_proportions_match_statsmodels_and_prop_test(alternative: str, rows: lis
 
 @settings(max_examples=30, deadline=None)
 @given(rows=rows_of_moments, alternative=st.sampled_from(["two-sided", "less", "greater"]))
-def test_rows_equal_shoplens_stats_functions(rows: list, alternative: str) -> None:
+def test_rows_equal_shoplens_stats_functions(rows: list, alternative: Alternative) -> None:
     table = sums_table(rows)
     out = compare_from_sums(table, alternative=alternative)
     for i, row in enumerate(table.iter_rows(named=True)):
@@ -185,7 +187,7 @@ def test_sums_merged_from_random_partitions_give_the_same_result(n_a: int, n_b: 
 
 def test_ratio_kind_matches_shoplens_ratio_metric_test() -> None:
     rng = np.random.default_rng(7)
-    arms = {}
+    arms: dict[str, Any] = {}
     for arm, scale in (("a", 1.0), ("b", 1.1)):
         orders = rng.poisson(1.2, 500).astype(float)
         revenue = orders * rng.gamma(2.0, 20.0 * scale, 500)

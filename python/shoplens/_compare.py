@@ -51,6 +51,11 @@ def _column(table: pl.DataFrame, name: str) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.float64)
 
 
+def _denominator(table: pl.DataFrame, arm: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    sum_den, sum_sq_den, sum_num_den = (_column(table, f"{name}_{arm}") for name in _DENOMINATOR)
+    return sum_den, sum_sq_den, sum_num_den
+
+
 def compare_from_sums(
     table: Any,
     *,
@@ -127,10 +132,12 @@ def compare_from_sums(
         raise InvalidArgumentError(f"kind must be 'mean', 'proportion' or 'ratio', got {kind!r}")
     if alternative not in ("two-sided", "less", "greater"):
         raise InvalidArgumentError(f"alternative must be 'two-sided', 'less' or 'greater', got {alternative!r}")
-    sums = [_column(table, f"{name}_{arm}") for arm in "ab" for name in _SUMS]
+    n_a, sum_a, sum_sq_a, n_b, sum_b, sum_sq_b = (_column(table, f"{name}_{arm}") for arm in "ab" for name in _SUMS)
     den_a = den_b = None
     if kind == "ratio":
-        den_a = tuple(_column(table, f"{name}_a") for name in _DENOMINATOR)
-        den_b = tuple(_column(table, f"{name}_b") for name in _DENOMINATOR)
-    out = _native.compare_from_sums(*sums, kind, alternative, float(confidence_level), den_a, den_b)
+        den_a = _denominator(table, "a")
+        den_b = _denominator(table, "b")
+    out = _native.compare_from_sums(
+        n_a, sum_a, sum_sq_a, n_b, sum_b, sum_sq_b, kind, alternative, float(confidence_level), den_a, den_b
+    )
     return table.with_columns(pl.Series(name, out[name]) for name in COMPARE_COLUMNS)

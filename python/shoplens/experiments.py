@@ -19,6 +19,7 @@ from shoplens import _native
 from shoplens.errors import InvalidArgumentError
 
 __all__ = [
+    "COMPARE_COLUMNS",
     "METRICS",
     "Baseline",
     "BayesMeansResult",
@@ -47,6 +48,7 @@ __all__ = [
     "bayes_means",
     "bayes_proportions",
     "bootstrap_ci",
+    "compare_from_sums",
     "confidence_sequence",
     "cuped",
     "cuped_from_stats",
@@ -1062,4 +1064,5 @@ from shoplens._analyze import (  # noqa: E402
     analyze,
     user_metrics,
 )
+from shoplens._compare import COMPARE_COLUMNS, compare_from_sums  # noqa: E402
 from shoplens._planner import Baseline, Candidate, baseline_from_events, plan  # noqa: E402

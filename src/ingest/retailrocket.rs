@@ -224,7 +224,7 @@ pub fn read_reference(folder: &RawFolder, cfg: &CleanConfig) -> Result<Reference
 /// Distinct non-negative ids: a bitmap when they are dense enough, else a sort.
 fn count_distinct(ids: &[i64]) -> usize {
     let max = ids.iter().copied().max().unwrap_or(-1);
-    if max >= 0 && max < 200_000_000 {
+    if (0..200_000_000).contains(&max) {
         let mut seen = vec![false; max as usize + 1];
         ids.iter()
             .filter(|&&i| i >= 0)
