@@ -128,80 +128,11 @@ pub fn integrate(
     }
 }
 
-/// Brent's method for a root of `f` in [a, b] where f(a) and f(b) have opposite signs.
-pub fn brent(mut f: impl FnMut(f64) -> f64, mut a: f64, mut b: f64, xtol: f64) -> Result<f64> {
-    let mut fa = f(a);
-    let mut fb = f(b);
-    if fa == 0.0 {
-        return Ok(a);
-    }
-    if fb == 0.0 {
-        return Ok(b);
-    }
-    if fa.signum() == fb.signum() || fa.is_nan() || fb.is_nan() {
-        return Err(ExperimentsError::Numerical(format!(
-            "root not bracketed in [{a}, {b}]"
-        )));
-    }
-    let (mut c, mut fc) = (a, fa);
-    let mut d = b - a;
-    let mut e = d;
-    for _ in 0..200 {
-        if fb.signum() == fc.signum() {
-            c = a;
-            fc = fa;
-            d = b - a;
-            e = d;
-        }
-        if fc.abs() < fb.abs() {
-            a = b;
-            b = c;
-            c = a;
-            fa = fb;
-            fb = fc;
-            fc = fa;
-        }
-        let tol = 2.0 * f64::EPSILON * b.abs() + 0.5 * xtol;
-        let m = 0.5 * (c - b);
-        if m.abs() <= tol || fb == 0.0 {
-            return Ok(b);
-        }
-        if e.abs() >= tol && fa.abs() > fb.abs() {
-            let s = fb / fa;
-            let (mut p, mut q);
-            if a == c {
-                p = 2.0 * m * s;
-                q = 1.0 - s;
-            } else {
-                let qq = fa / fc;
-                let r = fb / fc;
-                p = s * (2.0 * m * qq * (qq - r) - (b - a) * (r - 1.0));
-                q = (qq - 1.0) * (r - 1.0) * (s - 1.0);
-            }
-            if p > 0.0 {
-                q = -q;
-            } else {
-                p = -p;
-            }
-            if 2.0 * p < (3.0 * m * q - (tol * q).abs()).min((e * q).abs()) {
-                e = d;
-                d = p / q;
-            } else {
-                d = m;
-                e = m;
-            }
-        } else {
-            d = m;
-            e = m;
-        }
-        a = b;
-        fa = fb;
-        b += if d.abs() > tol { d } else { tol * m.signum() };
-        fb = f(b);
-    }
-    Err(ExperimentsError::Numerical(
-        "root finding did not converge".into(),
-    ))
+/// Brent's method for a root of `f` in [a, b] where f(a) and f(b) have opposite signs: the
+/// statistics module's implementation, with this module's error type.
+pub fn brent(f: impl Fn(f64) -> f64, a: f64, b: f64, xtol: f64) -> Result<f64> {
+    crate::stats::brent(f, a, b, xtol, 0.0, 200)
+        .map_err(|e| ExperimentsError::Numerical(format!("root in [{a}, {b}]: {e}")))
 }
 
 #[cfg(test)]

@@ -59,6 +59,7 @@ pub use proportions::{
     proportion_confint, proportions_diff_confint, test_proportions_2indep, ConfintMethod,
     ProportionsTest,
 };
+pub(crate) use roots::brent;
 pub use special::{
     beta_quantile, chi2_sf, norm_cdf, norm_isf, norm_ppf, norm_sf, t_cdf, t_isf, t_ppf, t_sf,
 };
