@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import polars as pl
@@ -154,7 +155,7 @@ def _sequential(users: pl.DataFrame, control: str, variant: str, alpha: float) -
     looks_c: list[SufficientStats] = []
     looks_t: list[SufficientStats] = []
     for day in days:
-        cutoff = day + __import__("datetime").timedelta(days=1)
+        cutoff = day + timedelta(days=1)
         seen = users.filter(pl.col("assigned_at") < cutoff)
         conv = (pl.col("first_purchase") < cutoff).fill_null(False).cast(pl.Float64)
         for arm, looks in ((control, looks_c), (variant, looks_t)):
