@@ -1,12 +1,18 @@
 //! The Python face of the engine (`shoplens._native`): conversion, GIL release and error mapping only.
 use pyo3::prelude::*;
 
+#[cfg(target_os = "linux")]
+mod alloc;
 mod compare;
 pub(crate) mod errors;
 mod experiments;
 mod generate;
 mod pipeline;
 mod stats;
+
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: alloc::HugePageAlloc = alloc::HugePageAlloc;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {

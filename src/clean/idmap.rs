@@ -2,6 +2,11 @@
 //! category ids usually are), a hash map otherwise. Lookups run once per event, so this matters.
 use hashbrown::HashMap;
 
+/// Whether ids in `min..=max`, `n` of them, are dense enough for a plain array.
+pub fn dense_fits(min: i64, max: i64, n: usize) -> bool {
+    min >= 0 && max < 100_000_000 && (max as usize) < 8 * n + 1_000_000
+}
+
 #[derive(Debug, Clone)]
 pub enum IdMap<V> {
     Dense(Vec<Option<V>>),
@@ -14,15 +19,41 @@ impl<V> Default for IdMap<V> {
     }
 }
 
+impl<V: Copy + Default> IdMap<V> {
+    /// Folds `(id, x)` pairs into one value per id, starting from `V::default()`.
+    pub fn fold<X>(
+        pairs: impl Iterator<Item = (i64, X)> + Clone,
+        mut add: impl FnMut(&mut V, X),
+    ) -> Self {
+        let (mut min, mut max, mut n) = (i64::MAX, -1, 0usize);
+        for (id, _) in pairs.clone() {
+            min = min.min(id);
+            max = max.max(id);
+            n += 1;
+        }
+        if n == 0 || dense_fits(min, max, n) {
+            let mut values: Vec<Option<V>> = vec![None; (max + 1) as usize];
+            for (id, x) in pairs {
+                add(values[id as usize].get_or_insert_with(V::default), x);
+            }
+            IdMap::Dense(values)
+        } else {
+            let mut map: HashMap<i64, V> = HashMap::new();
+            for (id, x) in pairs {
+                add(map.entry(id).or_default(), x);
+            }
+            IdMap::Sparse(map)
+        }
+    }
+}
+
 impl<V: Copy> IdMap<V> {
     /// Later pairs overwrite earlier ones with the same id.
     pub fn new(pairs: impl IntoIterator<Item = (i64, V)>) -> Self {
         let pairs: Vec<(i64, V)> = pairs.into_iter().collect();
         let max = pairs.iter().map(|p| p.0).max().unwrap_or(-1);
         let min = pairs.iter().map(|p| p.0).min().unwrap_or(0);
-        let dense_ok =
-            min >= 0 && max < 100_000_000 && (max as usize) < 8 * pairs.len() + 1_000_000;
-        if dense_ok {
+        if dense_fits(min, max, pairs.len()) {
             let mut values = vec![None; (max + 1) as usize];
             for (id, v) in pairs {
                 values[id as usize] = Some(v);
@@ -97,5 +128,24 @@ mod tests {
         }
         assert_eq!(dense.len(), 2);
         assert_eq!(dense.ids(), vec![3, 10]);
+    }
+
+    #[test]
+    fn fold_sums_per_id_dense_and_sparse() {
+        let pairs = [(5i64, 1u32), (2, 10), (5, 100), (2, 1000)];
+        let dense = IdMap::<u32>::fold(pairs.iter().copied(), |v, x| *v += x);
+        assert!(matches!(dense, IdMap::Dense(_)));
+        assert_eq!(
+            (dense.get(5), dense.get(2), dense.get(3)),
+            (Some(101), Some(1010), None)
+        );
+        let sparse = IdMap::<u32>::fold(
+            pairs.iter().map(|&(i, x)| (i * 1_000_000_000, x)),
+            |v, x| *v += x,
+        );
+        assert!(matches!(sparse, IdMap::Sparse(_)));
+        assert_eq!(sparse.get(5_000_000_000), Some(101));
+        let empty = IdMap::<u32>::fold(std::iter::empty(), |v, x: u32| *v += x);
+        assert!(empty.is_empty());
     }
 }

@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use super::config::CleanConfig;
 use super::idmap::IdMap;
-use hashbrown::HashMap;
 use polars::prelude::DataFrame;
 
 use super::items::{CategoryTree, ItemHistory};
@@ -148,7 +147,7 @@ pub struct CleanEvents {
     pub events: DataFrame,
     pub sessions: DataFrame,
     pub visitors: DataFrame,
-    pub item_counts: HashMap<i64, ItemCounts>,
+    pub item_counts: IdMap<ItemCounts>,
     pub quarantine: Vec<QuarantineRow>,
     pub duplicates: Vec<DuplicateRow>,
     pub stats: EventStats,
@@ -221,14 +220,30 @@ pub fn clean_events(
         .collect();
     // Rows are in source order, so the row index orders equal times by source line.
     keys.par_sort_unstable();
-
-    // Visitor-aligned chunks, processed in parallel, then stitched with session-id offsets.
-    let bounds = visitor_chunks(&keys, 64);
-    let mut parts: Vec<ChunkOut> = bounds
-        .par_windows(2)
-        .map(|w| scan_chunk(&keys[w[0]..w[1]], src, reference, cfg))
+    // Gather the rows in that order, with each event's category as of its time: the scan then reads
+    // memory front to back, and the random reads happen here, in a tight loop the CPU overlaps.
+    let rows: Vec<Row> = keys
+        .par_iter()
+        .map(|&(_, _, row)| {
+            let ev = event_of(src, row);
+            Row {
+                category: reference.categories.asof(ev.item, ev.ts),
+                line: src.lines[row as usize],
+                ev,
+                row,
+            }
+        })
         .collect();
     drop(keys);
+
+    // Visitor-aligned chunks, processed in parallel, then stitched with session-id offsets. Each chunk
+    // becomes one row group of the warehouse tables.
+    let bounds = visitor_chunks(&rows, (rows.len() / ROWS_PER_CHUNK).clamp(4, 1024));
+    let mut parts: Vec<ChunkOut> = bounds
+        .par_windows(2)
+        .map(|w| scan_chunk(&rows[w[0]..w[1]], reference, cfg))
+        .collect();
+    drop(rows);
     // Session ids are global: offset each chunk by the sessions before it, then build its tables.
     let mut offset = 0u64;
     for part in &mut parts {
@@ -239,21 +254,18 @@ pub fn clean_events(
         .iter()
         .flat_map(|p| p.near_duplicates.iter().copied())
         .collect();
+    let item_counts = count_items(&parts);
     let built: Vec<Result<ChunkTables>> = parts.into_par_iter().map(chunk_tables).collect();
     let mut events = Vec::with_capacity(built.len());
     let mut sessions = Vec::with_capacity(built.len());
     let mut visitors = Vec::with_capacity(built.len());
     let mut partial = Vec::with_capacity(built.len());
-    let mut item_counts: HashMap<i64, ItemCounts> = HashMap::new();
     for chunk in built {
         let chunk = chunk?;
         events.push(chunk.events);
         sessions.push(chunk.sessions);
         visitors.push(chunk.visitors);
         partial.push(chunk.stats);
-        for (item, c) in chunk.item_counts {
-            item_counts.entry(item).or_default().add(&c);
-        }
     }
     quarantine.extend(near.into_iter().map(|(row, kept_row)| {
         let (r, k) = (row as usize, kept_row as usize);
@@ -377,21 +389,32 @@ pub struct ItemCounts {
     pub revenue: f64,
 }
 
-impl ItemCounts {
-    fn add(&mut self, o: &ItemCounts) {
-        self.views += o.views;
-        self.carts += o.carts;
-        self.purchases += o.purchases;
-        self.revenue += o.revenue;
-    }
-}
-
 struct ChunkTables {
     events: DataFrame,
     sessions: DataFrame,
     visitors: DataFrame,
-    item_counts: HashMap<i64, ItemCounts>,
     stats: PartialStats,
+}
+
+/// Item counts over the clean events: every item with an event gets a row, bots' events not counted.
+fn count_items(parts: &[ChunkOut]) -> IdMap<ItemCounts> {
+    let events = parts.iter().flat_map(|p| {
+        let e = &p.events;
+        (0..e.ts.len()).map(move |i| (e.item[i], (i, e)))
+    });
+    IdMap::fold(events, |c: &mut ItemCounts, (i, e)| {
+        if e.is_bot[i] {
+            return;
+        }
+        match e.event[i] {
+            EventType::View => c.views += 1,
+            EventType::AddToCart => c.carts += 1,
+            EventType::Transaction => {
+                c.purchases += 1;
+                c.revenue += e.revenue[i].unwrap_or(0.0);
+            }
+        }
+    })
 }
 
 fn chunk_tables(mut part: ChunkOut) -> Result<ChunkTables> {
@@ -402,27 +425,10 @@ fn chunk_tables(mut part: ChunkOut) -> Result<ChunkTables> {
         .iter_mut()
         .for_each(|s| *s += offset);
     let stats = PartialStats::of(&part);
-    let mut item_counts: HashMap<i64, ItemCounts> = HashMap::new();
-    let e = &part.events;
-    for i in 0..e.ts.len() {
-        let c = item_counts.entry(e.item[i]).or_default();
-        if e.is_bot[i] {
-            continue;
-        }
-        match e.event[i] {
-            EventType::View => c.views += 1,
-            EventType::AddToCart => c.carts += 1,
-            EventType::Transaction => {
-                c.purchases += 1;
-                c.revenue += e.revenue[i].unwrap_or(0.0);
-            }
-        }
-    }
     Ok(ChunkTables {
         events: tables::events_frame(part.events)?,
         sessions: tables::sessions_frame(part.sessions)?,
         visitors: tables::visitors_frame(part.visitors)?,
-        item_counts,
         stats,
     })
 }
@@ -439,22 +445,34 @@ fn stack(frames: Vec<DataFrame>, empty: fn() -> Result<DataFrame>) -> Result<Dat
     Ok(first)
 }
 
-/// Split points of `keys` (sorted by visitor) into about `parts` ranges that never split a visitor.
-fn visitor_chunks(keys: &[(i64, i64, u32)], parts: usize) -> Vec<usize> {
+/// Clean events per scan chunk (about; chunks never split a visitor).
+const ROWS_PER_CHUNK: usize = 200_000;
+
+/// A valid row in (visitor, time, source order), with its category as of its time.
+#[derive(Clone, Copy)]
+struct Row {
+    ev: ValidEvent,
+    category: Option<i64>,
+    line: u64,
+    row: u32,
+}
+
+/// Split points of `rows` (sorted by visitor) into about `parts` ranges that never split a visitor.
+fn visitor_chunks(rows: &[Row], parts: usize) -> Vec<usize> {
     let mut bounds = vec![0];
-    let step = keys.len() / parts + 1;
+    let step = rows.len() / parts + 1;
     let mut pos = step;
-    while pos < keys.len() {
-        let v = keys[pos - 1].0;
-        while pos < keys.len() && keys[pos].0 == v {
+    while pos < rows.len() {
+        let v = rows[pos - 1].ev.visitor;
+        while pos < rows.len() && rows[pos].ev.visitor == v {
             pos += 1;
         }
-        if pos < keys.len() {
+        if pos < rows.len() {
             bounds.push(pos);
         }
         pos += step;
     }
-    bounds.push(keys.len());
+    bounds.push(rows.len());
     bounds
 }
 
@@ -474,12 +492,7 @@ fn event_of(src: &EventSource<'_>, row: u32) -> ValidEvent {
     }
 }
 
-fn scan_chunk(
-    keys: &[(i64, i64, u32)],
-    src: &EventSource<'_>,
-    reference: &Reference,
-    cfg: &CleanConfig,
-) -> ChunkOut {
+fn scan_chunk(rows: &[Row], reference: &Reference, cfg: &CleanConfig) -> ChunkOut {
     let mut out = ChunkOut {
         session_offset: 0,
         events: EventColumns::default(),
@@ -488,41 +501,40 @@ fn scan_chunk(
         near_duplicates: Vec::new(),
     };
     // Upper bounds: untouched capacity costs no memory, regrowth copies would.
-    out.events.reserve(keys.len());
-    out.sessions.reserve(keys.len());
-    out.visitors.reserve(keys.len());
-    let mut kept: Vec<u32> = Vec::new();
-    let mut times: Vec<i64> = Vec::new();
+    out.events.reserve(rows.len());
+    out.sessions.reserve(rows.len());
+    out.visitors.reserve(rows.len());
+    let mut kept: Vec<Row> = Vec::new();
     let mut i = 0;
-    while i < keys.len() {
-        let visitor = keys[i].0;
+    while i < rows.len() {
+        let visitor = rows[i].ev.visitor;
         let mut j = i;
-        while j < keys.len() && keys[j].0 == visitor {
+        while j < rows.len() && rows[j].ev.visitor == visitor {
             j += 1;
         }
         // Near-duplicates: compare with this visitor's kept events inside the window.
         kept.clear();
-        for &(_, ts, row) in &keys[i..j] {
-            let ev = event_of(src, row);
+        for r in &rows[i..j] {
+            let ev = &r.ev;
             let mut repeat_of = None;
             if cfg.near_duplicate_window_ms >= 0 {
-                for &k in kept.iter().rev() {
-                    let prev = event_of(src, k);
-                    if ts - prev.ts > cfg.near_duplicate_window_ms {
+                for k in kept.iter().rev() {
+                    let prev = &k.ev;
+                    if ev.ts - prev.ts > cfg.near_duplicate_window_ms {
                         break;
                     }
                     if prev.item == ev.item && prev.event == ev.event && prev.order == ev.order {
-                        repeat_of = Some(k);
+                        repeat_of = Some(k.row);
                         break;
                     }
                 }
             }
             match repeat_of {
-                Some(k) => out.near_duplicates.push((row, k)),
-                None => kept.push(row),
+                Some(k) => out.near_duplicates.push((r.row, k)),
+                None => kept.push(*r),
             }
         }
-        visitor_block(&kept, &mut times, visitor, src, reference, cfg, &mut out);
+        visitor_block(&kept, visitor, reference, cfg, &mut out);
         i = j;
     }
     out
@@ -530,21 +542,18 @@ fn scan_chunk(
 
 /// Sessions, bot flag and enriched event columns for one visitor's kept events (time-ordered).
 fn visitor_block(
-    kept: &[u32],
-    times: &mut Vec<i64>,
+    kept: &[Row],
     visitor: i64,
-    src: &EventSource<'_>,
     reference: &Reference,
     cfg: &CleanConfig,
     out: &mut ChunkOut,
 ) {
-    times.clear();
-    times.extend(kept.iter().map(|&r| event_of(src, r).ts));
+    let ts = |i: usize| kept[i].ev.ts;
     // Peak events inside any 60-second window (two pointers over sorted times).
     let mut peak = 0usize;
     let mut lo = 0;
-    for hi in 0..times.len() {
-        while times[hi] - times[lo] >= 60_000 {
+    for hi in 0..kept.len() {
+        while ts(hi) - ts(lo) >= 60_000 {
             lo += 1;
         }
         peak = peak.max(hi - lo + 1);
@@ -557,9 +566,9 @@ fn visitor_block(
     let mut visitor_revenue = 0.0;
     let mut visitor_purchases = 0u32;
     let mut orders: Vec<i64> = Vec::new();
-    for (pos, &row) in kept.iter().enumerate() {
-        let ev = event_of(src, row);
-        let opens = pos == 0 || ev.ts - times[pos - 1] > cfg.session_timeout_ms;
+    for (pos, r) in kept.iter().enumerate() {
+        let ev = &r.ev;
+        let opens = pos == 0 || ev.ts - ts(pos - 1) > cfg.session_timeout_ms;
         if opens {
             if pos > 0 {
                 session_index += 1;
@@ -585,7 +594,7 @@ fn visitor_block(
             EventType::Transaction => Some(ev.price),
             _ => None,
         };
-        let category = reference.categories.asof(ev.item, ev.ts);
+        let category = r.category;
         let (root, level) = category.map_or((None, None), |c| reference.tree.root_level(c));
 
         let s = &mut out.sessions;
@@ -622,13 +631,13 @@ fn visitor_block(
         e.category_level.push(level);
         e.revenue.push(revenue);
         e.is_bot.push(is_bot);
-        e.line.push(src.lines[row as usize]);
+        e.line.push(r.line);
     }
-    if !kept.is_empty() {
+    if let (Some(first), Some(last)) = (kept.first(), kept.last()) {
         let v = &mut out.visitors;
         v.visitor.push(visitor);
-        v.first_seen.push(times[0]);
-        v.last_seen.push(times[times.len() - 1]);
+        v.first_seen.push(first.ev.ts);
+        v.last_seen.push(last.ev.ts);
         v.n_events.push(kept.len() as u32);
         v.n_sessions.push(session_index + 1);
         v.n_purchases.push(visitor_purchases);

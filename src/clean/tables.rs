@@ -1,6 +1,6 @@
 //! Cleaned columns as polars tables (the shape the warehouse stores and Python receives). The builders
 //! take the columns by value so no table is held twice in memory.
-use hashbrown::HashMap;
+use super::idmap::IdMap;
 use polars::prelude::*;
 use rayon::prelude::*;
 
@@ -172,10 +172,10 @@ pub fn empty_visitors() -> Result<DataFrame> {
 
 /// One row per item seen in events, properties or prices: latest category and availability, current
 /// price, and event counts (bots excluded from the counts).
-pub fn items_frame(counts: &HashMap<i64, ItemCounts>, reference: &Reference) -> Result<DataFrame> {
+pub fn items_frame(counts: &IdMap<ItemCounts>, reference: &Reference) -> Result<DataFrame> {
     let mut ids: Vec<i64> = counts
-        .keys()
-        .copied()
+        .ids()
+        .into_iter()
         .chain(reference.categories.items())
         .collect();
     if let Prices::PerItem(map) = &reference.prices {
@@ -191,7 +191,7 @@ pub fn items_frame(counts: &HashMap<i64, ItemCounts>, reference: &Reference) -> 
         .iter()
         .map(|c| c.and_then(|c| reference.tree.root_level(c).0))
         .collect();
-    let get = |i: &i64| counts.get(i).copied().unwrap_or_default();
+    let get = |i: &i64| counts.get(*i).unwrap_or_default();
     Ok(DataFrame::new(
         ids.len(),
         vec![

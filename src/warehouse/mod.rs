@@ -1,5 +1,6 @@
 //! The embedded store: a folder of Parquet tables plus `report.json`, written atomically (a new
 //! warehouse replaces the old one only once it is complete).
+pub mod parquet;
 pub mod report;
 
 use std::path::{Path, PathBuf};
@@ -258,11 +259,7 @@ fn write_dir(staging: &Path, mut tables: Vec<(String, DataFrame)>, report: &str)
                 return Err(Error::InvalidArgument(format!("bad table name '{table}'")));
             }
             let path = staging.join(format!("{table}.parquet"));
-            let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-            ParquetWriter::new(file)
-                .with_compression(ParquetCompression::Lz4Raw)
-                .finish(df)?;
-            Ok(())
+            parquet::write_table(&path, df).map(|_| ())
         })
         .collect();
     results.into_iter().collect::<Result<Vec<()>>>()?;
