@@ -11,6 +11,9 @@ CACHE ?= $(HOME)/.cache/shoplens-target
 # keep both incremental.
 ENGINE_TARGET := $(CACHE)/engine
 PY_TARGET := $(CACHE)/python
+# clippy with the python feature gets a target dir of its own: sharing maturin's makes the next
+# `maturin develop` rebuild polars from scratch (build scripts see a different environment).
+CLIPPY_PY_TARGET := $(CACHE)/clippy-python
 DEMO_DIR ?= data/demo
 WAREHOUSE ?= data/warehouse
 SCALE ?= 1.0
@@ -44,7 +47,7 @@ test: test-rust test-py ## everything CI runs: cargo test, then the extension an
 lint: dev ## rustfmt, clippy -D warnings (with and without Python), ruff, mypy stubtest
 	cargo fmt --check
 	CARGO_TARGET_DIR=$(ENGINE_TARGET) cargo clippy --release --all-targets -- -D warnings
-	CARGO_TARGET_DIR=$(PY_TARGET) cargo clippy --release --features python --lib -- -D warnings
+	CARGO_TARGET_DIR=$(CLIPPY_PY_TARGET) cargo clippy --release --features python --lib -- -D warnings
 	$(VENV)/bin/ruff check python tests bench
 	$(VENV)/bin/ruff format --check python tests bench
 	$(PY) -m mypy.stubtest shoplens._native --ignore-missing-stub

@@ -2,6 +2,8 @@
 //! properties, looked up "as of" an event's time.
 use hashbrown::HashMap;
 
+use rayon::prelude::*;
+
 use super::idmap::IdMap;
 
 /// The category forest. Level 0 is a root; `root`/`level` are `None` for categories in a cycle.
@@ -130,10 +132,10 @@ pub struct ItemHistory<T> {
     values: Vec<T>,
 }
 
-impl<T: Copy> ItemHistory<T> {
+impl<T: Copy + Send> ItemHistory<T> {
     /// `rows` are `(item, ts, seq, value)` where `seq` orders rows with equal time (later wins).
     pub fn new(mut rows: Vec<(i64, i64, u64, T)>) -> Self {
-        rows.sort_unstable_by_key(|r| (r.0, r.1, r.2));
+        rows.par_sort_unstable_by_key(|r| (r.0, r.1, r.2));
         let mut index = Vec::new();
         let mut ts = Vec::with_capacity(rows.len());
         let mut values = Vec::with_capacity(rows.len());

@@ -8,7 +8,43 @@ use super::pipeline::{
     DuplicateRow, EventColumns, ItemCounts, Prices, QuarantineRow, Reference, SessionColumns,
     VisitorColumns,
 };
+use super::rules::EventType;
 use crate::Result;
+
+/// A string column of few distinct values given as codes into `labels`. Each distinct value is stored
+/// once and every row's view points at it, so no row copies its string (experiment and variant names
+/// are longer than the 12 bytes a view holds inline).
+pub fn coded_strings(name: &str, codes: &[u32], labels: &[&str]) -> Result<Column> {
+    use polars_arrow::array::{MutableBinaryViewArray, Utf8ViewArray, View};
+    let mut distinct = MutableBinaryViewArray::<str>::with_capacity(labels.len());
+    for label in labels {
+        distinct.push_value(label);
+    }
+    let distinct: Utf8ViewArray = distinct.into();
+    let label_views = distinct.views();
+    let mut bytes = 0usize;
+    let mut views: Vec<View> = Vec::with_capacity(codes.len());
+    for &c in codes {
+        let view = *label_views
+            .get(c as usize)
+            .ok_or_else(|| crate::Error::Internal(format!("{name}: code {c} has no label")))?;
+        bytes += view.length as usize;
+        views.push(view);
+    }
+    // SAFETY: every view is a copy of a view of `distinct`, a valid UTF-8 view array whose buffers
+    // are passed along unchanged; `bytes` is the sum of the views' lengths.
+    let array = unsafe {
+        Utf8ViewArray::new_unchecked(
+            polars_arrow::datatypes::ArrowDataType::Utf8View,
+            views.into(),
+            distinct.data_buffers().clone(),
+            None,
+            Some(bytes),
+            distinct.total_buffer_len(),
+        )
+    };
+    Ok(StringChunked::with_chunk(name.into(), array).into_column())
+}
 
 fn datetime(name: &str, ms: Vec<i64>) -> Column {
     Int64Chunked::from_vec(name.into(), ms)
@@ -18,13 +54,15 @@ fn datetime(name: &str, ms: Vec<i64>) -> Column {
 
 pub fn events_frame(e: EventColumns) -> Result<DataFrame> {
     let n = e.ts.len();
-    let event: Vec<&str> = e.event.iter().map(|t| t.name()).collect();
+    let codes: Vec<u32> = e.event.iter().map(|t| *t as u32).collect();
+    let names = EventType::ALL.map(EventType::name);
+    let event = coded_strings("event", &codes, &names)?;
     Ok(DataFrame::new(
         n,
         vec![
             Column::new("visitor_id".into(), e.visitor),
             datetime("timestamp", e.ts),
-            Column::new("event".into(), event),
+            event,
             Column::new("item_id".into(), e.item),
             Column::new("transaction_id".into(), e.order),
             Column::new("session_id".into(), e.session_id),
@@ -263,4 +301,22 @@ pub fn empty_weights() -> Result<DataFrame> {
             Column::new("weight".into(), Vec::<f64>::new()),
         ],
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coded_strings_match_the_labels_row_by_row() {
+        let labels = ["checkout_redesign_2015", "a", "", "ünïcode variant name"];
+        let codes = [0u32, 1, 0, 3, 2, 3, 3, 0];
+        let col = coded_strings("x", &codes, &labels).unwrap();
+        let got: Vec<Option<&str>> = col.str().unwrap().into_iter().collect();
+        let want: Vec<Option<&str>> = codes.iter().map(|&c| Some(labels[c as usize])).collect();
+        assert_eq!(got, want);
+        assert_eq!(col.len(), codes.len());
+        assert!(coded_strings("x", &[4], &labels).is_err());
+        assert_eq!(coded_strings("x", &[], &labels).unwrap().len(), 0);
+    }
 }

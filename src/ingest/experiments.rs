@@ -12,6 +12,7 @@ use super::text::TextFile;
 use super::{quarantine_row, FileStats};
 use crate::clean::pipeline::QuarantineRow;
 use crate::clean::rules::{lossy, parse_i64, parse_id, present, Rule};
+use crate::clean::tables::coded_strings;
 use crate::clean::CleanConfig;
 use crate::Result;
 
@@ -32,6 +33,7 @@ struct Assignment<'a> {
     at: i64,
 }
 
+#[inline(never)]
 fn parse_assignment<'a>(
     line: &'a [u8],
     cfg: &CleanConfig,
@@ -118,6 +120,8 @@ pub fn read_experiments(
         }
     }
     drop(keys);
+    // Variant names interned too: the string columns are built from codes (see `coded_strings`).
+    let mut variants: Vec<&str> = Vec::new();
     let (mut exp, mut user, mut variant, mut at, mut line) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (row, p) in parsed.iter().enumerate() {
@@ -139,9 +143,16 @@ pub fn read_experiments(
             });
         match checked {
             Ok(a) => {
-                exp.push(a.experiment);
+                exp.push(exp_index[row]);
                 user.push(a.user);
-                variant.push(a.variant);
+                let v = match variants.iter().position(|v| *v == a.variant) {
+                    Some(v) => v,
+                    None => {
+                        variants.push(a.variant);
+                        variants.len() - 1
+                    }
+                };
+                variant.push(v as u32);
                 at.push(a.at);
                 line.push(line_no);
             }
@@ -160,9 +171,9 @@ pub fn read_experiments(
     let assignments_df = DataFrame::new(
         n,
         vec![
-            Column::new("experiment".into(), exp),
+            coded_strings("experiment", &exp, &names)?,
             Column::new("user_id".into(), user),
-            Column::new("variant".into(), variant),
+            coded_strings("variant", &variant, &variants)?,
             assigned_at.into_column(),
             Column::new("source_line".into(), line),
         ],

@@ -89,27 +89,31 @@ pub fn event_outcomes(file: &TextFile, cfg: &CleanConfig) -> EventOutcomes {
         .into_par_iter()
         .map(|row| {
             let line = file.line(row);
-            let outcome = match split::<5>(line, false) {
-                Ok(f) => validate(
-                    &RawEvent {
-                        timestamp: opt(f[0]),
-                        visitor: opt(f[1]),
-                        event: opt(f[2]),
-                        item: opt(f[3]),
-                        order: opt(f[4]),
-                        price: None,
-                    },
-                    &vcfg,
-                ),
-                Err((rule, detail)) => Outcome::rejected(rule, detail),
-            };
-            (xxh3_64(line), outcome)
+            (xxh3_64(line), parse_event(line, &vcfg))
         })
         .unzip();
     let duplicate_of = exact_duplicates(&hashes, |a, b| file.line(a) == file.line(b));
     EventOutcomes {
         outcomes,
         duplicate_of,
+    }
+}
+
+#[inline(never)]
+fn parse_event(line: &[u8], vcfg: &crate::clean::validate::ValidateConfig) -> Outcome {
+    match split::<5>(line, false) {
+        Ok(f) => validate(
+            &RawEvent {
+                timestamp: opt(f[0]),
+                visitor: opt(f[1]),
+                event: opt(f[2]),
+                item: opt(f[3]),
+                order: opt(f[4]),
+                price: None,
+            },
+            vcfg,
+        ),
+        Err((rule, detail)) => Outcome::rejected(rule, detail),
     }
 }
 
@@ -316,6 +320,7 @@ fn read_properties(file: &TextFile, cfg: &CleanConfig, file_seq: u64) -> Propert
     out
 }
 
+#[inline(never)]
 fn parse_property(
     line: &[u8],
     vcfg: &crate::clean::validate::ValidateConfig,

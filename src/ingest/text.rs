@@ -1,5 +1,6 @@
 //! Loading delimited text files whole and splitting them into lines, in parallel, with 1-based line
-//! numbers (the header is line 1). Files are read into memory once; every later step borrows from it.
+//! numbers (the header is line 1). Files are memory-mapped (read-only; the kernel's page cache is the
+//! buffer, nothing is copied) and every later step borrows from the map.
 use std::path::{Path, PathBuf};
 
 use memchr::memchr_iter;
@@ -7,10 +8,44 @@ use rayon::prelude::*;
 
 use crate::{Error, Result};
 
+/// The bytes of a file: a read-only map, or (for an empty file, which cannot be mapped) nothing.
+pub enum FileBytes {
+    Mapped(memmap2::Mmap),
+    Empty,
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            FileBytes::Mapped(map) => map,
+            FileBytes::Empty => &[],
+        }
+    }
+}
+
+impl FileBytes {
+    /// Maps `path` read-only. Like every mmap-based reader (polars' included), it assumes the file is
+    /// not truncated while it is being read.
+    pub fn open(path: &Path) -> Result<FileBytes> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        if len == 0 {
+            return Ok(FileBytes::Empty);
+        }
+        // SAFETY: the map is read-only and private to this process; the files are inputs that the
+        // pipeline only reads.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        // Read front to back, once: ask the kernel to read ahead.
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Ok(FileBytes::Mapped(map))
+    }
+}
+
 /// A CSV file in memory whose header has been checked.
 pub struct TextFile {
     pub path: PathBuf,
-    pub data: Vec<u8>,
+    pub data: FileBytes,
     /// Byte offset of each data line (line `i` is source line `i + 2`).
     pub line_starts: Vec<usize>,
 }
@@ -20,7 +55,7 @@ const CHUNK: usize = 1 << 22;
 impl TextFile {
     /// Reads `path` and checks that its header is exactly `expected` (comma-separated, in order).
     pub fn open(path: &Path, expected: &[&str]) -> Result<TextFile> {
-        let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let data = FileBytes::open(path)?;
         let body = check_header(path, &data, expected)?;
         let line_starts = split_lines(&data, body);
         Ok(TextFile {
