@@ -312,7 +312,7 @@ mod tests {
         let labels = ["checkout_redesign_2015", "a", "", "ünïcode variant name"];
         let codes = [0u32, 1, 0, 3, 2, 3, 3, 0];
         let col = coded_strings("x", &codes, &labels).unwrap();
-        let got: Vec<Option<&str>> = col.str().unwrap().into_iter().collect();
+        let got: Vec<Option<&str>> = col.str().unwrap().iter().collect();
         let want: Vec<Option<&str>> = codes.iter().map(|&c| Some(labels[c as usize])).collect();
         assert_eq!(got, want);
         assert_eq!(col.len(), codes.len());
