@@ -8,7 +8,10 @@ use serde::Serialize;
 
 use super::config::CleanConfig;
 use super::idmap::IdMap;
-use polars::prelude::DataFrame;
+use polars::prelude::{
+    ChunkedArray, Column, DataFrame, Float64Type, Int64Type, IntoColumn, PolarsNumericType,
+};
+use polars_arrow::bitmap::MutableBitmap;
 
 use super::items::{CategoryTree, ItemHistory};
 use super::rules::{EventType, Rule};
@@ -74,6 +77,68 @@ pub struct DuplicateRow {
     pub duplicate_of_line: u64,
 }
 
+/// A nullable column built row by row: values and a validity bitmap, handed to polars as they are
+/// (a `Vec<Option<i64>>` would take twice the memory and be copied again into an array).
+pub struct Nullable<P: PolarsNumericType> {
+    values: Vec<P::Native>,
+    valid: MutableBitmap,
+}
+
+impl<P: PolarsNumericType> Default for Nullable<P> {
+    fn default() -> Self {
+        Nullable {
+            values: Vec::new(),
+            valid: MutableBitmap::new(),
+        }
+    }
+}
+
+impl<P: PolarsNumericType> std::fmt::Debug for Nullable<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Nullable({} rows, {} null)",
+            self.len(),
+            self.null_count()
+        )
+    }
+}
+
+impl<P: PolarsNumericType> Nullable<P> {
+    #[inline]
+    pub fn push(&mut self, value: Option<P::Native>) {
+        self.values.push(value.unwrap_or_default());
+        self.valid.push(value.is_some());
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<P::Native> {
+        self.valid.get(i).then(|| self.values[i])
+    }
+
+    pub fn reserve(&mut self, n: usize) {
+        self.values.reserve(n);
+        self.valid.reserve(n);
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn null_count(&self) -> usize {
+        self.valid.unset_bits()
+    }
+
+    pub fn into_column(self, name: &str) -> Column {
+        ChunkedArray::<P>::from_vec_validity(name.into(), self.values, Some(self.valid.into()))
+            .into_column()
+    }
+}
+
 /// Clean events in (visitor, time, source line) order.
 #[derive(Debug, Default)]
 pub struct EventColumns {
@@ -81,13 +146,12 @@ pub struct EventColumns {
     pub ts: Vec<i64>,
     pub event: Vec<EventType>,
     pub item: Vec<i64>,
-    pub order: Vec<Option<i64>>,
+    pub order: Nullable<Int64Type>,
     pub session_id: Vec<u64>,
     pub session_index: Vec<u32>,
-    pub category: Vec<Option<i64>>,
-    pub root_category: Vec<Option<i64>>,
-    pub category_level: Vec<Option<u32>>,
-    pub revenue: Vec<Option<f64>>,
+    pub category: Nullable<Int64Type>,
+    pub root_category: Nullable<Int64Type>,
+    pub revenue: Nullable<Float64Type>,
     pub is_bot: Vec<bool>,
     pub line: Vec<u64>,
 }
@@ -326,10 +390,10 @@ impl PartialStats {
             purchases_without_price: e
                 .event
                 .iter()
-                .zip(&e.revenue)
-                .filter(|(t, r)| **t == EventType::Transaction && r.is_none())
+                .enumerate()
+                .filter(|&(i, t)| *t == EventType::Transaction && e.revenue.get(i).is_none())
                 .count() as u64,
-            events_without_category: e.category.iter().filter(|c| c.is_none()).count() as u64,
+            events_without_category: e.category.null_count() as u64,
             min_ts: e.ts.iter().min().copied(),
             max_ts: e.ts.iter().max().copied(),
         }
@@ -411,7 +475,7 @@ fn count_items(parts: &[ChunkOut]) -> IdMap<ItemCounts> {
             EventType::AddToCart => c.carts += 1,
             EventType::Transaction => {
                 c.purchases += 1;
-                c.revenue += e.revenue[i].unwrap_or(0.0);
+                c.revenue += e.revenue.get(i).unwrap_or(0.0);
             }
         }
     })
@@ -595,7 +659,7 @@ fn visitor_block(
             _ => None,
         };
         let category = r.category;
-        let (root, level) = category.map_or((None, None), |c| reference.tree.root_level(c));
+        let root = category.and_then(|c| reference.tree.root_level(c).0);
 
         let s = &mut out.sessions;
         let last = s.session_id.len() - 1;
@@ -628,7 +692,6 @@ fn visitor_block(
         e.session_index.push(session_index);
         e.category.push(category);
         e.root_category.push(root);
-        e.category_level.push(level);
         e.revenue.push(revenue);
         e.is_bot.push(is_bot);
         e.line.push(r.line);
@@ -658,7 +721,6 @@ impl EventColumns {
         self.session_index.reserve(n);
         self.category.reserve(n);
         self.root_category.reserve(n);
-        self.category_level.reserve(n);
         self.revenue.reserve(n);
         self.is_bot.reserve(n);
         self.line.reserve(n);
