@@ -33,7 +33,6 @@ struct Assignment<'a> {
     at: i64,
 }
 
-#[inline(never)]
 fn parse_assignment<'a>(
     line: &'a [u8],
     cfg: &CleanConfig,

@@ -99,7 +99,6 @@ pub fn event_outcomes(file: &TextFile, cfg: &CleanConfig) -> EventOutcomes {
     }
 }
 
-#[inline(never)]
 fn parse_event(line: &[u8], vcfg: &crate::clean::validate::ValidateConfig) -> Outcome {
     match split::<5>(line, false) {
         Ok(f) => validate(
@@ -320,7 +319,6 @@ fn read_properties(file: &TextFile, cfg: &CleanConfig, file_seq: u64) -> Propert
     out
 }
 
-#[inline(never)]
 fn parse_property(
     line: &[u8],
     vcfg: &crate::clean::validate::ValidateConfig,
