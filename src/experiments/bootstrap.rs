@@ -605,4 +605,28 @@ mod tests {
         )
         .is_err());
     }
+    /// Seeded results are pinned: a change of the random streams is a decision, not an accident.
+    #[test]
+    fn seeded_results_are_pinned() {
+        let a: Vec<f64> = (0..300).map(|i| ((i * 37) % 101) as f64).collect();
+        let b: Vec<f64> = (0..250).map(|i| ((i * 13) % 89) as f64).collect();
+        let r = bootstrap_ci(
+            Sample::Values(&a),
+            Some(Sample::Values(&b)),
+            &BootstrapOptions {
+                n_resamples: 500,
+                seed: 42,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let got = [r.ci_low, r.ci_high, r.standard_error, r.distribution[0]];
+        let want = [
+            2.011885346226217,
+            10.938732788579646,
+            2.2511518577559904,
+            8.215333333333334,
+        ];
+        assert_eq!(got, want, "{got:?}");
+    }
 }

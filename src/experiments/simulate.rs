@@ -636,4 +636,22 @@ mod tests {
         assert!(r.always_valid.rate <= 0.05, "{r:?}");
         assert!(r.naive_peeking.ci_low > 0.1, "{r:?}");
     }
+    /// Seeded results are pinned: a change of the random streams is a decision, not an accident.
+    #[test]
+    fn seeded_results_are_pinned() {
+        let r = simulate(&SimConfig {
+            metric: SimMetric::Proportion { p: 0.1 },
+            relative_lift: 0.1,
+            n_a: 500,
+            n_b: 500,
+            runs: 200,
+            alpha: 0.05,
+            seed: 42,
+            tests: vec![SimTest::ZTest, SimTest::WelchT],
+            confidence_level: 0.95,
+        })
+        .unwrap();
+        let got: Vec<u64> = r.iter().map(|t| t.rate.rejections).collect();
+        assert_eq!(got, [12, 11], "{got:?}");
+    }
 }
