@@ -16,7 +16,6 @@ mod events_csv;
 mod experiments;
 mod model;
 mod properties;
-mod rng;
 mod sizes;
 mod table;
 mod tables;
