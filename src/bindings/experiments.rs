@@ -12,10 +12,10 @@ use crate::experiments::sequential::{confidence_sequence, group_sequential_bound
 use crate::experiments::simulate::{
     simulate, simulate_peeking, PeekingConfig, RejectionRate, SimConfig, SimMetric, SimTest,
 };
-use crate::experiments::suffstats::{CoMoments, CoSums, Moments, Sums};
 use crate::experiments::welch::WelchComparison;
 use crate::experiments::winsor::winsorize;
 use crate::experiments::{ExperimentsError, Result as ExpResult};
+use crate::stats::{CoMoments, CoSums, Moments, Sums};
 
 type MomentsTuple = (u64, f64, f64);
 type CoMomentsTuple = (u64, f64, f64, f64, f64, f64);

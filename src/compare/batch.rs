@@ -2,10 +2,10 @@
 
 use rayon::prelude::*;
 
-use crate::stats::{Alternative, StatsError};
+use crate::stats::{Alternative, CoSums, StatsError, Sums};
 
 use super::columns::{ArmSums, Comparisons, MetricKind, RatioArmSums, RowComparison};
-use super::rows::{compare_means_row, compare_proportions_row, compare_ratio_row, RatioSums, Sums};
+use super::rows::{bad_row, compare_means_row, compare_proportions_row, compare_ratio_row};
 
 type Result<T> = std::result::Result<T, StatsError>;
 
@@ -21,6 +21,20 @@ fn check_lengths(columns: &[(&str, usize)]) -> Result<usize> {
         )));
     }
     Ok(rows)
+}
+
+/// The user count of an arm in a row: a whole number >= 0 (counts arrive as float columns).
+fn arm_count(n: f64, row: usize, arm: char) -> Result<u64> {
+    // 2^53: above it not every whole number is representable, so the count is not exact.
+    if n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_992.0 {
+        Ok(n as u64)
+    } else {
+        Err(bad_row(
+            row,
+            arm,
+            format_args!("n must be a whole number >= 0, got {n}"),
+        ))
+    }
 }
 
 fn check_level(confidence_level: f64) -> Result<()> {
@@ -65,10 +79,12 @@ pub fn compare_from_sums(
         ("sum_sq_b", treatment.sum_sq.len()),
     ])?;
     check_level(confidence_level)?;
-    let sums = |arm: &ArmSums<'_>, i: usize| Sums {
-        n: arm.n[i],
-        sum: arm.sum[i],
-        sum_sq: arm.sum_sq[i],
+    let sums = |arm: &ArmSums<'_>, i: usize, name: char| -> Result<Sums> {
+        Ok(Sums {
+            n: arm_count(arm.n[i], i, name)?,
+            sum: arm.sum[i],
+            sum_sq: arm.sum_sq[i],
+        })
     };
     let compare = match kind {
         MetricKind::Mean => compare_means_row,
@@ -76,8 +92,8 @@ pub fn compare_from_sums(
     };
     run_rows(rows, |i| {
         compare(
-            sums(&control, i),
-            sums(&treatment, i),
+            sums(&control, i, 'a')?,
+            sums(&treatment, i, 'b')?,
             i,
             alternative,
             confidence_level,
@@ -108,18 +124,20 @@ pub fn compare_ratio_from_sums(
         ("sum_num_den_b", treatment.sum_num_den.len()),
     ])?;
     check_level(confidence_level)?;
-    let sums = |arm: &RatioArmSums<'_>, i: usize| RatioSums {
-        n: arm.n[i],
-        sum: arm.sum[i],
-        sum_sq: arm.sum_sq[i],
-        sum_den: arm.sum_den[i],
-        sum_sq_den: arm.sum_sq_den[i],
-        sum_num_den: arm.sum_num_den[i],
+    let sums = |arm: &RatioArmSums<'_>, i: usize, name: char| -> Result<CoSums> {
+        Ok(CoSums {
+            n: arm_count(arm.n[i], i, name)?,
+            sum_x: arm.sum[i],
+            sum_y: arm.sum_den[i],
+            sum_xx: arm.sum_sq[i],
+            sum_yy: arm.sum_sq_den[i],
+            sum_xy: arm.sum_num_den[i],
+        })
     };
     run_rows(rows, |i| {
         compare_ratio_row(
-            sums(&control, i),
-            sums(&treatment, i),
+            sums(&control, i, 'a')?,
+            sums(&treatment, i, 'b')?,
             i,
             alternative,
             confidence_level,

@@ -16,4 +16,4 @@ mod rows;
 
 pub use batch::{compare_from_sums, compare_ratio_from_sums};
 pub use columns::{ArmSums, Comparisons, MetricKind, RatioArmSums, RowComparison};
-pub use rows::{compare_means_row, compare_proportions_row, compare_ratio_row, RatioSums, Sums};
+pub use rows::{compare_means_row, compare_proportions_row, compare_ratio_row};

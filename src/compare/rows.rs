@@ -4,83 +4,21 @@
 use crate::stats::{
     norm_isf, proportions_diff_confint, ratio_metric_test, relative_lift,
     relative_lift_proportions, t_isf, test_proportions_2indep, ttest_ind_from_stats, Alternative,
-    LiftMethod, RatioMetricStats, StatsError,
+    CoMoments, CoSums, LiftMethod, Moments, RatioMetricStats, StatsError, Sums,
 };
 
 use super::columns::RowComparison;
 
 type Result<T> = std::result::Result<T, StatsError>;
 
-/// Power sums of one arm in one row.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sums {
-    pub n: f64,
-    pub sum: f64,
-    pub sum_sq: f64,
-}
-
-/// Power sums of one arm of a ratio metric Σx/Σy in one row.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RatioSums {
-    pub n: f64,
-    pub sum: f64,
-    pub sum_sq: f64,
-    pub sum_den: f64,
-    pub sum_sq_den: f64,
-    pub sum_num_den: f64,
-}
-
-fn bad_row(row: usize, arm: char, message: impl std::fmt::Display) -> StatsError {
+pub(super) fn bad_row(row: usize, arm: char, message: impl std::fmt::Display) -> StatsError {
     StatsError::InvalidArgument(format!("row {row}, arm {arm}: {message}"))
 }
 
-/// The count of an arm: finite, non-negative; `None` for an empty arm (nothing is defined).
-fn count(n: f64, row: usize, arm: char) -> Result<Option<f64>> {
-    if !(n.is_finite() && n >= 0.0) {
-        return Err(bad_row(
-            row,
-            arm,
-            format_args!("n must be finite and >= 0, got {n}"),
-        ));
-    }
-    Ok((n > 0.0).then_some(n))
-}
-
-/// Σ(x − x̄)² from power sums. Cancellation may leave a tiny negative value, clamped to 0 (the
-/// rule of `Moments::from_sums`); anything larger is not the sums of real data.
-fn central_sum_sq(n: f64, sum: f64, sum_sq: f64, row: usize, arm: char) -> Result<f64> {
-    if !(sum.is_finite() && sum_sq.is_finite() && sum_sq >= 0.0) {
-        return Err(bad_row(
-            row,
-            arm,
-            "sums must be finite and the sum of squares >= 0",
-        ));
-    }
-    let m2 = sum_sq - sum * (sum / n);
-    if m2 >= 0.0 {
-        Ok(m2)
-    } else if -m2 <= 1e-9 * sum_sq {
-        Ok(0.0)
-    } else {
-        Err(bad_row(
-            row,
-            arm,
-            "the sum of squares is smaller than (sum)^2 / n",
-        ))
-    }
-}
-
-/// Mean and ddof-1 variance (NaN for a single user).
-fn mean_var(s: Sums, row: usize, arm: char) -> Result<Option<(f64, f64)>> {
-    let Some(n) = count(s.n, row, arm)? else {
-        if s.sum != 0.0 || s.sum_sq != 0.0 {
-            return Err(bad_row(row, arm, "sums of an empty arm must be zero"));
-        }
-        return Ok(None);
-    };
-    let m2 = central_sum_sq(n, s.sum, s.sum_sq, row, arm)?;
-    let var = if n >= 2.0 { m2 / (n - 1.0) } else { f64::NAN };
-    Ok(Some((s.sum / n, var)))
+/// The moments of an arm from its power sums, validated by [`Moments::from_sums`] (the one rule
+/// for sums no data can produce), errors naming the row and arm.
+fn moments(s: &Sums, row: usize, arm: char) -> Result<Moments> {
+    Moments::from_sums(s).map_err(|e| bad_row(row, arm, e))
 }
 
 /// Student t upper quantile t with P(T > t) = q. Welch df of large arms run into the thousands,
@@ -165,18 +103,19 @@ pub fn compare_means_row(
     alternative: Alternative,
     confidence_level: f64,
 ) -> Result<RowComparison> {
-    let (Some((mean_a, var_a)), Some((mean_b, var_b))) =
-        (mean_var(a, row, 'a')?, mean_var(b, row, 'b')?)
-    else {
+    let (ma, mb) = (moments(&a, row, 'a')?, moments(&b, row, 'b')?);
+    if ma.n == 0 || mb.n == 0 {
         return Ok(RowComparison::NAN);
-    };
+    }
+    let (mean_a, var_a, n_a) = (ma.mean, ma.variance(), ma.n as f64);
+    let (mean_b, var_b, n_b) = (mb.mean, mb.variance(), mb.n as f64);
     let t = ttest_ind_from_stats(
         mean_b,
         var_b.sqrt(),
-        b.n,
+        n_b,
         mean_a,
         var_a.sqrt(),
-        a.n,
+        n_a,
         false,
         alternative,
     )?;
@@ -187,8 +126,8 @@ pub fn compare_means_row(
         confidence_level,
         alternative,
     )?;
-    let var_mean_b = var_b / b.n;
-    let var_mean_a = var_a / a.n;
+    let var_mean_b = var_b / n_b;
+    let var_mean_a = var_a / n_a;
     let (lift, lift_low, lift_high) = lift_of(
         mean_b,
         var_mean_b,
@@ -224,21 +163,23 @@ pub fn compare_proportions_row(
     confidence_level: f64,
 ) -> Result<RowComparison> {
     for (s, arm) in [(a, 'a'), (b, 'b')] {
-        if count(s.n, row, arm)?.is_some() && !(s.sum.is_finite() && (0.0..=s.n).contains(&s.sum)) {
+        let n = s.n as f64;
+        if !(s.sum.is_finite() && (0.0..=n).contains(&s.sum)) {
             return Err(bad_row(
                 row,
                 arm,
-                format_args!("successes must lie in [0, n] = [0, {}], got {}", s.n, s.sum),
+                format_args!("successes must lie in [0, n] = [0, {n}], got {}", s.sum),
             ));
         }
     }
-    if a.n == 0.0 || b.n == 0.0 {
+    if a.n == 0 || b.n == 0 {
         return Ok(RowComparison::NAN);
     }
-    let test = test_proportions_2indep(b.sum, b.n, a.sum, a.n, alternative, false)?;
+    let (n_a, n_b) = (a.n as f64, b.n as f64);
+    let test = test_proportions_2indep(b.sum, n_b, a.sum, n_a, alternative, false)?;
     let (effect_low, effect_high) =
-        proportions_diff_confint(b.sum, b.n, a.sum, a.n, confidence_level, alternative, false)?;
-    let lift = relative_lift_proportions(b.sum, b.n, a.sum, a.n, LiftMethod::Delta, alternative)?;
+        proportions_diff_confint(b.sum, n_b, a.sum, n_a, confidence_level, alternative, false)?;
+    let lift = relative_lift_proportions(b.sum, n_b, a.sum, n_a, LiftMethod::Delta, alternative)?;
     let (lift_low, lift_high) = lift.confidence_interval(confidence_level)?;
     let (p_a, p_b) = (test.proportion2, test.proportion1);
     Ok(RowComparison {
@@ -247,7 +188,7 @@ pub fn compare_proportions_row(
         effect: test.difference,
         effect_low,
         effect_high,
-        se: (p_b * (1.0 - p_b) / b.n + p_a * (1.0 - p_a) / a.n).sqrt(),
+        se: (p_b * (1.0 - p_b) / n_b + p_a * (1.0 - p_a) / n_a).sqrt(),
         statistic: test.statistic,
         df: f64::INFINITY,
         pvalue: test.pvalue,
@@ -257,48 +198,34 @@ pub fn compare_proportions_row(
     })
 }
 
-/// Ratio-metric statistics of one arm; `None` when the ratio or its variance is undefined (fewer
-/// than two users, a zero denominator).
-fn ratio_stats(s: RatioSums, row: usize, arm: char) -> Result<Option<RatioMetricStats>> {
-    let Some(n) = count(s.n, row, arm)? else {
-        return Ok(None);
-    };
-    let m2_num = central_sum_sq(n, s.sum, s.sum_sq, row, arm)?;
-    let m2_den = central_sum_sq(n, s.sum_den, s.sum_sq_den, row, arm)?;
-    if !s.sum_num_den.is_finite() {
-        return Err(bad_row(row, arm, "the cross sum must be finite"));
-    }
-    let c_xy = s.sum_num_den - s.sum * (s.sum_den / n);
-    if c_xy * c_xy > m2_num * m2_den * (1.0 + 1e-9) + 1e-12 * s.sum_sq.max(s.sum_sq_den).powi(2) {
-        return Err(bad_row(
-            row,
-            arm,
-            "cross sum inconsistent with the sums of squares",
-        ));
-    }
-    if n < 2.0 || s.sum_den == 0.0 {
+/// Ratio-metric statistics of one arm from its power sums (x the numerator, y the denominator),
+/// validated by [`CoMoments::from_sums`]; `None` when the ratio or its variance is undefined
+/// (fewer than two users, a zero denominator).
+fn ratio_stats(s: &CoSums, row: usize, arm: char) -> Result<Option<RatioMetricStats>> {
+    let m = CoMoments::from_sums(s).map_err(|e| bad_row(row, arm, e))?;
+    if m.n < 2 || s.sum_y == 0.0 {
         return Ok(None);
     }
     Ok(Some(RatioMetricStats {
-        nobs: n,
-        mean_numerator: s.sum / n,
-        mean_denominator: s.sum_den / n,
-        var_numerator: m2_num / (n - 1.0),
-        var_denominator: m2_den / (n - 1.0),
-        covariance: c_xy / (n - 1.0),
+        nobs: m.n as f64,
+        mean_numerator: m.mean_x,
+        mean_denominator: m.mean_y,
+        var_numerator: m.x().variance(),
+        var_denominator: m.y().variance(),
+        covariance: m.covariance(),
     }))
 }
 
 /// Delta-method z test of ratio_b − ratio_a for a ratio metric Σx/Σy per user (e.g. revenue per
 /// order), normal interval, lift ratio_b / ratio_a − 1 by the delta method; `df` = +inf.
 pub fn compare_ratio_row(
-    a: RatioSums,
-    b: RatioSums,
+    a: CoSums,
+    b: CoSums,
     row: usize,
     alternative: Alternative,
     confidence_level: f64,
 ) -> Result<RowComparison> {
-    let (Some(sa), Some(sb)) = (ratio_stats(a, row, 'a')?, ratio_stats(b, row, 'b')?) else {
+    let (Some(sa), Some(sb)) = (ratio_stats(&a, row, 'a')?, ratio_stats(&b, row, 'b')?) else {
         return Ok(RowComparison::NAN);
     };
     let test = ratio_metric_test(&sb, &sa, alternative)?;

@@ -16,11 +16,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::distributions::BetaDist;
 use super::error::{check_unit_open, invalid, ExperimentsError, Result};
-use super::quadrature::{brent, integrate};
-use super::special::{ln_beta, norm_cdf, norm_isf, norm_pdf};
-use super::suffstats::Moments;
+use super::quadrature::integrate;
+use crate::stats::{brent, ln_beta, norm_cdf, norm_isf, norm_pdf, BetaDist, Moments};
 
 /// Closed-form sums longer than this fall back to quadrature (each term costs a few ns, so
 /// this caps the sum at a fraction of a second).
@@ -169,7 +167,7 @@ fn difference_interval(x: &BetaDist, y: &BetaDist, level: f64) -> Result<(f64, f
         if f(hi) < 0.0 {
             hi = 1.0;
         }
-        brent(f, lo, hi, 1e-13)
+        Ok(brent(f, lo, hi, 1e-13, 0.0, 200)?)
     };
     Ok((solve(tail)?, solve(1.0 - tail)?))
 }

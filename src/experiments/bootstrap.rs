@@ -8,9 +8,10 @@
 //! quantiles of the bootstrap distribution at Φ(z0 + (z0 + z_α)/(1 − a (z0 + z_α))).
 //!
 //! Resampling is parallel over resamples, and resample b draws from its own generator
-//! `task_rng(seed, b)`, so the distribution does not depend on the thread count. Two exact
-//! devices make a resample of a million users cost a few milliseconds instead of a million
-//! cache misses, without changing the resampling distribution (n draws with replacement):
+//! `crate::rng::stream(seed, Domain::Bootstrap, b)`, so the distribution does not depend on the
+//! thread count. Two exact devices make a resample of a million users cost a few milliseconds
+//! instead of a million cache misses, without changing the resampling distribution (n draws with
+//! replacement):
 //! - the atom at zero that most per-user metrics have: the number of draws that land on a zero
 //!   (or a (0, 0) pair) is Binomial(n, n₀/n), the other draws are uniform over non-zero rows;
 //! - the draws among the m non-zero rows are split recursively: of the draws landing in a
@@ -25,10 +26,10 @@ use serde::{Deserialize, Serialize};
 use super::error::{
     check_finite, check_same_len, check_unit_open, invalid, ExperimentsError, Result,
 };
-use super::rng::{sum_of_draws, task_rng, uniform_index32};
-use super::special::{norm_cdf, norm_ppf};
 use super::welch::Alternative;
 use super::winsor::quantile_linear;
+use crate::rng::{stream, sum_of_draws, uniform_index32, Domain};
+use crate::stats::{norm_cdf, norm_ppf};
 
 /// The statistic whose sampling distribution is bootstrapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -433,7 +434,7 @@ pub fn bootstrap_ci(
     let distribution: Vec<f64> = (0..opts.n_resamples)
         .into_par_iter()
         .map_init(Vec::new, |buf, r| {
-            let mut rng = task_rng(opts.seed, r as u64);
+            let mut rng = stream(opts.seed, Domain::Bootstrap, r as u64);
             combine(&mut groups.iter().map(|g| g.resample(stat, &mut rng, buf)))
         })
         .collect();
@@ -604,5 +605,33 @@ mod tests {
             &opts(Statistic::RatioOfSums, BootstrapMethod::Bca)
         )
         .is_err());
+    }
+
+    /// Seeded results are pinned: a change of the random streams is a decision, not an accident.
+    #[test]
+    fn seeded_results_are_pinned() {
+        let a: Vec<f64> = (0..300).map(|i| ((i * 37) % 101) as f64).collect();
+        let b: Vec<f64> = (0..250).map(|i| ((i * 13) % 89) as f64).collect();
+        let r = bootstrap_ci(
+            Sample::Values(&a),
+            Some(Sample::Values(&b)),
+            &BootstrapOptions {
+                n_resamples: 500,
+                seed: 42,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let got = [r.ci_low, r.ci_high, r.standard_error, r.distribution[0]];
+        // Since the streams moved to `crate::rng::stream(seed, Domain::Bootstrap, b)` (one
+        // derivation for the engine); with the former `task_rng(seed, b)` these were
+        // [2.011885346226217, 10.938732788579646, 2.2511518577559904, 8.215333333333334].
+        let want = [
+            1.4081423063526313,
+            10.378639345354813,
+            2.2705088072903563,
+            4.245333333333335,
+        ];
+        assert_eq!(got, want, "{got:?}");
     }
 }

@@ -10,8 +10,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::error::{check_finite, check_same_len, invalid, ExperimentsError, Result};
-use super::suffstats::CoMoments;
 use super::welch::{welch_from_stats, Alternative, WelchComparison};
+use crate::stats::CoMoments;
 
 /// One arm after adjustment.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

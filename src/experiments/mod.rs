@@ -5,17 +5,12 @@
 pub mod bayes;
 pub mod bootstrap;
 pub mod cuped;
-pub mod distributions;
 pub mod error;
 pub mod quadrature;
-pub mod rng;
 pub mod sequential;
 pub mod simulate;
-pub mod special;
-pub mod suffstats;
 pub mod welch;
 pub mod winsor;
 
 pub use error::{ExperimentsError, Result};
-pub use suffstats::{CoMoments, CoSums, Moments, Sums};
 pub use welch::Alternative;

@@ -1,4 +1,5 @@
-//! Numerical integration and root finding shared by the Bayesian and group-sequential code.
+//! Adaptive Gauss–Kronrod integration for the Bayesian comparisons (root finding is
+//! `crate::stats::brent`).
 #![allow(clippy::excessive_precision)]
 
 use super::error::{ExperimentsError, Result};
@@ -128,13 +129,6 @@ pub fn integrate(
     }
 }
 
-/// Brent's method for a root of `f` in [a, b] where f(a) and f(b) have opposite signs: the
-/// statistics module's implementation, with this module's error type.
-pub fn brent(f: impl Fn(f64) -> f64, a: f64, b: f64, xtol: f64) -> Result<f64> {
-    crate::stats::brent(f, a, b, xtol, 0.0, 200)
-        .map_err(|e| ExperimentsError::Numerical(format!("root in [{a}, {b}]: {e}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,14 +142,5 @@ mod tests {
         // Integrable endpoint singularity: ∫0^1 x^-0.5 = 2.
         let v = integrate(|x| x.powf(-0.5), &[0.0, 1.0], 1e-11, 1e-11).unwrap();
         assert!((v - 2.0).abs() < 1e-9, "{v}");
-    }
-
-    #[test]
-    fn finds_roots() {
-        let r = brent(|x| x * x - 2.0, 0.0, 2.0, 1e-15).unwrap();
-        assert!((r - std::f64::consts::SQRT_2).abs() < 1e-14);
-        let r = brent(|x| x.cos() - x, 0.0, 1.0, 1e-15).unwrap();
-        assert!((r - 0.739_085_133_215_160_6).abs() < 1e-14);
-        assert!(brent(|x| x * x + 1.0, -1.0, 1.0, 1e-12).is_err());
     }
 }

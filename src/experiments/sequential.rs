@@ -21,9 +21,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::{check_unit_open, invalid, ExperimentsError, Result};
-use super::quadrature::brent;
-use super::special::{norm_cdf, norm_isf, norm_pdf, norm_sf};
-use super::suffstats::Moments;
+use crate::stats::{brent, norm_cdf, norm_isf, norm_pdf, norm_sf, Moments};
 
 /// One look of the always-valid analysis of `a − b`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -340,12 +338,14 @@ pub fn group_sequential_bounds(
                     // First look: the crossing probability is exactly Φ̄(c).
                     return Ok(norm_isf(target));
                 }
-                brent(
+                Ok(brent(
                     |c| (mass.exit_upper(t, c) - target) / target,
                     0.0,
                     40.0,
                     1e-12,
-                )
+                    0.0,
+                    200,
+                )?)
             })?
         }
         BoundaryKind::ObrienFleming | BoundaryKind::Pocock => {
@@ -360,7 +360,7 @@ pub fn group_sequential_bounds(
                 run_design(info_fractions, two_sided, |_, _, t| Ok(constant * shape(t)))
                     .map_or(f64::NAN, |(_, cum)| cum[cum.len() - 1])
             };
-            let constant = brent(|c| total_for(c) - alpha, 0.1, 40.0, 1e-12)?;
+            let constant = brent(|c| total_for(c) - alpha, 0.1, 40.0, 1e-12, 0.0, 200)?;
             run_design(info_fractions, two_sided, |_, _, t| Ok(constant * shape(t)))?
         }
     };

@@ -1,12 +1,12 @@
 //! Monte Carlo A/A and power simulation of the frequentist tests, and of peeking.
 //!
-//! Each run draws both arms afresh from its own generator `task_rng(seed, run)`, so results
-//! are reproducible and independent of the thread count. The p-values come from the product's
-//! own tests in `crate::stats` (pooled two-proportion z, Pearson χ² without Yates' correction,
-//! Welch's t, Mann-Whitney U with `method="asymptotic"`), so an A/A simulation checks the very
-//! code users run; only the large-sample z test on means is computed here. A test whose
-//! statistic is undefined in a run (both arms all zeros, say) gives a NaN p-value and counts
-//! as not rejecting.
+//! Each run draws both arms afresh from its own generator `crate::rng::stream(seed,
+//! Domain::Simulation, run)`, so results are reproducible and independent of the thread count. The
+//! p-values come from the product's own tests in `crate::stats` (pooled two-proportion z, Pearson
+//! χ² without Yates' correction, Welch's t, Mann-Whitney U with `method="asymptotic"`), so an A/A
+//! simulation checks the very code users run; only the large-sample z test on means is computed
+//! here. A test whose statistic is undefined in a run (both arms all zeros, say) gives a NaN
+//! p-value and counts as not rejecting.
 
 use rand::Rng;
 use rand_distr::{Binomial, ChiSquared, Distribution, LogNormal, Normal};
@@ -14,13 +14,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::error::{check_unit_open, invalid, ExperimentsError, Result};
-use super::rng::task_rng;
 use super::sequential::optimal_mixing_ratio;
-use super::special::{norm_isf, norm_sf};
-use super::suffstats::Moments;
+use crate::rng::{stream, Domain};
 use crate::stats::{
-    chi2_contingency, mannwhitneyu, test_proportions_2indep, ttest_ind_from_stats,
-    Alternative as StatsAlternative, MwuMethod, StatsError,
+    chi2_contingency, mannwhitneyu, norm_isf, norm_sf, test_proportions_2indep,
+    ttest_ind_from_stats, Alternative as StatsAlternative, Moments, MwuMethod, StatsError,
 };
 
 /// Data-generating model of arm A; arm B is the same with its mean scaled by 1 + lift.
@@ -362,7 +360,7 @@ where
     (0..config.runs)
         .into_par_iter()
         .map_init(Vec::new, |scratch, run| {
-            let mut rng = task_rng(config.seed, run);
+            let mut rng = stream(config.seed, Domain::Simulation, run);
             let pvalues = one_run(&mut rng, scratch)?;
             Ok(pvalues
                 .into_iter()
@@ -495,7 +493,7 @@ pub fn simulate_peeking(config: &PeekingConfig) -> Result<PeekingResult> {
     let counts = (0..config.runs)
         .into_par_iter()
         .map(|run| {
-            let mut rng = task_rng(config.seed, run);
+            let mut rng = stream(config.seed, Domain::Simulation, run);
             let (mut a, mut b) = (Moments::EMPTY, Moments::EMPTY);
             let (mut valid, mut naive, mut last) = (false, false, false);
             for look in 0..config.looks {
@@ -635,5 +633,26 @@ mod tests {
         let r = simulate_peeking(&cfg).unwrap();
         assert!(r.always_valid.rate <= 0.05, "{r:?}");
         assert!(r.naive_peeking.ci_low > 0.1, "{r:?}");
+    }
+
+    /// Seeded results are pinned: a change of the random streams is a decision, not an accident.
+    #[test]
+    fn seeded_results_are_pinned() {
+        let r = simulate(&SimConfig {
+            metric: SimMetric::Proportion { p: 0.1 },
+            relative_lift: 0.1,
+            n_a: 500,
+            n_b: 500,
+            runs: 200,
+            alpha: 0.05,
+            seed: 42,
+            tests: vec![SimTest::ZTest, SimTest::WelchT],
+            confidence_level: 0.95,
+        })
+        .unwrap();
+        let got: Vec<u64> = r.iter().map(|t| t.rate.rejections).collect();
+        // Since the streams moved to `crate::rng::stream(seed, Domain::Simulation, run)`; with the
+        // former `task_rng(seed, run)` these were [12, 11].
+        assert_eq!(got, [6, 6], "{got:?}");
     }
 }

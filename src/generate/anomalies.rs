@@ -2,8 +2,8 @@
 //! All are additions, so the clean data (and its counts) stay exactly what was simulated.
 use super::calendar::{DAY_MS, END_MS, START_MS};
 use super::event::{Event, EventKind};
-use super::rng::{stream, Domain};
 use super::sizes::Sizes;
+use crate::rng::{stream, Domain};
 use rand::Rng;
 use rand_pcg::Pcg64;
 use std::collections::HashSet;

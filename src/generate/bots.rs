@@ -3,8 +3,8 @@ use super::calendar::{END_MS, HOUR_MS, START_MS};
 use super::catalog::Catalog;
 use super::event::{Event, EventKind, NO_ORDER};
 use super::experiments::{assign, Draws, ExperimentSpec};
-use super::rng::{stream, Domain};
 use super::visitors::ChunkOutput;
+use crate::rng::{stream, Domain};
 use rand::Rng;
 
 const MIN_VIEWS: usize = 2_500;

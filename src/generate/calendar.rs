@@ -1,5 +1,5 @@
 //! The observation period, traffic intensity over time and the time-dependent purchase factors.
-use super::rng::{stream, Domain};
+use crate::rng::{stream, Domain};
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 

@@ -1,6 +1,6 @@
 //! Item and visitor identifiers and the Zipf-like item popularity.
-use super::rng::{stream, Domain};
 use super::sizes::Sizes;
+use crate::rng::{stream, Domain};
 use rand::Rng;
 
 /// Popularity of the item of rank r is proportional to 1 / (r + offset), offset = this × scale:

@@ -16,7 +16,6 @@ mod events_csv;
 mod experiments;
 mod model;
 mod properties;
-mod rng;
 mod sizes;
 mod table;
 mod tables;
@@ -436,6 +435,23 @@ fn category_tree_csv(tree: &CategoryTree) -> Vec<u8> {
     buf
 }
 
+/// What a conversion lift does to every per-user metric of the analysis (`shoplens.analyze`).
+/// A treated user converts after assignment with probability (1 + lift) p instead of p, and a
+/// converting user's purchases are drawn the same way in both arms (`sample_given_any`, same
+/// basket sizes and items), so every count and sum of purchases per assigned user gains the same
+/// (1 + lift), while revenue per order (AOV, a ratio over converting users only) and sessions
+/// (which purchases never add) are unchanged in expectation.
+fn metric_lifts(lift: f64) -> BTreeMap<&'static str, f64> {
+    BTreeMap::from([
+        ("conversion", lift),
+        ("orders", lift),
+        ("items", lift),
+        ("revenue", lift),
+        ("aov", 0.0),
+        ("sessions", 0.0),
+    ])
+}
+
 fn experiment_truth(
     specs: &[experiments::ExperimentSpec; 3],
     checkout_probability_sum: f64,
@@ -460,6 +476,7 @@ fn experiment_truth(
                 end_ms: spec.end_ms,
                 metric: "conversion",
                 true_relative_lift: BTreeMap::from([(second, spec.lift)]),
+                true_relative_lifts: BTreeMap::from([(second, metric_lifts(spec.lift))]),
                 expected_conversion,
                 srm: spec.lost_fraction > 0.0,
                 lost_fraction: (e == RECS).then(|| BTreeMap::from([(second, spec.lost_fraction)])),

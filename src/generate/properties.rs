@@ -1,8 +1,8 @@
 //! Item catalog files: time-versioned properties (two parts) and prices.
 use super::calendar::DAY_MS;
 use super::catalog::Catalog;
-use super::rng::{hash2, stream, Domain};
 use super::tree::CategoryTree;
+use crate::rng::{hash2, stream, Domain};
 use rand::Rng;
 use rand_distr::{Distribution, LogNormal};
 use rand_pcg::Pcg64;

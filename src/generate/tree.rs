@@ -1,6 +1,6 @@
 //! The category forest: 1,669 categories, about 25 roots, depth up to 5. Independent of scale.
-use super::rng::{stream, Domain};
 use super::sizes::CATEGORIES;
+use crate::rng::{stream, Domain};
 use rand::Rng;
 use rand_distr::{Distribution, LogNormal};
 

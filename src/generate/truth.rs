@@ -70,6 +70,9 @@ pub(super) struct ExperimentTruth {
     pub(super) end_ms: i64,
     pub(super) metric: &'static str,
     pub(super) true_relative_lift: BTreeMap<&'static str, f64>,
+    /// Expected relative lift of every analysed metric (variant -> metric -> lift), injected or
+    /// induced: see `experiment_truth`.
+    pub(super) true_relative_lifts: BTreeMap<&'static str, BTreeMap<&'static str, f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) expected_conversion: Option<BTreeMap<&'static str, f64>>,
     pub(super) srm: bool,

@@ -9,7 +9,7 @@ use super::model::{
     VisitorModel, EXTRA_CART_P, MAX_SESSION_PURCHASE_P, MIN_GAP_MS, PURCHASE_TAIL_MS, REVIEW_P,
     SECOND_CART_P, SESSION_TIMEOUT_MS,
 };
-use super::rng::{stream, Domain};
+use crate::rng::{stream, Domain};
 use rand::Rng;
 use rand_pcg::Pcg64;
 use std::ops::Range;

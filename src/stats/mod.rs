@@ -22,6 +22,7 @@
 //! `StatsError::Unattainable`.
 
 mod alternative;
+mod beta;
 mod contingency;
 mod error;
 mod fisher;
@@ -38,6 +39,7 @@ mod special;
 mod ttest;
 
 pub use alternative::{normal_confint, Alternative};
+pub use beta::BetaDist;
 pub use contingency::{
     chi2_contingency, srm_test, Chi2ContingencyResult, SrmResult, SRM_DEFAULT_THRESHOLD,
 };
@@ -48,6 +50,7 @@ pub use lift::{
     RatioMetricStats, RatioMetricTest, RelativeLift,
 };
 pub use mannwhitney::{mannwhitneyu, MannWhitneyResult, MwuMethod};
+pub use moments::{CoMoments, CoSums, Moments, Sums};
 pub use multiarm::{compare_arms_means, compare_arms_proportions, ArmComparisons};
 pub use multitest::{adjust_pvalues, AdjustMethod};
 pub use nct::{nct_cdf, nct_cdf_sf, nct_sf};
@@ -61,6 +64,7 @@ pub use proportions::{
 };
 pub(crate) use roots::brent;
 pub use special::{
-    beta_quantile, chi2_sf, norm_cdf, norm_isf, norm_ppf, norm_sf, t_cdf, t_isf, t_ppf, t_sf,
+    beta_inc_xy, beta_pdf, beta_quantile, chi2_sf, ln_beta, norm_cdf, norm_isf, norm_pdf, norm_ppf,
+    norm_sf, t_cdf, t_isf, t_ppf, t_sf,
 };
 pub use ttest::{t_confint, ttest_ind, ttest_ind_from_stats, TTestResult};

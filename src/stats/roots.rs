@@ -199,6 +199,10 @@ mod tests {
     fn brent_finds_cube_root() {
         let r = brent(|x| x * x * x - 2.0, 0.0, 2.0, 1e-15, 1e-15, 200).unwrap();
         assert!((r - 2f64.cbrt()).abs() < 1e-14);
+        // The Dottie number, cos x = x (OEIS A003957).
+        let r = brent(|x| x.cos() - x, 0.0, 1.0, 1e-15, 0.0, 200).unwrap();
+        assert!((r - 0.739_085_133_215_160_6).abs() < 1e-14);
+        assert!(brent(|x| x * x + 1.0, -1.0, 1.0, 1e-12, 0.0, 200).is_err());
     }
 
     #[test]
