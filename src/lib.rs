@@ -1,6 +1,7 @@
 //! shoplens engine: e-commerce clickstream cleaning, analytics and experiment statistics.
 //!
 //! The engine is plain Rust; the Python face lives in `bindings` behind the `python` feature.
+pub mod build;
 pub mod clean;
 pub mod compare;
 pub mod error;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import polars as pl
@@ -14,7 +15,15 @@ from hypothesis import strategies as st
 
 import shoplens
 from rr_files import MIN, T0, write_folder
-from shoplens import CleanConfig, DataFileError, EventSchema, MissingFileError, SchemaError
+from shoplens import (
+    CleanConfig,
+    DataFileError,
+    EventSchema,
+    InvalidArgumentError,
+    MissingFileError,
+    SchemaError,
+    ShoplensWarning,
+)
 
 
 def conservation(result: shoplens.CleanResult) -> None:
@@ -76,7 +85,8 @@ def test_bad_timestamp_rule(make_folder):
 
 def test_first_failing_rule_wins(make_folder):
     # Missing item and unknown event: missing_field comes first in the documented order.
-    result = shoplens.clean(make_folder([f"{T0},1,click,,", "5,-1,view,2,"]))
+    with pytest.warns(ShoplensWarning, match=r"no rows kept of 2 read; the most common rule broken is missing_field"):
+        result = shoplens.clean(make_folder([f"{T0},1,click,,", "5,-1,view,2,"]))
     assert result.quarantine["rule"].to_list() == ["missing_field", "timestamp_out_of_range"]
 
 
@@ -259,7 +269,9 @@ def test_garbage_never_crashes_and_conserves(tmp_path_factory, rows, raw_bytes):
     (folder / "events.csv").write_bytes(b"timestamp,visitorid,event,itemid,transactionid\n" + body)
     (folder / "prices.csv").write_bytes(b"itemid,price\n" + raw_bytes + b"\n1,2.5\n")
     (folder / "category_tree.csv").write_bytes(b"categoryid,parentid\n" + raw_bytes + b"\n1,2\n2,1\n")
-    result = shoplens.clean(folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ShoplensWarning)  # garbage often keeps no row: that warns
+        result = shoplens.clean(folder)
     conservation(result)
     for f in result.report["files"]:
         assert f["rows_read"] == f["kept"] + f["quarantined"]
@@ -292,20 +304,24 @@ def test_generic_events_with_schema_and_dedup(tmp_path):
         order="order",
         price="amount",
         timestamp_unit="s",
+        other_events="drop",
     )
     result = shoplens.clean(shoplens.read_events(df, schema=schema))
     assert result.events.height == 3
-    assert result.duplicates.rows() == [("frame", 3, 2)]
-    rules = dict(zip(result.quarantine["line"], result.quarantine["rule"], strict=True))
-    assert rules == {5: "missing_field", 6: "unknown_event_type"}
+    # A DataFrame's rows are named by their 0-based index.
+    assert result.duplicates.rows() == [("frame", 2, 1)]
+    rules = dict(zip(result.quarantine["index"], result.quarantine["rule"], strict=True))
+    assert rules == {4: "missing_field", 5: "unknown_event_type"}
     assert result.events.filter(pl.col("event") == "transaction")["revenue"].to_list() == [19.99]
+    assert result.events.schema["visitor_id"] == pl.Int64
     assert result.report["events"]["rows_read"] == 6
+    assert result.report["position"] == "index"
     # pandas input gives the same tables
     pdf = df.to_pandas()
     again = shoplens.clean(shoplens.read_events(pdf, schema=schema))
-    assert again.events.drop("source_line").equals(result.events.drop("source_line"))
-    with pytest.raises(SchemaError, match="no column"):
-        shoplens.read_events(df, schema=EventSchema(user="nope"))
+    assert again.events.equals(result.events, null_equal=True)
+    with pytest.raises(SchemaError, match="the visitor column 'nope' is not in the table"):
+        shoplens.clean(shoplens.read_events(df, schema=EventSchema(user="nope")))
 
 
 def test_generic_csv_with_ragged_rows(tmp_path):
@@ -426,3 +442,305 @@ def test_warehouse_files_read_back_exactly_with_pyarrow(tmp_path):
             assert "RLE_DICTIONARY" in encodings["event"]
             assert "DELTA_BINARY_PACKED" in encodings["timestamp"]
             assert meta.num_rows == expected.height
+
+
+# --- a user's own data (issue 9) ---------------------------------------------------------------------
+
+OWN = EventSchema(user="user", timestamp="ts", event="event", item="sku", order="order_id", price="amount")
+
+
+def own_frame() -> pl.DataFrame:
+    """String ids, a session of other event types, a purchase with an order id and a price."""
+    return pl.DataFrame(
+        {
+            "user": ["C-002", "C-001", "C-001", "C-001", "C-001", "C-002", "C-010"],
+            "ts": [T0 + 5 * MIN, T0, T0 + MIN, T0 + 2 * MIN, T0 + 3 * MIN, T0, T0],
+            "event": ["view", "home", "view", "cart", "purchase", "search", "view"],
+            "sku": ["b7e1", None, "a1f0", "a1f0", "a1f0", None, "a1f0"],
+            "order_id": [None, None, None, None, "ORD-9", None, None],
+            "amount": [None, None, None, None, 9.5, None, None],
+        }
+    )
+
+
+def test_string_ids_keep_their_values_and_the_event_order():
+    # "home" and "search" rows have no item: events of other types need none.
+    df = own_frame()
+    result = shoplens.clean(shoplens.read_events(df, schema=OWN))
+    ev = result.events
+    assert ev.schema["visitor_id"] == pl.String and ev.schema["item_id"] == pl.String
+    assert ev.schema["transaction_id"] == pl.String
+    # Sorted by (visitor, timestamp), with the original ids.
+    expected = df.sort("user", "ts", maintain_order=True)
+    assert ev["visitor_id"].to_list() == expected["user"].to_list()
+    assert ev["timestamp"].dt.epoch("ms").to_list() == expected["ts"].to_list()
+    assert ev["event"].to_list() == ["home", "view", "addtocart", "transaction", "search", "view", "view"]
+    assert ev["transaction_id"].to_list() == [None, None, None, "ORD-9", None, None, None]
+    assert result.visitors["visitor_id"].to_list() == ["C-001", "C-002", "C-010"]
+    # Other event types count in sessions and activity: C-001 has one session of 4 events, C-002 two
+    # sessions (search at T0, view 5 minutes later: one session of 2).
+    s = result.sessions
+    assert s.select("visitor_id", "n_events", "n_views", "n_purchases", "is_bounce").rows() == [
+        ("C-001", 4, 1, 1, False),
+        ("C-002", 2, 1, 0, False),
+        ("C-010", 1, 1, 0, True),
+    ]
+    assert result.items.select("item_id", "n_views", "n_carts", "n_purchases").rows() == [
+        ("a1f0", 2, 1, 1),
+        ("b7e1", 1, 0, 0),
+    ]
+    assert ev.filter(pl.col("event").is_in(["home", "search"]))["item_id"].to_list() == [None, None]
+    assert ev.filter(pl.col("event") == "transaction")["revenue"].to_list() == [9.5]
+    by_event = dict(result.report["events"]["by_event"])
+    assert by_event == {"view": 3, "addtocart": 1, "transaction": 1, "home": 1, "search": 1}
+
+
+def test_other_events_can_be_dropped_and_case_twins_are_named():
+    df = own_frame().with_columns(pl.col("sku").fill_null("-"))
+    drop = EventSchema.from_mapping({**OWN.__dict__, "other_events": "drop"})
+    result = shoplens.clean(shoplens.read_events(df, schema=drop))
+    q = result.quarantine.sort("index")
+    assert q.select("index", "rule").rows() == [(1, "unknown_event_type"), (5, "unknown_event_type")]
+    assert result.events.height == 5
+    cased = df.with_columns(pl.col("event").replace({"view": "View"}))
+    kept = shoplens.clean(shoplens.read_events(cased, schema=OWN))
+    assert any("'View'" in n and "'view'" in n for n in kept.report["notes"])
+    dropped = shoplens.clean(shoplens.read_events(cased, schema=drop))
+    assert dropped.quarantine.filter(pl.col("index") == 0)["detail"].item() == (
+        "event 'View' is not a mapped event type (names are case-sensitive: did you mean 'view'?)"
+    )
+
+
+def test_session_column_replaces_the_inactivity_rule():
+    hour = 60 * MIN
+    df = pl.DataFrame(
+        {
+            "user": ["u", "u", "u", "u"],
+            "ts": [T0, T0 + 2 * hour, T0 + 2 * hour + MIN, T0 + 2 * hour + 2 * MIN],
+            "event": ["view"] * 4,
+            "sid": ["s1", "s1", "s2", "s2"],
+        }
+    )
+    schema = EventSchema(user="user", timestamp="ts", event="event", item=None, session="sid")
+    result = shoplens.clean(shoplens.read_events(df, schema=schema))
+    # Two hours apart but one session id: one session; a new id one minute later: a new session.
+    assert result.sessions["n_events"].to_list() == [2, 2]
+    assert any("'sid'" in n for n in result.report["notes"])
+    by_time = shoplens.clean(
+        shoplens.read_events(df, schema=EventSchema(user="user", timestamp="ts", event="event", item=None))
+    )
+    assert by_time.sessions["n_events"].to_list() == [1, 3]
+
+
+def test_without_item_and_order_columns():
+    df = pl.DataFrame(
+        {
+            "user": [7, 7, 7, 8],
+            "ts": [T0, T0 + MIN, T0 + 2 * MIN, T0],
+            "event": ["home", "purchase", "purchase", "view"],
+        }
+    )
+    result = shoplens.clean(
+        shoplens.read_events(df, schema=EventSchema(user="user", timestamp="ts", event="event", item=None))
+    )
+    assert result.items.height == 0
+    assert result.events["item_id"].null_count() == 4
+    notes = " ".join(result.report["notes"])
+    assert "no item column" in notes and "items table is empty" in notes
+    assert "each purchase row is its own order" in notes
+    # Each purchase row is its own order, named by its index.
+    assert result.events.filter(pl.col("event") == "transaction")["transaction_id"].to_list() == [1, 2]
+    assert result.sessions.filter(pl.col("visitor_id") == 7)["n_orders"].to_list() == [2]
+
+
+def test_quarantine_raw_is_the_row_as_read(tmp_path):
+    from datetime import datetime
+
+    path = tmp_path / "ev.csv"
+    header = "user,ts,event,sku,order_id,amount"
+    path.write_text(f"{header}\nC-1,{T0},view,a,,\n2,2024-03-01 10:02\nC-2,0,view,b,,\n")
+    result = shoplens.clean(shoplens.read_events(path, schema=OWN))
+    q = result.quarantine
+    # A four-field row under a six-column header is wrong_column_count even with no other ragged row.
+    assert q.select("line", "rule", "raw").rows() == [
+        (3, "wrong_column_count", "2,2024-03-01 10:02"),
+        (4, "timestamp_out_of_range", "C-2,0,view,b,,"),
+    ]
+    assert q["detail"].to_list()[0] == "2 fields, expected 6"
+    # A DataFrame row: the values as given (datetimes as text), at the user's own pandas index.
+    df = pl.DataFrame(
+        {
+            "user": ["C-1", ""],
+            "ts": [datetime(2024, 3, 1, 10, 2), datetime(2024, 3, 1, 10, 3, 30)],
+            "event": ["view", "view"],
+            "sku": ["a", "b"],
+        }
+    )
+    schema = EventSchema(user="user", timestamp="ts", event="event", item="sku")
+    pdf = df.to_pandas()
+    pdf.index = [10, 20]
+    got = shoplens.clean(shoplens.read_events(pdf, schema=schema)).quarantine
+    assert got.select("index", "rule", "raw").rows() == [(20, "missing_field", ",2024-03-01 10:03:30,view,b")]
+    kept = shoplens.clean(shoplens.read_events(df, schema=schema)).events
+    assert kept["timestamp"].to_list() == [datetime(2024, 3, 1, 10, 2)]
+
+
+def test_report_names_the_actual_inputs(tmp_path):
+    path = tmp_path / "ev.csv"
+    path.write_text(
+        "user,ts,event,sku,order_id,amount\n"
+        f"C-1,{T0},view,a,,\nC-1,{T0 + MIN},purchase,a,O-1,9.50\nC-2,{T0},view,a,,\nC-2,{T0},view,b,,\n"
+        f"C-3,{T0},view,a,,\nC-3,{T0 + 1},view,c,,\n"
+    )
+    out = tmp_path / "wh"
+    report = shoplens.build_warehouse(shoplens.read_events(path, schema=OWN), out)
+    assert report["events"]["source"] == "ev.csv" and report["events"]["rows_read"] == 6
+    assert report["source"] == str(path)
+    assert report["price_source"] == "column 'amount' of ev.csv (the price on each purchase row)"
+    wh = shoplens.open_warehouse(out)
+    assert wh.table("events")["revenue"].sum() == 9.5
+
+
+def test_a_run_that_keeps_nothing_warns_with_the_dominant_rule(tmp_path):
+    path = tmp_path / "ev.csv"
+    # Unix seconds while the unit is ms: every row is out of range, and the detail says why.
+    path.write_text(f"user,ts,event,sku\nC-1,{T0 // 1000},view,a\nC-2,{T0 // 1000},view,a\nC-3,,view,a\n")
+    schema = EventSchema(user="user", timestamp="ts", event="event", item="sku")
+    with pytest.warns(ShoplensWarning, match=r"no rows kept of 3 read.*timestamp_out_of_range \(2 rows\)"):
+        result = shoplens.clean(shoplens.read_events(path, schema=schema))
+    assert "it looks like seconds" in result.quarantine["detail"][0]
+    run = [sys.executable, "-m", "shoplens", "build", "--events", str(path), "--out", str(tmp_path / "wh")]
+    flags = ["--user", "user", "--timestamp", "ts", "--item", "sku"]
+    loose = subprocess.run([*run, *flags], capture_output=True, text=True, check=False)
+    assert loose.returncode == 0, loose.stderr
+    assert "no rows kept of 3 read" in loose.stderr and "timestamp_out_of_range" in loose.stderr
+    strict = subprocess.run([*run, *flags, "--strict"], capture_output=True, text=True, check=False)
+    assert strict.returncode == 2
+    assert "ev.csv:2: timestamp_out_of_range" in strict.stderr
+
+
+def test_paths_files_and_the_cli_mapping(tmp_path):
+    path = tmp_path / "ev.csv"
+    path.write_text(f"user_id,timestamp,event,item_id\nC-1,{T0},view,a\nC-1,{T0 + MIN},purchase,a\n")
+    # clean() takes a file with the default mapping; read_events() names a folder for what it is.
+    assert shoplens.clean(path).events["visitor_id"].to_list() == ["C-1", "C-1"]
+    with pytest.raises(DataFileError, match=r"is a folder .*expected an event file"):
+        shoplens.read_events(tmp_path)
+    with pytest.raises(DataFileError, match="is a file, expected a RetailRocket folder"):
+        shoplens.read_retailrocket(path)
+    run = [sys.executable, "-m", "shoplens", "build", "--out"]
+    raw = subprocess.run([*run, str(tmp_path / "a"), "--raw", str(path)], capture_output=True, text=True, check=False)
+    assert raw.returncode == 0, raw.stderr
+    assert shoplens.open_warehouse(tmp_path / "a").table("events").height == 2
+    other = tmp_path / "shop.csv"
+    other.write_text(f"cust,when,kind\nC-1,{T0 // 1000},Seen\nC-1,{T0 // 1000 + 60},Bought\n")
+    toml = tmp_path / "map.toml"
+    toml.write_text(
+        'user = "cust"\ntimestamp = "when"\nevent = "kind"\nitem = ""\ntimestamp_unit = "s"\n'
+        '[event_values]\nview = ["Seen"]\naddtocart = ["Carted"]\ntransaction = ["Bought"]\n'
+    )
+    bad_item = subprocess.run(
+        [*run, str(tmp_path / "b"), "--events", str(other), "--map", str(toml)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad_item.returncode == 2 and "item='' is not allowed" in bad_item.stderr
+    toml.write_text(toml.read_text().replace('item = ""\n', ""))
+    ok = subprocess.run(
+        [*run, str(tmp_path / "b"), "--events", str(other), "--map", str(toml), "--item", ""],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "note: no item column" in ok.stdout
+    events = shoplens.open_warehouse(tmp_path / "b").table("events")
+    assert events["event"].to_list() == ["view", "transaction"]
+    js = tmp_path / "map.json"
+    js.write_text(json.dumps({"user": "cust", "timestamp": "when", "event": "kind", "item": None, "unit": "s"}))
+    unknown = subprocess.run(
+        [*run, str(tmp_path / "c"), "--events", str(other), "--map", str(js)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert unknown.returncode == 2 and "unknown keys ['unit']" in unknown.stderr
+    missing = subprocess.run(
+        [*run, str(tmp_path / "d"), "--events", str(tmp_path / "nope.csv")], capture_output=True, text=True, check=False
+    )
+    assert missing.returncode == 2 and "no such file or folder, expected an event file" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"session_timeout_s": "30"}, "session_timeout_s='30' is not allowed: expected a number > 0"),
+        ({"session_timeout_s": 0}, "session_timeout_s=0 is not allowed: expected a number > 0"),
+        ({"bot_max_events": -1}, "bot_max_events=-1 is not allowed: expected a whole number >= 1"),
+        ({"bot_max_events": 2.5}, "bot_max_events=2.5 is not allowed: expected a whole number >= 1"),
+        ({"near_duplicate_window_s": -1}, "near_duplicate_window_s=-1 is not allowed: expected a number >= 0"),
+        ({"min_timestamp": "June"}, "min_timestamp='June' is not allowed: expected a datetime, a date or ISO-8601"),
+        ({"min_timestamp": "2200-01-01"}, "max_timestamp=datetime.datetime(2100"),
+        ({"strict": "yes"}, "strict='yes' is not allowed: expected True or False"),
+    ],
+)
+def test_clean_config_is_validated_when_made(kwargs, message):
+    with pytest.raises(InvalidArgumentError) as info:
+        CleanConfig(**kwargs)
+    assert str(info.value).startswith(message)
+    assert "line 1 column" not in str(info.value)
+
+
+def test_clean_config_accepts_dates_as_text_and_schema_as_dict():
+    from datetime import UTC, date, datetime
+
+    assert CleanConfig(min_timestamp="2020-01-01").min_timestamp == datetime(2020, 1, 1, tzinfo=UTC)
+    assert CleanConfig(max_timestamp=date(2030, 1, 1)).max_timestamp == datetime(2030, 1, 1, tzinfo=UTC)
+    df = pl.DataFrame({"u": ["a"], "t": [T0], "e": ["view"]})
+    src = shoplens.read_events(df, schema={"user": "u", "timestamp": "t", "event": "e", "item": None})
+    assert src.schema == EventSchema(user="u", timestamp="t", event="e", item=None)
+    with pytest.raises(SchemaError, match=r"schema has unknown keys \['users'\]: expected some of \['user'"):
+        shoplens.read_events(df, schema={"users": "u"})
+    with pytest.raises(SchemaError, match="schema=3 is not allowed"):
+        shoplens.read_events(df, schema=3)  # type: ignore[arg-type]
+    with pytest.raises(SchemaError, match=r"event_values\['view'\]=\[\] is not allowed"):
+        EventSchema(event_values={"view": [], "addtocart": ["c"], "transaction": ["t"]})
+
+
+def test_own_data_example_runs_and_matches_pandas(tmp_path):
+    """docs/examples/own_data.py: a pandas frame with string ids and bad rows -> warehouse -> KPIs ->
+    experiment read-out. Its figures are checked against a plain pandas computation."""
+    import runpy
+
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "own_data.py"
+    done = subprocess.run(
+        [sys.executable, str(example), str(tmp_path / "cli")], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "User conversion" in done.stdout and "checkout:" in done.stdout
+    module = runpy.run_path(str(example))
+    events, assignments = module["make_events"]()
+    report, result = module["main"](tmp_path / "wh")
+    # Two bad rows (empty customer, no time) and one row exported twice.
+    ev = report["events"]
+    assert (ev["rows_read"], ev["kept"], ev["quarantined"], ev["duplicates_removed"]) == (
+        len(events),
+        len(events) - 3,
+        2,
+        1,
+    )
+    assert dict(ev["by_rule"]) == {"missing_field": 2}
+    buyers = set(events.loc[events["action"] == "purchase", "customer"])
+    rate = assignments.assign(bought=assignments["customer"].isin(buyers)).groupby("variant")["bought"].mean()
+    conv = result.results.filter(pl.col("metric") == "conversion").row(0, named=True)
+    assert conv["variant"] == "treatment"
+    assert conv["control_mean"] == pytest.approx(rate["control"], abs=1e-12)
+    assert conv["mean"] == pytest.approx(rate["treatment"], abs=1e-12)
+
+
+def test_warehouse_table_names_the_tables_that_exist(tmp_path, make_folder):
+    out = tmp_path / "wh"
+    shoplens.build_warehouse(make_folder([f"{T0},1,view,5,"]), out)
+    with pytest.raises(MissingFileError, match=r"no table 'evnts' in the warehouse; its tables are .*events, items"):
+        shoplens.open_warehouse(out).table("evnts")

@@ -23,6 +23,7 @@ from shoplens.errors import (
     NumericalError,
     SchemaError,
     ShoplensError,
+    ShoplensWarning,
     StorageError,
 )
 
@@ -86,6 +87,7 @@ __all__ = [
     "RetailRocketSource",
     "SchemaError",
     "ShoplensError",
+    "ShoplensWarning",
     "StorageError",
     "Warehouse",
     "__version__",

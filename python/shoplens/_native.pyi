@@ -12,10 +12,22 @@ __all__: list[str]
 
 # --- pipeline (lead) ---
 def clean_retailrocket(raw_dir: str, config_json: str | None = None) -> tuple[dict[str, pl.DataFrame], str]: ...
-def clean_frame(
-    name: str, frame: pl.DataFrame, config_json: str | None = None
+def clean_events(
+    source: str | pl.DataFrame,
+    mapping_json: str,
+    config_json: str | None = None,
+    name: str | None = None,
+    index: list[int] | None = None,
 ) -> tuple[dict[str, pl.DataFrame], str]: ...
-def write_tables(out_dir: str, tables: list[tuple[str, pl.DataFrame]], report_json: str) -> None: ...
+def build_events(
+    source: str | pl.DataFrame,
+    out_dir: str,
+    mapping_json: str,
+    config_json: str | None = None,
+    name: str | None = None,
+    index: list[int] | None = None,
+    progress: bool = False,
+) -> str: ...
 def build_warehouse(raw_dir: str, out_dir: str, config_json: str | None = None, progress: bool = False) -> str: ...
 
 # --- generate (gen) ---

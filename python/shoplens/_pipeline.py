@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,9 +13,9 @@ from typing import Any
 import polars as pl
 
 from shoplens import _native
-from shoplens._build import build_retailrocket
+from shoplens._build import build_events, build_retailrocket
 from shoplens._config import RETAILROCKET_SCHEMA, CleanConfig, EventSchema
-from shoplens.errors import DataFileError, MissingFileError, SchemaError
+from shoplens.errors import DataFileError, MissingFileError, SchemaError, ShoplensWarning
 
 __all__ = [
     "CleanResult",
@@ -41,7 +40,6 @@ TABLES = (
     "assignments",
     "experiment_weights",
 )
-_FIELDS = ("timestamp", "visitor", "event", "item", "order", "price")
 
 
 @dataclass(frozen=True)
@@ -58,11 +56,13 @@ class RetailRocketSource:
 
 @dataclass(frozen=True)
 class EventsSource:
-    """A generic event table mapped to the engine's fields; see :func:`read_events`."""
+    """A user's own event table (a CSV/Parquet file or a DataFrame) with its column mapping; see
+    :func:`read_events`. Nothing is read until it is cleaned."""
 
     name: str
-    frame: pl.DataFrame = field(repr=False)
+    data: Path | pl.DataFrame = field(repr=False)
     schema: EventSchema
+    index: list[int] | None = field(default=None, repr=False)
 
 
 Source = RetailRocketSource | EventsSource
@@ -82,160 +82,117 @@ def read_retailrocket(path: str | os.PathLike[str]) -> RetailRocketSource:
     shoplens.errors.MissingFileError: /no/such/folder: no such folder
     """
     folder = Path(path)
+    if folder.is_file():
+        raise DataFileError(
+            f"{folder}: is a file, expected a RetailRocket folder (events.csv, item_properties*.csv, ...); "
+            "read your own event file with read_events",
+            file=str(folder),
+            line=0,
+            rule="not_a_folder",
+        )
     if not folder.is_dir():
         raise MissingFileError(f"{folder}: no such folder", file=str(folder), line=0, rule="missing_file")
     events = folder / "events.csv"
     if not events.is_file():
-        raise MissingFileError(f"{events}: no events.csv", file=str(events), line=0, rule="missing_file")
+        found = sorted(p.name for p in folder.iterdir())[:10]
+        raise MissingFileError(
+            f"{events}: no events.csv in the folder (found {found}); expected a RetailRocket folder",
+            file=str(events),
+            line=0,
+            rule="missing_file",
+        )
     return RetailRocketSource(folder)
+
+
+def _schema(schema: EventSchema | Mapping[str, Any] | None) -> EventSchema:
+    if schema is None:
+        return EventSchema()
+    if isinstance(schema, EventSchema):
+        return schema
+    if isinstance(schema, Mapping):
+        return EventSchema.from_mapping(schema)
+    raise SchemaError(f"schema={schema!r} is not allowed: expected an EventSchema or a dict of its fields")
+
+
+def _pandas_index(frame: Any) -> list[int] | None:
+    """The user's own pandas index when it is not the default 0..n-1 and holds non-negative integers."""
+    index = frame.index
+    if type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1:
+        return None
+    if index.dtype.kind not in "iu" or (len(index) and int(index.min()) < 0):
+        return None
+    return [int(i) for i in index]
 
 
 def read_events(
     data: Any,
     *,
-    schema: EventSchema | None = None,
+    schema: EventSchema | Mapping[str, Any] | None = None,
     name: str | None = None,
 ) -> EventsSource:
-    """Map a generic event table (CSV or Parquet path, polars or pandas DataFrame) to shoplens' fields.
+    """A user's own event table (CSV or Parquet path, polars or pandas DataFrame) and its column mapping.
 
-    Every original column takes part in exact de-duplication; the mapped ones are validated. Row
-    numbers: CSV rows carry their source line (header = line 1), other tables their 1-based row number.
+    The engine reads it with the rules of a RetailRocket folder: every original column takes part in
+    exact de-duplication, the mapped ones are validated, and ids may be integers or text. A quarantined
+    row's position is its ``line`` in a file (header = line 1) or its ``index`` in a table (the pandas
+    index when it is not the default one).
 
     Examples
     --------
     >>> import polars as pl
-    >>> df = pl.DataFrame({"user_id": [1, 1], "timestamp": [1_433_221_332_117, 1_433_221_392_117],
-    ...                    "event": ["view", "purchase"], "item_id": [5, 5], "order_id": [None, 9]})
+    >>> df = pl.DataFrame({"user_id": ["C-1", "C-1"], "timestamp": [1_433_221_332_117, 1_433_221_392_117],
+    ...                    "event": ["view", "purchase"], "item_id": [5, 5], "order_id": [None, "A-9"]})
     >>> src = read_events(df, schema=EventSchema(order="order_id"))
-    >>> clean(src).events.select("event", "transaction_id").rows()
-    [('view', None), ('transaction', 9)]
+    >>> clean(src).events.select("visitor_id", "event", "transaction_id").rows()
+    [('C-1', 'view', None), ('C-1', 'transaction', 'A-9')]
     """
-    schema = schema or EventSchema()
+    schema = _schema(schema)
     if isinstance(data, str | os.PathLike):
         path = Path(data)
+        if path.is_dir():
+            found = sorted(p.name for p in path.iterdir())[:10]
+            raise DataFileError(
+                f"{path}: is a folder (with {found}), expected an event file (.csv or .parquet); "
+                "a RetailRocket folder is read with read_retailrocket",
+                file=str(path),
+                line=0,
+                rule="not_a_file",
+            )
         if not path.is_file():
             raise MissingFileError(f"{path}: no such file", file=str(path), line=0, rule="missing_file")
-        if path.suffix.lower() in (".parquet", ".pq"):
-            frame = _with_rows(pl.read_parquet(path), first_line=1)
-        else:
-            frame = _read_csv_text(path)
-        label = name or path.name
-    elif isinstance(data, pl.LazyFrame):
-        frame, label = _with_rows(data.collect(), first_line=1), name or "frame"
-    elif isinstance(data, pl.DataFrame):
-        frame, label = _with_rows(data, first_line=1), name or "frame"
-    elif type(data).__module__.startswith("pandas"):
-        frame, label = _with_rows(pl.from_pandas(data), first_line=1), name or "frame"
-    else:
-        raise TypeError(f"read_events takes a path, a polars or a pandas DataFrame, not {type(data).__name__}")
-    return EventsSource(label, _map(frame, schema, label), schema)
+        return EventsSource(name or path.name, path, schema)
+    if isinstance(data, pl.LazyFrame):
+        return EventsSource(name or "frame", data.collect(), schema)
+    if isinstance(data, pl.DataFrame):
+        return EventsSource(name or "frame", data, schema)
+    if type(data).__module__.startswith("pandas") and hasattr(data, "columns"):
+        frame = pl.from_pandas(data, include_index=False)
+        return EventsSource(name or "frame", frame, schema, _pandas_index(data))
+    raise TypeError(f"read_events takes a path, a polars or a pandas DataFrame, not {type(data).__name__}")
 
 
-def _with_rows(frame: pl.DataFrame, *, first_line: int) -> pl.DataFrame:
-    return frame.with_columns(
-        pl.int_range(first_line, first_line + frame.height, dtype=pl.UInt64).alias("__line"),
-        pl.lit(None, dtype=pl.String).alias("__malformed"),
+def _native_source(src: EventsSource) -> str | pl.DataFrame:
+    if isinstance(src.data, Path):
+        return str(src.data)
+    # The engine reads numbers, text, booleans, dates and datetimes; categoricals travel as text.
+    frame = src.data
+    cats = [c for c, t in frame.schema.items() if t in (pl.Categorical, pl.Enum) or isinstance(t, pl.Enum)]
+    return frame.with_columns(pl.col(cats).cast(pl.String)) if cats else frame
+
+
+def _warn_if_empty(report: Mapping[str, Any]) -> None:
+    """A run that keeps nothing says so loudly, naming the rule most rows broke."""
+    events = report["events"]
+    if events["kept"] or not events["rows_read"]:
+        return
+    rules = sorted(events["by_rule"], key=lambda r: -r[1])
+    dominant = f"{rules[0][0]} ({rules[0][1]:,} rows)" if rules else "none"
+    warnings.warn(
+        f"{events['source']}: no rows kept of {events['rows_read']:,} read; the most common rule broken is "
+        f"{dominant}: see the quarantine table",
+        ShoplensWarning,
+        stacklevel=3,
     )
-
-
-def _read_csv_text(path: Path) -> pl.DataFrame:
-    """All columns as text. polars reads well-formed files; a file with ragged rows or bad UTF-8 is read
-    row by row so those rows can be quarantined with their line numbers instead of failing the load."""
-    try:
-        frame = pl.read_csv(path, infer_schema=False, raise_if_empty=True)
-    except pl.exceptions.NoDataError as exc:
-        raise DataFileError(
-            f"{path}:1: empty_file: the file is empty", file=str(path), line=1, rule="empty_file"
-        ) from exc
-    except (pl.exceptions.ComputeError, pl.exceptions.ShapeError):
-        return _read_csv_rows(path)
-    return _with_rows(frame, first_line=2)
-
-
-def _read_csv_rows(path: Path) -> pl.DataFrame:
-    with path.open("rb") as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
-        reader = csv.reader(text)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise DataFileError(f"{path}:1: empty_file", file=str(path), line=1, rule="empty_file") from None
-        if any(_has_surrogate(h) for h in header):
-            raise DataFileError(
-                f"{path}:1: bad_utf8: the header is not valid UTF-8",
-                file=str(path),
-                line=1,
-                rule="bad_utf8",
-            )
-        columns: dict[str, list[str | None]] = {h: [] for h in header}
-        lines: list[int] = []
-        malformed: list[str | None] = []
-        start = reader.line_num + 1
-        for row in reader:
-            lines.append(start)
-            start = reader.line_num + 1
-            problem = None
-            if any(_has_surrogate(v) for v in row):
-                problem = "bad_utf8: the line is not valid UTF-8"
-            elif len(row) != len(header):
-                problem = f"wrong_column_count: {len(row)} fields, expected {len(header)}"
-            for i, h in enumerate(header):
-                value = row[i] if problem is None and i < len(row) else None
-                columns[h].append(value if value != "" else None)
-            malformed.append(
-                problem if problem is None else problem + " | " + ",".join(row).encode("utf-8", "replace").decode()
-            )
-    frame = pl.DataFrame(columns, schema=dict.fromkeys(header, pl.String))
-    return frame.with_columns(
-        pl.Series("__line", lines, dtype=pl.UInt64),
-        pl.Series("__malformed", malformed, dtype=pl.String),
-    )
-
-
-def _has_surrogate(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
-
-
-def _as_text(frame: pl.DataFrame, column: str, unit: str) -> tuple[pl.Expr, str]:
-    """Expression giving `column` as text, and the timestamp unit that text is in."""
-    dtype = frame.schema[column]
-    expr = pl.col(column)
-    if dtype == pl.Datetime or isinstance(dtype, pl.Datetime):
-        return expr.dt.epoch("ms").cast(pl.String), "ms"
-    if dtype == pl.Date:
-        return (expr.cast(pl.Int64) * 86_400_000).cast(pl.String), "ms"
-    if dtype.is_float():
-        # pandas turns nullable integers into floats: keep whole numbers as integers.
-        whole = expr.is_not_nan() & (expr == expr.floor())
-        return pl.when(whole).then(expr.cast(pl.Int64).cast(pl.String)).otherwise(expr.cast(pl.String)), unit
-    return expr.cast(pl.String), unit
-
-
-def _map(frame: pl.DataFrame, schema: EventSchema, label: str) -> pl.DataFrame:
-    mapping = schema.columns()
-    absent = [src for src in mapping.values() if src not in frame.columns]
-    if absent:
-        available = [c for c in frame.columns if not c.startswith("__")]
-        raise SchemaError(f"{label}: no column {absent} (columns are {available})")
-    # Rows the reader could not split carry their raw text in __malformed, so it takes part too.
-    original = [c for c in frame.columns if c != "__line"]
-    exprs = []
-    units = set()
-    for target, src in mapping.items():
-        expr, unit = _as_text(frame, src, schema.timestamp_unit)
-        if target == "timestamp":
-            units.add(unit)
-        exprs.append(expr.alias(target))
-    frame = frame.with_columns(pl.int_range(0, pl.len(), dtype=pl.UInt64).alias("__row"))
-    row = pl.col("__row")
-    first = row.min().over(original) if original else row
-    mapped = frame.select(
-        *exprs,
-        pl.col("__line"),
-        pl.col("__malformed"),
-        pl.when(first < row).then(first).otherwise(None).alias("__duplicate_of"),
-    )
-    return mapped
 
 
 @dataclass(frozen=True)
@@ -251,33 +208,49 @@ class CleanResult:
     duplicates: pl.DataFrame
     assignments: pl.DataFrame
     experiment_weights: pl.DataFrame
-    report: Mapping[str, Any]
+    report: Mapping[str, Any] = field(repr=False)
 
     def tables(self) -> dict[str, pl.DataFrame]:
         return {name: getattr(self, name) for name in TABLES}
+
+    def __repr__(self) -> str:
+        ev = self.report["events"]
+        return (
+            f"CleanResult(source={ev['source']!r}, rows_read={ev['rows_read']}, kept={ev['kept']}, "
+            f"quarantined={ev['quarantined']}, duplicates={ev['duplicates_removed']}, "
+            f"sessions={ev['sessions']}, visitors={ev['visitors']})"
+        )
 
 
 def _source(source: Source | str | os.PathLike[str]) -> Source:
     if isinstance(source, RetailRocketSource | EventsSource):
         return source
     if isinstance(source, str | os.PathLike):
-        return read_retailrocket(source)
-    raise TypeError(f"expected a source from read_retailrocket/read_events or a folder, not {type(source).__name__}")
+        # A folder is a RetailRocket folder; a file is the user's own events with the default mapping.
+        return read_events(source) if Path(source).is_file() else read_retailrocket(source)
+    raise TypeError(
+        f"expected a source from read_retailrocket/read_events, a folder or an event file, not {type(source).__name__}"
+    )
 
 
 def clean(source: Source | str | os.PathLike[str], *, config: CleanConfig | None = None) -> CleanResult:
     """Validate, de-duplicate, quarantine, sessionise and enrich a source.
 
     Every row read ends in exactly one place: ``rows read = events kept + quarantined + duplicates``
-    (see ``report["conservation"]``).
+    (see ``report["conservation"]``). A run that keeps no rows warns (:class:`shoplens.ShoplensWarning`)
+    naming the rule most rows broke.
     """
     config = config or CleanConfig()
     src = _source(source)
     if isinstance(src, RetailRocketSource):
         tables, report = _native.clean_retailrocket(str(src.path), config.to_json(RETAILROCKET_SCHEMA))
     else:
-        tables, report = _native.clean_frame(src.name, src.frame, config.to_json(src.schema))
-    return CleanResult(**tables, report=json.loads(report))
+        tables, report = _native.clean_events(
+            _native_source(src), src.schema.to_json(), config.to_json(src.schema), src.name, src.index
+        )
+    result = CleanResult(**tables, report=json.loads(report))
+    _warn_if_empty(result.report)
+    return result
 
 
 def build_warehouse(
@@ -294,10 +267,19 @@ def build_warehouse(
     config = config or CleanConfig()
     src = _source(source)
     if isinstance(src, RetailRocketSource):
-        return build_retailrocket(src.path, out, config, progress=progress)
-    result = clean(src, config=config)
-    _native.write_tables(str(out), list(result.tables().items()), json.dumps(dict(result.report)))
-    return dict(result.report)
+        report = build_retailrocket(src.path, out, config, progress=progress)
+    else:
+        report = build_events(
+            _native_source(src),
+            out,
+            src.schema,
+            config,
+            name=src.name,
+            index=src.index,
+            progress=progress,
+        )
+    _warn_if_empty(report)
+    return report
 
 
 @dataclass(frozen=True)
@@ -309,8 +291,9 @@ class Warehouse:
     def table(self, name: str) -> pl.DataFrame:
         path = self.path / f"{name}.parquet"
         if not path.is_file():
+            tables = sorted(p.stem for p in self.path.glob("*.parquet"))
             raise MissingFileError(
-                f"{path}: no table {name!r} in the warehouse",
+                f"{path}: no table {name!r} in the warehouse; its tables are {', '.join(tables)}",
                 file=str(path),
                 line=0,
                 rule="missing_file",

@@ -29,14 +29,39 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--no-anomalies", action="store_true", help="no bots, duplicates, bad rows, outage or SRM")
 
-    build = sub.add_parser("build", help="validate and clean a raw folder into a Parquet warehouse")
-    build.add_argument("--raw", required=True, type=Path, help="RetailRocket-format folder")
+    build = sub.add_parser(
+        "build",
+        help="validate and clean a RetailRocket folder or your own event file into a Parquet warehouse",
+        description="Build from a RetailRocket folder (--raw DIR) or from your own event file (--raw FILE or "
+        "--events FILE: CSV or Parquet) read through a column mapping (--map FILE, TOML or JSON with the "
+        "fields of shoplens.EventSchema, and/or the column flags below).",
+    )
+    source = build.add_mutually_exclusive_group(required=True)
+    source.add_argument("--raw", type=Path, help="RetailRocket-format folder, or an event file")
+    source.add_argument("--events", type=Path, help="your own event file (.csv or .parquet)")
     build.add_argument("--out", required=True, type=Path, help="warehouse folder (replaced when complete)")
+    mapping = build.add_argument_group("column mapping of an event file (default: EventSchema's defaults)")
+    mapping.add_argument("--map", type=Path, default=None, metavar="FILE", help="TOML or JSON mapping file")
+    for flag, help_text in _MAPPING_FLAGS.items():
+        mapping.add_argument(f"--{flag.replace('_', '-')}", dest=f"map_{flag}", default=None, help=help_text)
+    for kind, flag in (("view", "view"), ("addtocart", "cart"), ("transaction", "purchase")):
+        mapping.add_argument(
+            f"--{flag}-events",
+            dest=f"map_{kind}",
+            default=None,
+            metavar="NAMES",
+            help=f"comma-separated event names that mean {kind}",
+        )
+    mapping.add_argument(
+        "--drop-other-events",
+        action="store_true",
+        help="quarantine events of other types instead of keeping them under their own name",
+    )
     build.add_argument("--session-timeout", type=float, default=30.0, metavar="MIN", help="minutes (default 30)")
     build.add_argument(
         "--strict",
         action="store_true",
-        help="fail on the first invalid row instead of quarantining",
+        help="fail on the first invalid row instead of quarantining, and exit non-zero if no row is kept",
     )
     build.add_argument("--price-property", default=None, help="item property holding prices (default: prices.csv)")
 
@@ -51,6 +76,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_MAPPING_FLAGS = {
+    "user": "user (visitor) id column",
+    "timestamp": "event time column",
+    "event": "event type column",
+    "item": "item id column ('' for none)",
+    "order": "order id column",
+    "price": "price column (purchase rows)",
+    "session": "session id column (instead of the inactivity rule)",
+    "timestamp_unit": "unit of integer timestamps: s, ms, us or ns",
+}
+
+
 def _version() -> str:
     from shoplens._native import __version__
 
@@ -61,7 +98,7 @@ def _progress() -> bool:
     return sys.stderr.isatty()
 
 
-def _generate(args: argparse.Namespace) -> None:
+def _generate(args: argparse.Namespace) -> int | None:
     from shoplens import generate
 
     started = time.perf_counter()
@@ -76,9 +113,63 @@ def _generate(args: argparse.Namespace) -> None:
     print(f"wrote {result.out_dir} in {time.perf_counter() - started:.2f} s: {rows}")
 
 
-def _build(args: argparse.Namespace) -> None:
-    from shoplens._build import build_retailrocket
-    from shoplens._config import CleanConfig
+def _mapping(args: argparse.Namespace) -> dict[str, object]:
+    """The column mapping from --map (TOML or JSON) overlaid with the column flags."""
+    from shoplens.errors import DataFileError, MissingFileError
+
+    mapping: dict[str, object] = {}
+    if args.map is not None:
+        path: Path = args.map
+        if not path.is_file():
+            raise MissingFileError(f"{path}: no such mapping file", file=str(path), line=0, rule="missing_file")
+        suffix = path.suffix.lower()
+        if suffix not in (".toml", ".json"):
+            raise DataFileError(
+                f"{path}: a mapping file must end in .toml or .json, found {suffix or 'no suffix'!r}",
+                file=str(path),
+                line=0,
+                rule="wrong_format",
+            )
+        try:
+            if suffix == ".toml":
+                import tomllib
+
+                loaded = tomllib.loads(path.read_text())
+            else:
+                import json
+
+                loaded = json.loads(path.read_text())
+        except ValueError as exc:  # TOMLDecodeError and JSONDecodeError are ValueErrors
+            raise DataFileError(
+                f"{path}: not a valid mapping: {exc}", file=str(path), line=0, rule="bad_value"
+            ) from exc
+        if not isinstance(loaded, dict):
+            raise DataFileError(
+                f"{path}: a mapping file holds a table of EventSchema fields, found {type(loaded).__name__}",
+                file=str(path),
+                line=0,
+                rule="bad_value",
+            )
+        mapping = dict(loaded)
+    for flag in _MAPPING_FLAGS:
+        value = getattr(args, f"map_{flag}")
+        if value is not None:
+            mapping[flag] = value or None
+    kinds = {k: getattr(args, f"map_{k}") for k in ("view", "addtocart", "transaction")}
+    if any(v is not None for v in kinds.values()):
+        from shoplens._config import EventSchema
+
+        values = dict(mapping.get("event_values") or EventSchema().event_values)  # type: ignore[call-overload]
+        values.update({k: [n.strip() for n in v.split(",") if n.strip()] for k, v in kinds.items() if v is not None})
+        mapping["event_values"] = values
+    if args.drop_other_events:
+        mapping["other_events"] = "drop"
+    return mapping
+
+
+def _build(args: argparse.Namespace) -> int:
+    from shoplens._build import build_events, build_retailrocket
+    from shoplens._config import CleanConfig, EventSchema
     from shoplens.errors import MissingFileError
 
     config = CleanConfig(
@@ -87,9 +178,24 @@ def _build(args: argparse.Namespace) -> None:
         price_property=args.price_property,
     )
     started = time.perf_counter()
-    if not args.raw.is_dir():
-        raise MissingFileError(f"{args.raw}: no such folder", file=str(args.raw), line=0, rule="missing_file")
-    report = build_retailrocket(args.raw, args.out, config, progress=_progress())
+    path: Path = args.raw if args.raw is not None else args.events
+    mapping = _mapping(args)
+    if args.raw is not None and args.raw.is_dir() and not mapping:
+        report = build_retailrocket(args.raw, args.out, config, progress=_progress())
+    elif path.is_file():
+        schema = EventSchema.from_mapping(mapping)
+        report = build_events(path, args.out, schema, config, progress=_progress())
+    elif path.is_dir():
+        raise MissingFileError(
+            f"{path}: is a folder, expected an event file (.csv or .parquet) with --events or a mapping",
+            file=str(path),
+            line=0,
+            rule="not_a_file",
+        )
+    else:
+        expected = "a RetailRocket folder or an event file" if args.raw is not None else "an event file"
+        raise MissingFileError(f"{path}: no such file or folder, expected {expected}", file=str(path), line=0,
+                               rule="missing_file")  # fmt: skip
     ev = report["events"]
     cons = report["conservation"]
     print(
@@ -99,16 +205,29 @@ def _build(args: argparse.Namespace) -> None:
         f"{cons['rows_read']:,} rows read = {cons['kept']:,} kept + {cons['quarantined']:,} quarantined + "
         f"{cons['duplicates_removed']:,} duplicates"
     )
+    for note in report.get("notes", []):
+        print(f"note: {note}")
+    if ev["rows_read"] and not ev["kept"]:
+        rules = sorted(ev["by_rule"], key=lambda r: -r[1])
+        dominant = f"{rules[0][0]} ({rules[0][1]:,} rows)" if rules else "none"
+        print(
+            f"shoplens: warning: no rows kept of {ev['rows_read']:,} read; the most common rule broken is "
+            f"{dominant}: see the quarantine table",
+            file=sys.stderr,
+        )
+        if args.strict:
+            return 2
+    return 0
 
 
-def _report(args: argparse.Namespace) -> None:
+def _report(args: argparse.Namespace) -> int | None:
     from shoplens import open_warehouse
     from shoplens.summary import headline, render
 
     print(render(headline(open_warehouse(args.warehouse))))
 
 
-def _experiment(args: argparse.Namespace) -> None:
+def _experiment(args: argparse.Namespace) -> int | None:
     import polars as pl
 
     from shoplens import open_warehouse
@@ -148,7 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         commands = {"generate": _generate, "build": _build, "report": _report, "experiment": _experiment}
-        commands[args.command](args)
+        status = commands[args.command](args)
+        if status:
+            return int(status)
     except InputError as exc:
         print(f"shoplens: error: {exc}", file=sys.stderr)
         return 2

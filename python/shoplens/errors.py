@@ -15,6 +15,7 @@ __all__ = [
     "NumericalError",
     "SchemaError",
     "ShoplensError",
+    "ShoplensWarning",
     "StorageError",
 ]
 
@@ -69,3 +70,7 @@ class StorageError(ShoplensError, OSError):
 
 class InternalError(ShoplensError, RuntimeError):
     """A bug in shoplens (never the caller's fault); please report it."""
+
+
+class ShoplensWarning(UserWarning):
+    """A result that is valid but probably not what was meant (e.g. a cleaning run that kept no rows)."""

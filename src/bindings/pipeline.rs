@@ -7,8 +7,9 @@ use pyo3::types::PyDict;
 use pyo3_polars::PyDataFrame;
 
 use super::errors::run_detached;
+use crate::build::{self, Cleaned};
 use crate::clean::CleanConfig;
-use crate::warehouse::{self, Cleaned};
+use crate::ingest::generic::{EventMapping, GenericInput};
 
 /// A step bar on stderr; indicatif draws nothing when stderr is not a terminal.
 pub(crate) fn progress_bar(enabled: bool) -> ProgressBar {
@@ -51,41 +52,80 @@ fn clean_retailrocket<'py>(
 ) -> PyResult<(Bound<'py, PyDict>, String)> {
     let cfg = config(config_json)?;
     let cleaned = run_detached(py, || {
-        warehouse::clean_retailrocket(&raw_dir, &cfg, &warehouse::no_progress)
+        build::clean_retailrocket(&raw_dir, &cfg, &build::no_progress)
     })?;
     to_python(py, cleaned)
 }
 
-/// Cleans a mapped generic table (text columns, `__line`, `__duplicate_of`).
+fn mapping(mapping_json: &str) -> PyResult<EventMapping> {
+    EventMapping::from_json(mapping_json).map_err(super::errors::to_pyerr)
+}
+
+fn generic_input(
+    source: &Bound<'_, PyAny>,
+    name: Option<String>,
+    index: Option<Vec<u64>>,
+) -> PyResult<GenericInput> {
+    if let Ok(path) = source.extract::<PathBuf>() {
+        return Ok(GenericInput::File(path));
+    }
+    let frame: PyDataFrame = source.extract()?;
+    Ok(GenericInput::Frame {
+        name: name.unwrap_or_else(|| "frame".to_string()),
+        frame: frame.0,
+        index,
+    })
+}
+
+/// Cleans a user's own event table (a CSV/Parquet path or a polars DataFrame) read through a column
+/// mapping (JSON); returns ({table: DataFrame}, report JSON).
 #[pyfunction]
-#[pyo3(signature = (name, frame, config_json=None))]
-fn clean_frame<'py>(
+#[pyo3(signature = (source, mapping_json, config_json=None, name=None, index=None))]
+fn clean_events<'py>(
     py: Python<'py>,
-    name: &str,
-    frame: PyDataFrame,
+    source: &Bound<'py, PyAny>,
+    mapping_json: &str,
     config_json: Option<&str>,
+    name: Option<String>,
+    index: Option<Vec<u64>>,
 ) -> PyResult<(Bound<'py, PyDict>, String)> {
     let cfg = config(config_json)?;
-    let df = frame.0;
-    let cleaned = run_detached(py, || warehouse::clean_frame(name, &df, &cfg))?;
+    let mapping = mapping(mapping_json)?;
+    let input = generic_input(source, name, index)?;
+    let cleaned = run_detached(py, move || {
+        build::clean_generic(input, mapping, &cfg, &build::no_progress)
+    })?;
     to_python(py, cleaned)
 }
 
-/// Writes cleaned tables (as returned by the clean functions) and the report to a warehouse folder.
+/// Cleans a user's own event table and writes the warehouse; returns the report JSON.
 #[pyfunction]
-fn write_tables(
+#[pyo3(signature = (source, out_dir, mapping_json, config_json=None, name=None, index=None, progress=false))]
+#[allow(clippy::too_many_arguments)]
+fn build_events(
     py: Python<'_>,
+    source: &Bound<'_, PyAny>,
     out_dir: PathBuf,
-    tables: Vec<(String, PyDataFrame)>,
-    report_json: &str,
-) -> PyResult<()> {
-    let report: serde_json::Value = serde_json::from_str(report_json)
-        .map_err(|e| super::errors::to_pyerr(crate::Error::from(e)))?;
-    let frames: Vec<(String, polars::prelude::DataFrame)> =
-        tables.into_iter().map(|(n, df)| (n, df.0)).collect();
-    run_detached(py, move || {
-        warehouse::write_frames(&out_dir, frames, &report)
-    })
+    mapping_json: &str,
+    config_json: Option<&str>,
+    name: Option<String>,
+    index: Option<Vec<u64>>,
+    progress: bool,
+) -> PyResult<String> {
+    let cfg = config(config_json)?;
+    let mapping = mapping(mapping_json)?;
+    let input = generic_input(source, name, index)?;
+    let bar = progress_bar(progress);
+    let report = run_detached(py, || {
+        let step = |name: &str, done: u64, total: u64| {
+            bar.set_length(total);
+            bar.set_position(done);
+            bar.set_message(name.to_string());
+        };
+        build::build_generic(input, mapping, &out_dir, &cfg, &step)
+    });
+    bar.finish_and_clear();
+    serde_json::to_string(&report?).map_err(|e| super::errors::to_pyerr(crate::Error::from(e)))
 }
 
 /// `shoplens build`: cleans a RetailRocket folder into a Parquet warehouse; returns the report JSON.
@@ -106,7 +146,7 @@ fn build_warehouse(
             bar.set_position(done);
             bar.set_message(name.to_string());
         };
-        warehouse::build_warehouse(&raw_dir, &out_dir, &cfg, &step)
+        build::build_warehouse(&raw_dir, &out_dir, &cfg, &step)
     });
     bar.finish_and_clear();
     serde_json::to_string(&report?).map_err(|e| super::errors::to_pyerr(crate::Error::from(e)))
@@ -114,8 +154,8 @@ fn build_warehouse(
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(clean_retailrocket, m)?)?;
-    m.add_function(wrap_pyfunction!(clean_frame, m)?)?;
-    m.add_function(wrap_pyfunction!(write_tables, m)?)?;
+    m.add_function(wrap_pyfunction!(clean_events, m)?)?;
+    m.add_function(wrap_pyfunction!(build_events, m)?)?;
     m.add_function(wrap_pyfunction!(build_warehouse, m)?)?;
     Ok(())
 }

@@ -55,6 +55,10 @@ impl CleanConfig {
             timestamp_unit: self.timestamp_unit,
             allow_iso_timestamps: self.allow_iso_timestamps,
             event_names: self.event_names.clone(),
+            text_ids: false,
+            has_item: true,
+            has_order: true,
+            keep_other_events: false,
         }
     }
 

@@ -208,6 +208,34 @@ impl<T: Copy + Send> ItemHistory<T> {
     }
 }
 
+/// Where item prices come from. Never invented: without a source, revenue stays null.
+#[derive(Debug, Default)]
+pub enum Prices {
+    #[default]
+    None,
+    PerItem(IdMap<f64>),
+    History(ItemHistory<f64>),
+}
+
+impl Prices {
+    pub fn at(&self, item: i64, ts: i64) -> Option<f64> {
+        match self {
+            Prices::None => None,
+            Prices::PerItem(map) => map.get(item),
+            Prices::History(h) => h.asof(item, ts),
+        }
+    }
+}
+
+/// Item reference data used to enrich events.
+#[derive(Debug, Default)]
+pub struct Reference {
+    pub tree: CategoryTree,
+    pub categories: ItemHistory<i64>,
+    pub available: ItemHistory<bool>,
+    pub prices: Prices,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
 //! Validation, quarantine, de-duplication, sessions, bot flags and enrichment of clickstream events.
+pub mod columns;
 pub mod config;
 pub mod idmap;
 pub mod items;
@@ -8,5 +9,6 @@ pub mod tables;
 pub mod validate;
 
 pub use config::CleanConfig;
-pub use pipeline::{clean_events, CleanEvents, EventSource, Prices, Reference};
+pub use items::{Prices, Reference};
+pub use pipeline::{clean_events, CleanEvents, EventSource};
 pub use rules::{EventType, Rule};

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::columns::{
+    DuplicateRow, EventColumns, ItemCounts, QuarantineRow, SessionColumns, VisitorColumns,
+};
 use super::config::CleanConfig;
 use super::idmap::IdMap;
-use polars::prelude::{
-    ChunkedArray, Column, DataFrame, Float64Type, Int64Type, IntoColumn, PolarsNumericType,
-};
-use polars_arrow::bitmap::MutableBitmap;
+use polars::prelude::DataFrame;
 
-use super::items::{CategoryTree, ItemHistory};
+use super::items::Reference;
 use super::rules::{EventType, Rule};
 use super::tables;
 use super::validate::{Outcome, ValidEvent};
@@ -31,158 +31,50 @@ pub struct EventSource<'a> {
     pub duplicate_of: Vec<u32>,
     /// The raw text of a row, for the quarantine.
     pub raw_text: Box<dyn Fn(usize) -> String + Sync + 'a>,
+    /// Names of the [`EventType::Other`] events of a generic source (`ValidEvent::label` indexes them).
+    pub other_events: Vec<String>,
+    /// A session key per row when the source has its own session ids: a new session starts where the
+    /// key changes (in the visitor's time order) instead of after an inactivity gap.
+    pub session_keys: Option<Vec<u32>>,
 }
 
-/// Where item prices come from. Never invented: without a source, revenue stays null.
-#[derive(Debug, Default)]
-pub enum Prices {
-    #[default]
-    None,
-    PerItem(IdMap<f64>),
-    History(ItemHistory<f64>),
-}
-
-impl Prices {
-    pub fn at(&self, item: i64, ts: i64) -> Option<f64> {
-        match self {
-            Prices::None => None,
-            Prices::PerItem(map) => map.get(item),
-            Prices::History(h) => h.asof(item, ts),
+impl<'a> EventSource<'a> {
+    /// A source of the three mapped event types, sessions by inactivity.
+    pub fn new(
+        name: Arc<str>,
+        lines: Vec<u64>,
+        outcomes: Vec<Outcome>,
+        duplicate_of: Vec<u32>,
+        raw_text: Box<dyn Fn(usize) -> String + Sync + 'a>,
+    ) -> Self {
+        EventSource {
+            name,
+            lines,
+            outcomes,
+            duplicate_of,
+            raw_text,
+            other_events: Vec::new(),
+            session_keys: None,
         }
     }
-}
 
-/// Item reference data used to enrich events.
-#[derive(Debug, Default)]
-pub struct Reference {
-    pub tree: CategoryTree,
-    pub categories: ItemHistory<i64>,
-    pub available: ItemHistory<bool>,
-    pub prices: Prices,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct QuarantineRow {
-    pub source: Arc<str>,
-    pub line: u64,
-    pub rule: Rule,
-    pub detail: String,
-    pub raw: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct DuplicateRow {
-    pub source: Arc<str>,
-    pub line: u64,
-    pub duplicate_of_line: u64,
-}
-
-/// A nullable column built row by row: values and a validity bitmap, handed to polars as they are
-/// (a `Vec<Option<i64>>` would take twice the memory and be copied again into an array).
-pub struct Nullable<P: PolarsNumericType> {
-    values: Vec<P::Native>,
-    valid: MutableBitmap,
-}
-
-impl<P: PolarsNumericType> Default for Nullable<P> {
-    fn default() -> Self {
-        Nullable {
-            values: Vec::new(),
-            valid: MutableBitmap::new(),
-        }
+    /// Event names in code order: the three mapped types, then the other names.
+    pub fn event_labels(&self) -> Vec<&str> {
+        EventType::ALL
+            .iter()
+            .map(|t| t.name())
+            .chain(self.other_events.iter().map(String::as_str))
+            .collect()
     }
 }
 
-impl<P: PolarsNumericType> std::fmt::Debug for Nullable<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Nullable({} rows, {} null)",
-            self.len(),
-            self.null_count()
-        )
+/// The event code stored in [`EventColumns::event`]: the type for the mapped three, 3 + label for others.
+#[inline]
+pub fn event_code(ev: &ValidEvent) -> u32 {
+    match ev.event {
+        EventType::Other => EventType::ALL.len() as u32 + ev.label,
+        t => t as u32,
     }
-}
-
-impl<P: PolarsNumericType> Nullable<P> {
-    #[inline]
-    pub fn push(&mut self, value: Option<P::Native>) {
-        self.values.push(value.unwrap_or_default());
-        self.valid.push(value.is_some());
-    }
-
-    #[inline]
-    pub fn get(&self, i: usize) -> Option<P::Native> {
-        self.valid.get(i).then(|| self.values[i])
-    }
-
-    pub fn reserve(&mut self, n: usize) {
-        self.values.reserve(n);
-        self.valid.reserve(n);
-    }
-
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
-    pub fn null_count(&self) -> usize {
-        self.valid.unset_bits()
-    }
-
-    pub fn into_column(self, name: &str) -> Column {
-        ChunkedArray::<P>::from_vec_validity(name.into(), self.values, Some(self.valid.into()))
-            .into_column()
-    }
-}
-
-/// Clean events in (visitor, time, source line) order.
-#[derive(Debug, Default)]
-pub struct EventColumns {
-    pub visitor: Vec<i64>,
-    pub ts: Vec<i64>,
-    pub event: Vec<EventType>,
-    pub item: Vec<i64>,
-    pub order: Nullable<Int64Type>,
-    pub session_id: Vec<u64>,
-    pub session_index: Vec<u32>,
-    pub category: Nullable<Int64Type>,
-    pub root_category: Nullable<Int64Type>,
-    pub revenue: Nullable<Float64Type>,
-    pub is_bot: Vec<bool>,
-    pub line: Vec<u64>,
-}
-
-#[derive(Debug, Default)]
-pub struct SessionColumns {
-    pub session_id: Vec<u64>,
-    pub visitor: Vec<i64>,
-    pub session_index: Vec<u32>,
-    pub start: Vec<i64>,
-    pub end: Vec<i64>,
-    pub n_events: Vec<u32>,
-    pub n_views: Vec<u32>,
-    pub n_carts: Vec<u32>,
-    pub n_purchases: Vec<u32>,
-    pub n_orders: Vec<u32>,
-    pub revenue: Vec<f64>,
-    pub is_bot: Vec<bool>,
-}
-
-#[derive(Debug, Default)]
-pub struct VisitorColumns {
-    pub visitor: Vec<i64>,
-    pub first_seen: Vec<i64>,
-    pub last_seen: Vec<i64>,
-    pub n_events: Vec<u32>,
-    pub n_sessions: Vec<u32>,
-    pub n_purchases: Vec<u32>,
-    pub revenue: Vec<f64>,
-    pub peak_events_per_minute: Vec<u32>,
-    pub is_bot: Vec<bool>,
 }
 
 /// Counts for the validation report of one event source.
@@ -305,7 +197,14 @@ pub fn clean_events(
     let bounds = visitor_chunks(&rows, (rows.len() / ROWS_PER_CHUNK).clamp(4, 1024));
     let mut parts: Vec<ChunkOut> = bounds
         .par_windows(2)
-        .map(|w| scan_chunk(&rows[w[0]..w[1]], reference, cfg))
+        .map(|w| {
+            scan_chunk(
+                &rows[w[0]..w[1]],
+                reference,
+                cfg,
+                src.session_keys.as_deref(),
+            )
+        })
         .collect();
     drop(rows);
     // Session ids are global: offset each chunk by the sessions before it, then build its tables.
@@ -319,7 +218,11 @@ pub fn clean_events(
         .flat_map(|p| p.near_duplicates.iter().copied())
         .collect();
     let item_counts = count_items(&parts);
-    let built: Vec<Result<ChunkTables>> = parts.into_par_iter().map(chunk_tables).collect();
+    let labels = src.event_labels();
+    let built: Vec<Result<ChunkTables>> = parts
+        .into_par_iter()
+        .map(|p| chunk_tables(p, &labels))
+        .collect();
     let mut events = Vec::with_capacity(built.len());
     let mut sessions = Vec::with_capacity(built.len());
     let mut visitors = Vec::with_capacity(built.len());
@@ -348,7 +251,9 @@ pub fn clean_events(
     quarantine.sort_by_key(|q| q.line);
     let stats = stats(src, &partial, &quarantine, duplicates.len());
     Ok(CleanEvents {
-        events: stack(events, tables::empty_events)?,
+        events: stack(events, || {
+            tables::events_frame(EventColumns::default(), &labels)
+        })?,
         sessions: stack(sessions, tables::empty_sessions)?,
         visitors: stack(visitors, tables::empty_visitors)?,
         item_counts,
@@ -359,10 +264,11 @@ pub fn clean_events(
 }
 
 /// Per-chunk counts for the report, summed after the parallel scan.
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone)]
 struct PartialStats {
     kept: u64,
-    by_event: [u64; 3],
+    /// Events per code (see [`event_code`]).
+    by_event: Vec<u64>,
     sessions: u64,
     visitors: u64,
     bot_visitors: u64,
@@ -374,11 +280,11 @@ struct PartialStats {
 }
 
 impl PartialStats {
-    fn of(part: &ChunkOut) -> Self {
+    fn of(part: &ChunkOut, n_labels: usize) -> Self {
         let e = &part.events;
-        let mut by_event = [0u64; 3];
-        for t in &e.event {
-            by_event[*t as usize] += 1;
+        let mut by_event = vec![0u64; n_labels];
+        for &code in &e.event {
+            by_event[code as usize] += 1;
         }
         PartialStats {
             kept: e.ts.len() as u64,
@@ -391,7 +297,7 @@ impl PartialStats {
                 .event
                 .iter()
                 .enumerate()
-                .filter(|&(i, t)| *t == EventType::Transaction && e.revenue.get(i).is_none())
+                .filter(|&(i, t)| *t == EventType::Transaction as u32 && e.revenue.get(i).is_none())
                 .count() as u64,
             events_without_category: e.category.null_count() as u64,
             min_ts: e.ts.iter().min().copied(),
@@ -424,12 +330,14 @@ fn stats(
         quarantined: quarantine.len() as u64,
         kept: sum(|p| p.kept),
         by_rule,
-        by_event: EventType::ALL
+        by_event: src
+            .event_labels()
             .iter()
-            .map(|t| {
+            .enumerate()
+            .map(|(code, name)| {
                 (
-                    t.name().to_string(),
-                    parts.iter().map(|p| p.by_event[*t as usize]).sum(),
+                    name.to_string(),
+                    parts.iter().map(|p| p.by_event[code]).sum(),
                 )
             })
             .collect(),
@@ -444,15 +352,6 @@ fn stats(
     }
 }
 
-/// Item counts over human traffic (bots excluded), for the items table.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ItemCounts {
-    pub views: u32,
-    pub carts: u32,
-    pub purchases: u32,
-    pub revenue: f64,
-}
-
 struct ChunkTables {
     events: DataFrame,
     sessions: DataFrame,
@@ -464,33 +363,37 @@ struct ChunkTables {
 fn count_items(parts: &[ChunkOut]) -> IdMap<ItemCounts> {
     let events = parts.iter().flat_map(|p| {
         let e = &p.events;
-        (0..e.ts.len()).map(move |i| (e.item[i], (i, e)))
+        // A generic source's events without an item (id -1) belong to no item.
+        (0..e.ts.len())
+            .filter(move |&i| e.item[i] >= 0)
+            .map(move |i| (e.item[i], (i, e)))
     });
     IdMap::fold(events, |c: &mut ItemCounts, (i, e)| {
         if e.is_bot[i] {
             return;
         }
         match e.event[i] {
-            EventType::View => c.views += 1,
-            EventType::AddToCart => c.carts += 1,
-            EventType::Transaction => {
+            0 => c.views += 1,
+            1 => c.carts += 1,
+            2 => {
                 c.purchases += 1;
                 c.revenue += e.revenue.get(i).unwrap_or(0.0);
             }
+            _ => {}
         }
     })
 }
 
-fn chunk_tables(mut part: ChunkOut) -> Result<ChunkTables> {
+fn chunk_tables(mut part: ChunkOut, labels: &[&str]) -> Result<ChunkTables> {
     let offset = part.session_offset;
     part.events.session_id.iter_mut().for_each(|s| *s += offset);
     part.sessions
         .session_id
         .iter_mut()
         .for_each(|s| *s += offset);
-    let stats = PartialStats::of(&part);
+    let stats = PartialStats::of(&part, labels.len());
     Ok(ChunkTables {
-        events: tables::events_frame(part.events)?,
+        events: tables::events_frame(part.events, labels)?,
         sessions: tables::sessions_frame(part.sessions)?,
         visitors: tables::visitors_frame(part.visitors)?,
         stats,
@@ -498,7 +401,7 @@ fn chunk_tables(mut part: ChunkOut) -> Result<ChunkTables> {
 }
 
 /// Stacks chunk tables without copying their data.
-fn stack(frames: Vec<DataFrame>, empty: fn() -> Result<DataFrame>) -> Result<DataFrame> {
+fn stack(frames: Vec<DataFrame>, empty: impl FnOnce() -> Result<DataFrame>) -> Result<DataFrame> {
     let mut iter = frames.into_iter();
     let Some(mut first) = iter.next() else {
         return empty();
@@ -556,7 +459,12 @@ fn event_of(src: &EventSource<'_>, row: u32) -> ValidEvent {
     }
 }
 
-fn scan_chunk(rows: &[Row], reference: &Reference, cfg: &CleanConfig) -> ChunkOut {
+fn scan_chunk(
+    rows: &[Row],
+    reference: &Reference,
+    cfg: &CleanConfig,
+    session_keys: Option<&[u32]>,
+) -> ChunkOut {
     let mut out = ChunkOut {
         session_offset: 0,
         events: EventColumns::default(),
@@ -587,7 +495,11 @@ fn scan_chunk(rows: &[Row], reference: &Reference, cfg: &CleanConfig) -> ChunkOu
                     if ev.ts - prev.ts > cfg.near_duplicate_window_ms {
                         break;
                     }
-                    if prev.item == ev.item && prev.event == ev.event && prev.order == ev.order {
+                    if prev.item == ev.item
+                        && prev.event == ev.event
+                        && prev.label == ev.label
+                        && prev.order == ev.order
+                    {
                         repeat_of = Some(k.row);
                         break;
                     }
@@ -598,7 +510,7 @@ fn scan_chunk(rows: &[Row], reference: &Reference, cfg: &CleanConfig) -> ChunkOu
                 None => kept.push(*r),
             }
         }
-        visitor_block(&kept, visitor, reference, cfg, &mut out);
+        visitor_block(&kept, visitor, reference, cfg, session_keys, &mut out);
         i = j;
     }
     out
@@ -610,6 +522,7 @@ fn visitor_block(
     visitor: i64,
     reference: &Reference,
     cfg: &CleanConfig,
+    session_keys: Option<&[u32]>,
     out: &mut ChunkOut,
 ) {
     let ts = |i: usize| kept[i].ev.ts;
@@ -632,7 +545,11 @@ fn visitor_block(
     let mut orders: Vec<i64> = Vec::new();
     for (pos, r) in kept.iter().enumerate() {
         let ev = &r.ev;
-        let opens = pos == 0 || ev.ts - ts(pos - 1) > cfg.session_timeout_ms;
+        let opens = pos == 0
+            || match session_keys {
+                Some(keys) => keys[r.row as usize] != keys[kept[pos - 1].row as usize],
+                None => ev.ts - ts(pos - 1) > cfg.session_timeout_ms,
+            };
         if opens {
             if pos > 0 {
                 session_index += 1;
@@ -676,6 +593,7 @@ fn visitor_block(
                     s.n_orders[last] += 1;
                 }
             }
+            EventType::Other => {}
         }
         if let Some(r) = revenue {
             s.revenue[last] += r;
@@ -685,7 +603,7 @@ fn visitor_block(
         let e = &mut out.events;
         e.visitor.push(visitor);
         e.ts.push(ev.ts);
-        e.event.push(ev.event);
+        e.event.push(event_code(ev));
         e.item.push(ev.item);
         e.order.push((ev.order >= 0).then_some(ev.order));
         e.session_id.push(first_session + u64::from(session_index));
@@ -710,50 +628,216 @@ fn visitor_block(
     }
 }
 
-impl EventColumns {
-    fn reserve(&mut self, n: usize) {
-        self.visitor.reserve(n);
-        self.ts.reserve(n);
-        self.event.reserve(n);
-        self.item.reserve(n);
-        self.order.reserve(n);
-        self.session_id.reserve(n);
-        self.session_index.reserve(n);
-        self.category.reserve(n);
-        self.root_category.reserve(n);
-        self.revenue.reserve(n);
-        self.is_bot.reserve(n);
-        self.line.reserve(n);
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clean::items::ItemHistory;
+    use polars::prelude::*;
 
-impl SessionColumns {
-    fn reserve(&mut self, n: usize) {
-        self.session_id.reserve(n);
-        self.visitor.reserve(n);
-        self.session_index.reserve(n);
-        self.start.reserve(n);
-        self.end.reserve(n);
-        self.n_events.reserve(n);
-        self.n_views.reserve(n);
-        self.n_carts.reserve(n);
-        self.n_purchases.reserve(n);
-        self.n_orders.reserve(n);
-        self.revenue.reserve(n);
-        self.is_bot.reserve(n);
-    }
-}
+    const T0: i64 = 1_433_221_332_117;
+    const MIN: i64 = 60_000;
 
-impl VisitorColumns {
-    fn reserve(&mut self, n: usize) {
-        self.visitor.reserve(n);
-        self.first_seen.reserve(n);
-        self.last_seen.reserve(n);
-        self.n_events.reserve(n);
-        self.n_sessions.reserve(n);
-        self.n_purchases.reserve(n);
-        self.revenue.reserve(n);
-        self.peak_events_per_minute.reserve(n);
-        self.is_bot.reserve(n);
+    /// (visitor, ts, event, item, order) rows; source line = row + 2.
+    fn source(rows: &[(i64, i64, EventType, i64, i64)]) -> EventSource<'static> {
+        EventSource {
+            name: Arc::from("t.csv"),
+            lines: (0..rows.len() as u64).map(|r| r + 2).collect(),
+            outcomes: rows
+                .iter()
+                .map(|&(visitor, ts, event, item, order)| {
+                    Outcome::Valid(ValidEvent {
+                        ts,
+                        visitor,
+                        item,
+                        order,
+                        price: f64::NAN,
+                        event,
+                        label: 0,
+                    })
+                })
+                .collect(),
+            duplicate_of: vec![NOT_DUPLICATE; rows.len()],
+            raw_text: Box::new(|row| format!("row {row}")),
+            other_events: Vec::new(),
+            session_keys: None,
+        }
+    }
+
+    fn run(rows: &[(i64, i64, EventType, i64, i64)], cfg: &CleanConfig) -> CleanEvents {
+        clean_events(&source(rows), &Reference::default(), cfg).unwrap()
+    }
+
+    fn ints(df: &DataFrame, col: &str) -> Vec<i64> {
+        df.column(col)
+            .unwrap()
+            .cast(&DataType::Int64)
+            .unwrap()
+            .i64()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or(-1))
+            .collect()
+    }
+
+    fn bools(df: &DataFrame, col: &str) -> Vec<bool> {
+        df.column(col)
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap())
+            .collect()
+    }
+
+    use EventType::{AddToCart as Cart, View};
+
+    #[test]
+    fn a_gap_of_exactly_the_timeout_stays_in_the_session() {
+        let timeout = 30 * MIN;
+        let rows = [
+            (1, T0, View, 10, -1),
+            (1, T0 + timeout, View, 11, -1), // gap 30:00.000: same session
+            (1, T0 + 2 * timeout + 1, View, 12, -1), // gap 30:00.001: new session
+            (1, T0 + 2 * timeout + 2, View, 13, -1),
+        ];
+        let out = run(&rows, &CleanConfig::default());
+        assert_eq!(ints(&out.events, "session_index"), vec![0, 0, 1, 1]);
+        assert_eq!(ints(&out.sessions, "n_events"), vec![2, 2]);
+        assert_eq!(ints(&out.visitors, "n_sessions"), vec![2]);
+    }
+
+    #[test]
+    fn equal_timestamps_keep_source_order_in_one_session() {
+        // Rows out of time order, two pairs with equal times; visitor 2 comes first in the source.
+        let rows = [
+            (2, T0 + 5, View, 30, -1),
+            (1, T0 + 5, View, 21, -1),
+            (1, T0, View, 20, -1),
+            (1, T0 + 5, Cart, 22, -1),
+            (2, T0 + 5, Cart, 31, -1),
+        ];
+        let out = run(&rows, &CleanConfig::default());
+        assert_eq!(ints(&out.events, "visitor_id"), vec![1, 1, 1, 2, 2]);
+        assert_eq!(ints(&out.events, "item_id"), vec![20, 21, 22, 30, 31]);
+        assert_eq!(ints(&out.events, "source_line"), vec![4, 3, 5, 2, 6]);
+        assert_eq!(ints(&out.events, "session_index"), vec![0, 0, 0, 0, 0]);
+        assert_eq!(ints(&out.sessions, "session_id"), vec![0, 1]);
+    }
+
+    #[test]
+    fn near_duplicate_window_is_inclusive() {
+        let cfg = CleanConfig::default(); // window 1000 ms
+        let rows = [
+            (1, T0, View, 10, -1),
+            (1, T0 + 1000, View, 10, -1), // 1000 ms after a kept twin: near-duplicate
+            (1, T0 + 2001, View, 10, -1), // 2001 ms after the kept one: kept
+            (1, T0 + 2002, View, 11, -1), // other item: kept
+            (1, T0 + 2003, Cart, 11, -1), // other event: kept
+        ];
+        let out = run(&rows, &cfg);
+        assert_eq!(ints(&out.events, "item_id"), vec![10, 10, 11, 11]);
+        assert_eq!(out.quarantine.len(), 1);
+        assert_eq!(out.quarantine[0].line, 3);
+        assert_eq!(out.quarantine[0].rule, Rule::NearDuplicate);
+        assert_eq!(
+            out.quarantine[0].detail,
+            "1000 ms after the same event on line 2"
+        );
+        // A gap of one more millisecond than the window is kept.
+        let rows = [(1, T0, View, 10, -1), (1, T0 + 1001, View, 10, -1)];
+        assert!(run(&rows, &cfg).quarantine.is_empty());
+        // The rule can be turned off.
+        let off = CleanConfig {
+            near_duplicate_window_ms: -1,
+            ..CleanConfig::default()
+        };
+        let rows = [(1, T0, View, 10, -1), (1, T0, View, 10, -1)];
+        assert!(run(&rows, &off).quarantine.is_empty());
+    }
+
+    #[test]
+    fn category_is_joined_as_of_the_event_time() {
+        let reference = Reference {
+            categories: ItemHistory::new(vec![(5, T0 + 100_000, 0, 10), (5, T0 + 200_000, 1, 20)]),
+            ..Reference::default()
+        };
+        // Different event types, so no row is a near-duplicate of another.
+        let rows = [
+            (1, T0 + 50_000, View, 5, -1), // before the first record: the first record
+            (1, T0 + 199_999, View, 5, -1), // one ms before the change: the old value
+            (1, T0 + 200_000, Cart, 5, -1), // at the change: the new value
+            (1, T0 + 300_000, View, 6, -1), // an item without properties: null
+        ];
+        let out = clean_events(&source(&rows), &reference, &CleanConfig::default()).unwrap();
+        assert_eq!(ints(&out.events, "category_id"), vec![10, 10, 20, -1]);
+        assert_eq!(out.stats.events_without_category, 1);
+    }
+
+    #[test]
+    fn bot_threshold_is_strictly_more_than_bot_max_events() {
+        let cfg = CleanConfig {
+            bot_max_events: 3,
+            ..CleanConfig::default()
+        };
+        // Visitor 1: exactly 3 events (human); visitor 2: 4 events (bot). Ten minutes apart, so the
+        // per-minute rule does not fire.
+        let mut rows = Vec::new();
+        for k in 0..3 {
+            rows.push((1, T0 + k * 10 * MIN, View, k, -1));
+        }
+        for k in 0..4 {
+            rows.push((2, T0 + k * 10 * MIN, View, k, -1));
+        }
+        let out = run(&rows, &cfg);
+        assert_eq!(bools(&out.visitors, "is_bot"), vec![false, true]);
+        assert_eq!(
+            bools(&out.events, "is_bot"),
+            vec![false, false, false, true, true, true, true]
+        );
+        assert_eq!(out.stats.bot_visitors, 1);
+        assert_eq!(out.stats.bot_events, 4);
+    }
+
+    #[test]
+    fn bot_per_minute_counts_a_60_second_window() {
+        let cfg = CleanConfig {
+            bot_max_events_per_minute: 2,
+            ..CleanConfig::default()
+        };
+        let rows = [
+            // Visitor 1: three events spanning exactly 60 s: at most two in any [t, t + 60 s).
+            (1, T0, View, 1, -1),
+            (1, T0 + 30_000, View, 2, -1),
+            (1, T0 + 60_000, View, 3, -1),
+            // Visitor 2: three events within 59.999 s: bot.
+            (2, T0, View, 1, -1),
+            (2, T0 + 30_000, View, 2, -1),
+            (2, T0 + 59_999, View, 3, -1),
+        ];
+        let out = run(&rows, &cfg);
+        assert_eq!(ints(&out.visitors, "peak_events_per_minute"), vec![2, 3]);
+        assert_eq!(bools(&out.visitors, "is_bot"), vec![false, true]);
+    }
+
+    #[test]
+    fn every_row_ends_in_one_place() {
+        let mut src = source(&[
+            (1, T0, View, 1, -1),
+            (1, T0, View, 1, -1),
+            (1, T0 + 10, View, 1, -1),
+        ]);
+        src.duplicate_of[1] = 0;
+        src.outcomes
+            .push(Outcome::rejected(Rule::MissingField, "empty item"));
+        src.lines.push(5);
+        src.duplicate_of.push(NOT_DUPLICATE);
+        let out = clean_events(&src, &Reference::default(), &CleanConfig::default()).unwrap();
+        assert_eq!(out.stats.rows_read, 4);
+        assert_eq!(out.stats.kept, 1);
+        assert_eq!(out.duplicates.len(), 1);
+        assert_eq!(out.duplicates[0].duplicate_of_line, 2);
+        let rules: Vec<Rule> = out.quarantine.iter().map(|q| q.rule).collect();
+        assert_eq!(rules, vec![Rule::NearDuplicate, Rule::MissingField]);
+        assert_eq!(out.quarantine[1].raw, "row 3");
     }
 }

@@ -93,9 +93,13 @@ pub enum EventType {
     View = 0,
     AddToCart = 1,
     Transaction = 2,
+    /// A type of a generic source that is none of the mapped three (home, search, ...), kept under
+    /// its own name.
+    Other = 3,
 }
 
 impl EventType {
+    /// The three mapped types (every event of a RetailRocket folder is one of them).
     pub const ALL: [EventType; 3] = [
         EventType::View,
         EventType::AddToCart,
@@ -107,6 +111,7 @@ impl EventType {
             EventType::View => "view",
             EventType::AddToCart => "addtocart",
             EventType::Transaction => "transaction",
+            EventType::Other => "other",
         }
     }
 }

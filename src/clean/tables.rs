@@ -4,10 +4,10 @@ use super::idmap::IdMap;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::pipeline::{
-    DuplicateRow, EventColumns, ItemCounts, Prices, QuarantineRow, Reference, SessionColumns,
-    VisitorColumns,
+use super::columns::{
+    DuplicateRow, EventColumns, ItemCounts, QuarantineRow, SessionColumns, VisitorColumns,
 };
+use super::items::{Prices, Reference};
 use super::rules::EventType;
 use crate::Result;
 
@@ -52,11 +52,10 @@ fn datetime(name: &str, ms: Vec<i64>) -> Column {
         .into_column()
 }
 
-pub fn events_frame(e: EventColumns) -> Result<DataFrame> {
+/// `labels` names the event codes: view, addtocart, transaction, then a generic source's other names.
+pub fn events_frame(e: EventColumns, labels: &[&str]) -> Result<DataFrame> {
     let n = e.ts.len();
-    let codes: Vec<u32> = e.event.iter().map(|t| *t as u32).collect();
-    let names = EventType::ALL.map(EventType::name);
-    let event = coded_strings("event", &codes, &names)?;
+    let event = coded_strings("event", &e.event, labels)?;
     Ok(DataFrame::new(
         n,
         vec![
@@ -197,7 +196,10 @@ pub fn categories_frame(reference: &Reference) -> Result<DataFrame> {
 }
 
 pub fn empty_events() -> Result<DataFrame> {
-    events_frame(EventColumns::default())
+    events_frame(
+        EventColumns::default(),
+        &EventType::ALL.map(EventType::name),
+    )
 }
 
 pub fn empty_sessions() -> Result<DataFrame> {

@@ -35,6 +35,15 @@ impl Default for EventNames {
 }
 
 impl EventNames {
+    /// A mapped name equal to `value` but for letter case, if any (a likely mistake).
+    pub fn case_twin(&self, value: &[u8]) -> Option<&str> {
+        [&self.view, &self.addtocart, &self.transaction]
+            .into_iter()
+            .flatten()
+            .find(|n| n.as_bytes() != value && n.as_bytes().eq_ignore_ascii_case(value))
+            .map(String::as_str)
+    }
+
     fn lookup(&self, value: &[u8]) -> Option<EventType> {
         let is = |names: &Vec<String>| names.iter().any(|n| n.as_bytes() == value);
         if is(&self.view) {
@@ -58,6 +67,16 @@ pub struct ValidateConfig {
     /// Also accept ISO-8601 text (`2015-06-01T12:00:00Z`, `2015-06-01 12:00:00.250`, `2015-06-01`), read as UTC.
     pub allow_iso_timestamps: bool,
     pub event_names: EventNames,
+    /// Generic sources: ids are any non-empty text, resolved to dense codes after validation (the
+    /// ids of a valid event are placeholders until then). RetailRocket ids are integers.
+    pub text_ids: bool,
+    /// Whether the source has an item column (a page-level clickstream has none).
+    pub has_item: bool,
+    /// Whether the source has an order column; without one, purchases need no order id (each purchase
+    /// row is its own order).
+    pub has_order: bool,
+    /// Keep events of unmapped types (as [`EventType::Other`]) instead of quarantining them.
+    pub keep_other_events: bool,
 }
 
 /// A valid event. Ids are non-negative, so `order = -1` means "no order" and a NaN price "no price".
@@ -69,6 +88,8 @@ pub struct ValidEvent {
     pub order: i64,
     pub price: f64,
     pub event: EventType,
+    /// For [`EventType::Other`]: the index of its name among the source's other event names.
+    pub label: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -106,6 +127,13 @@ fn check(raw: &RawEvent<'_>, cfg: &ValidateConfig) -> Check<ValidEvent> {
     let visitor = present(raw.visitor);
     let event = present(raw.event);
     let item = present(raw.item);
+    // An event of another type (home, search) needs no item; without an item column none does.
+    let other_type =
+        || cfg.keep_other_events && event.is_some_and(|e| cfg.event_names.lookup(e).is_none());
+    let item = match item {
+        None if !cfg.has_item || other_type() => Some(&[][..]),
+        item => item,
+    };
     let missing: Vec<&str> = [
         ("timestamp", ts),
         ("visitor", visitor),
@@ -121,26 +149,47 @@ fn check(raw: &RawEvent<'_>, cfg: &ValidateConfig) -> Check<ValidEvent> {
     };
     let ts = parse_timestamp(ts, cfg)?;
     if ts < cfg.min_timestamp_ms || ts >= cfg.max_timestamp_ms {
+        let in_range = |v: i64| v >= cfg.min_timestamp_ms && v < cfg.max_timestamp_ms;
+        let hint = match cfg.timestamp_unit {
+            TimeUnit::Ms if ts.checked_mul(1000).is_some_and(in_range) => {
+                " (it looks like seconds: is the timestamp unit 's' rather than 'ms'?)"
+            }
+            _ => "",
+        };
         return Err((
             Rule::TimestampOutOfRange,
             format!(
-                "timestamp {ts} ms is outside [{}, {})",
+                "timestamp {ts} ms is outside [{}, {}){hint}",
                 cfg.min_timestamp_ms, cfg.max_timestamp_ms
             ),
         ));
     }
     let order_raw = present(raw.order);
-    let visitor = parse_id(visitor, "visitor")?;
-    let item = parse_id(item, "item")?;
-    let order = order_raw.map(|o| parse_id(o, "order")).transpose()?;
-    let kind = cfg.event_names.lookup(event).ok_or_else(|| {
-        (
-            Rule::UnknownEventType,
-            format!("event '{}' is not a mapped event type", lossy(event)),
-        )
-    })?;
+    let (visitor, item, order) = if cfg.text_ids {
+        (0, 0, order_raw.map(|_| 0))
+    } else {
+        let visitor = parse_id(visitor, "visitor")?;
+        let item = parse_id(item, "item")?;
+        let order = order_raw.map(|o| parse_id(o, "order")).transpose()?;
+        (visitor, item, order)
+    };
+    let kind = match cfg.event_names.lookup(event) {
+        Some(kind) => kind,
+        None if cfg.keep_other_events => EventType::Other,
+        None => {
+            let hint = cfg
+                .event_names
+                .case_twin(event)
+                .map(|twin| format!(" (names are case-sensitive: did you mean '{twin}'?)"))
+                .unwrap_or_default();
+            return Err((
+                Rule::UnknownEventType,
+                format!("event '{}' is not a mapped event type{hint}", lossy(event)),
+            ));
+        }
+    };
     match (kind, order) {
-        (EventType::Transaction, None) => {
+        (EventType::Transaction, None) if cfg.has_order => {
             return Err((
                 Rule::TransactionWithoutOrderId,
                 "transaction without an order id".into(),
@@ -164,6 +213,7 @@ fn check(raw: &RawEvent<'_>, cfg: &ValidateConfig) -> Check<ValidEvent> {
         order: order.unwrap_or(-1),
         price: price.unwrap_or(f64::NAN),
         event: kind,
+        label: 0,
     })
 }
 
@@ -279,6 +329,10 @@ mod tests {
             timestamp_unit: TimeUnit::Ms,
             allow_iso_timestamps: true,
             event_names: EventNames::default(),
+            text_ids: false,
+            has_item: true,
+            has_order: true,
+            keep_other_events: false,
         }
     }
 
@@ -378,5 +432,42 @@ mod tests {
             parse_iso_ms(b"2016-02-29"),
             Some(days_from_civil(2016, 2, 29) * 86_400_000)
         );
+    }
+
+    #[test]
+    fn generic_sources_take_text_ids_other_events_and_no_items() {
+        let mut c = cfg();
+        c.text_ids = true;
+        c.keep_other_events = true;
+        let valid = |f: [&str; 5], c: &ValidateConfig| match validate(&row(f), c) {
+            Outcome::Valid(e) => Some(e),
+            Outcome::Rejected(..) => None,
+        };
+        let e = valid(["1433221332117", "C-001", "home", "sku-9", ""], &c).unwrap();
+        assert_eq!((e.event, e.order), (EventType::Other, -1));
+        let e = valid(["1433221332117", "C-001", "transaction", "x", "A-7"], &c).unwrap();
+        assert_eq!((e.event, e.order), (EventType::Transaction, 0));
+        // Only an empty id is a violation.
+        assert_eq!(
+            validate(&row(["1433221332117", " ", "view", "x", ""]), &c),
+            Outcome::rejected(Rule::MissingField, "empty visitor")
+        );
+        // Other types need no item; the mapped ones do.
+        assert!(valid(["1433221332117", "u", "search", "", ""], &c).is_some());
+        assert!(valid(["1433221332117", "u", "view", "", ""], &c).is_none());
+        c.has_item = false;
+        assert!(valid(["1433221332117", "u", "view", "", ""], &c).is_some());
+    }
+
+    #[test]
+    fn hints_for_likely_mistakes() {
+        let detail = |f: [&str; 5]| match validate(&row(f), &cfg()) {
+            Outcome::Rejected(_, d) => d.to_string(),
+            Outcome::Valid(_) => String::new(),
+        };
+        assert!(detail(["1433221332", "1", "view", "2", ""]).contains("looks like seconds"));
+        assert!(!detail(["5", "1", "view", "2", ""]).contains("looks like seconds"));
+        assert!(detail(["1433221332117", "1", "View", "2", ""]).contains("did you mean 'view'?"));
+        assert!(!detail(["1433221332117", "1", "click", "2", ""]).contains("did you mean"));
     }
 }

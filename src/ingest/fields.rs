@@ -46,6 +46,34 @@ pub fn split<const N: usize>(
     Ok(out)
 }
 
+/// Splits `line` into all its fields (quotes as in [`split`]) and checks there are `expected` of them.
+pub fn split_all(line: &[u8], expected: usize) -> Result<Vec<&[u8]>, (Rule, String)> {
+    if !line.is_ascii() && std::str::from_utf8(line).is_err() {
+        return Err((Rule::BadUtf8, "the line is not valid UTF-8".into()));
+    }
+    let mut out = Vec::with_capacity(expected);
+    let mut start = 0;
+    let mut in_quotes = false;
+    for (i, &b) in line.iter().enumerate() {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b',' if !in_quotes => {
+                out.push(unquote(&line[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(unquote(&line[start..]));
+    if out.len() != expected {
+        return Err((
+            Rule::WrongColumnCount,
+            format!("{} fields, expected {expected}", out.len()),
+        ));
+    }
+    Ok(out)
+}
+
 fn unquote(field: &[u8]) -> &[u8] {
     if field.len() >= 2 && field[0] == b'"' && field[field.len() - 1] == b'"' {
         &field[1..field.len() - 1]
@@ -88,5 +116,18 @@ mod tests {
         );
         assert_eq!(split::<1>(b"\xff", false).unwrap_err().0, Rule::BadUtf8);
         assert_eq!(split::<1>(b"", false).unwrap(), [&b""[..]]);
+    }
+
+    #[test]
+    fn splits_all() {
+        assert_eq!(
+            split_all(b"1,\"a,b\",", 3).unwrap(),
+            vec![&b"1"[..], b"a,b", b""]
+        );
+        assert_eq!(
+            split_all(b"2,2024-03-01 10:02", 6).unwrap_err(),
+            (Rule::WrongColumnCount, "2 fields, expected 6".to_string())
+        );
+        assert_eq!(split_all(b"a,\xff", 2).unwrap_err().0, Rule::BadUtf8);
     }
 }

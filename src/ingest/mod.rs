@@ -1,8 +1,8 @@
 //! Reading sources: RetailRocket folders, generic event tables, and the text files behind them.
+pub mod assignments;
 pub mod dedup;
-pub mod experiments;
 pub mod fields;
-pub mod frame;
+pub mod generic;
 pub mod retailrocket;
 pub mod text;
 
@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::clean::pipeline::QuarantineRow;
+use crate::clean::columns::QuarantineRow;
 use crate::clean::rules::Rule;
 
 /// Row accounting of one reference file (properties, tree, prices): read = kept + quarantined.

@@ -11,9 +11,11 @@ use super::dedup::exact_duplicates;
 use super::fields::{opt, split};
 use super::text::TextFile;
 use super::{quarantine_row, FileStats};
+use crate::clean::columns::QuarantineRow;
 use crate::clean::config::CleanConfig;
 use crate::clean::items::{CategoryTree, ItemHistory};
-use crate::clean::pipeline::{EventSource, Prices, QuarantineRow, Reference};
+use crate::clean::items::{Prices, Reference};
+use crate::clean::pipeline::EventSource;
 use crate::clean::rules::{parse_id, parse_price, present, Rule};
 use crate::clean::validate::{validate, Outcome, RawEvent};
 use crate::{Error, Result};
@@ -118,13 +120,13 @@ fn parse_event(line: &[u8], vcfg: &crate::clean::validate::ValidateConfig) -> Ou
 
 /// The validated rows of `events.csv` as a pipeline source.
 pub fn event_source(file: &TextFile, parsed: EventOutcomes) -> EventSource<'_> {
-    EventSource {
-        name: Arc::from(file.file_name()),
-        lines: (0..file.n_rows()).map(TextFile::line_no).collect(),
-        outcomes: parsed.outcomes,
-        duplicate_of: parsed.duplicate_of,
-        raw_text: Box::new(move |row| crate::clean::rules::lossy(file.line(row))),
-    }
+    EventSource::new(
+        Arc::from(file.file_name()),
+        (0..file.n_rows()).map(TextFile::line_no).collect(),
+        parsed.outcomes,
+        parsed.duplicate_of,
+        Box::new(move |row| crate::clean::rules::lossy(file.line(row))),
+    )
 }
 
 /// Reference data of the folder with its quarantine and per-file accounting.

@@ -65,6 +65,19 @@ impl TextFile {
         })
     }
 
+    /// Reads `path` with whatever header it has; returns the file and the header's column names.
+    pub fn open_any(path: &Path) -> Result<(TextFile, Vec<String>)> {
+        let data = FileBytes::open(path)?;
+        let (body, names) = read_header(path, &data)?;
+        let line_starts = split_lines(&data, body);
+        let file = TextFile {
+            path: path.to_path_buf(),
+            data,
+            line_starts,
+        };
+        Ok((file, names))
+    }
+
     pub fn n_rows(&self) -> usize {
         self.line_starts.len()
     }
@@ -101,6 +114,37 @@ impl TextFile {
 
 /// Returns the offset where the body starts after validating the header.
 fn check_header(path: &Path, data: &[u8], expected: &[&str]) -> Result<usize> {
+    let (body, names) = read_header(path, data)?;
+    if names.len() != expected.len() {
+        return Err(Error::data_file(
+            path,
+            1,
+            "wrong_column_count",
+            format!(
+                "the header has {} columns, expected {}: {}",
+                names.len(),
+                expected.len(),
+                expected.join(",")
+            ),
+        ));
+    }
+    if names != expected {
+        return Err(Error::data_file(
+            path,
+            1,
+            "wrong_header",
+            format!(
+                "the header is '{}', expected '{}'",
+                names.join(","),
+                expected.join(",")
+            ),
+        ));
+    }
+    Ok(body)
+}
+
+/// The header's column names (trimmed, quotes removed) and the offset where the body starts.
+fn read_header(path: &Path, data: &[u8]) -> Result<(usize, Vec<String>)> {
     let data_start = if data.starts_with(b"\xEF\xBB\xBF") {
         3
     } else {
@@ -126,35 +170,11 @@ fn check_header(path: &Path, data: &[u8], expected: &[&str]) -> Result<usize> {
             format!("the header is not valid UTF-8 ({e})"),
         )
     })?;
-    let names: Vec<&str> = header
+    let names: Vec<String> = header
         .split(',')
-        .map(|s| s.trim().trim_matches('"'))
+        .map(|s| s.trim().trim_matches('"').to_string())
         .collect();
-    if names.len() != expected.len() {
-        return Err(Error::data_file(
-            path,
-            1,
-            "wrong_column_count",
-            format!(
-                "the header has {} columns, expected {}: {}",
-                names.len(),
-                expected.len(),
-                expected.join(",")
-            ),
-        ));
-    }
-    if names != expected {
-        return Err(Error::data_file(
-            path,
-            1,
-            "wrong_header",
-            format!(
-                "the header is '{header}', expected '{}'",
-                expected.join(",")
-            ),
-        ));
-    }
-    Ok((data_start + header_end + 1).min(data.len()))
+    Ok(((data_start + header_end + 1).min(data.len()), names))
 }
 
 /// Start offsets of every line in `data[body..]`; a final line terminator does not open a new line.

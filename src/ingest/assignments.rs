@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::fields::split;
 use super::text::TextFile;
 use super::{quarantine_row, FileStats};
-use crate::clean::pipeline::QuarantineRow;
+use crate::clean::columns::QuarantineRow;
 use crate::clean::rules::{lossy, parse_i64, parse_id, present, Rule};
 use crate::clean::tables::coded_strings;
 use crate::clean::CleanConfig;
@@ -19,7 +19,7 @@ use crate::Result;
 pub const ASSIGNMENTS_HEADER: [&str; 4] = ["experiment", "user_id", "variant", "assigned_at"];
 pub const WEIGHTS_HEADER: [&str; 3] = ["experiment", "variant", "weight"];
 
-pub struct Experiments {
+pub struct AssignmentsRead {
     pub assignments: DataFrame,
     pub weights: DataFrame,
     pub quarantine: Vec<QuarantineRow>,
@@ -74,11 +74,11 @@ fn parse_assignment<'a>(
 
 /// Reads the assignment file and, if present, the weights file. A user assigned twice to one
 /// experiment keeps the first assignment; the later rows are quarantined as `duplicate_key`.
-pub fn read_experiments(
+pub fn read_assignments(
     assignments: &Path,
     weights: Option<&Path>,
     cfg: &CleanConfig,
-) -> Result<Experiments> {
+) -> Result<AssignmentsRead> {
     let file = TextFile::open(assignments, &ASSIGNMENTS_HEADER)?;
     let source: Arc<str> = Arc::from(file.file_name());
     let parsed: Vec<_> = (0..file.n_rows())
@@ -198,7 +198,7 @@ pub fn read_experiments(
             ],
         )?,
     };
-    Ok(Experiments {
+    Ok(AssignmentsRead {
         assignments: assignments_df,
         weights: weights_df,
         quarantine,

@@ -43,6 +43,11 @@ pub struct Report {
     pub properties: PropertyCounts,
     pub categories: CategoryStats,
     pub price_source: String,
+    /// What a row's position means in `quarantine`, `duplicates` and `events` (`line` of a file or
+    /// `index` of a table).
+    pub position: &'static str,
+    /// What the reader had to decide about this source (missing optional columns, likely mistakes).
+    pub notes: Vec<String>,
     pub conservation: Conservation,
     pub timings_ms: Vec<(String, u64)>,
 }

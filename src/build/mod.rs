@@ -1,0 +1,393 @@
+//! Building a warehouse: reading a source, cleaning it, assembling the tables and the report, and
+//! handing them to [`crate::warehouse`] to store. The one place where derived tables join the build
+//! output is [`derived_tables`].
+pub mod report;
+
+use std::path::Path;
+use std::time::Instant;
+
+use polars::prelude::*;
+
+use crate::clean::rules::Rule;
+use crate::clean::{clean_events, tables, CleanConfig, CleanEvents, Prices};
+use crate::ingest::assignments::read_assignments;
+use crate::ingest::generic::{EventMapping, GenericInput, GenericTable};
+use crate::ingest::retailrocket::{
+    event_outcomes, event_source, read_reference, RawFolder, ReferenceRead, EVENTS_HEADER,
+};
+use crate::ingest::text::TextFile;
+use crate::warehouse;
+use crate::{Error, Result};
+use report::{CategoryStats, Conservation, Report, RuleDoc};
+
+/// Reports progress as (step, done, total); the engine never prints.
+pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
+
+pub fn no_progress(_: &str, _: u64, _: u64) {}
+
+/// Table names, in the order they are written.
+pub const TABLES: [&str; 9] = [
+    "events",
+    "sessions",
+    "visitors",
+    "items",
+    "categories",
+    "quarantine",
+    "duplicates",
+    "assignments",
+    "experiment_weights",
+];
+
+/// The clean tables of one build, as [`derived_tables`] sees them.
+pub struct CleanTables<'a> {
+    tables: &'a [(&'static str, DataFrame)],
+}
+
+impl CleanTables<'_> {
+    /// One of the [`TABLES`] (`events`, `sessions`, `visitors`, ...).
+    pub fn table(&self, name: &str) -> Option<&DataFrame> {
+        self.tables
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, df)| df)
+    }
+}
+
+/// Tables computed from the clean tables (KPIs, cohorts, ...) that the build writes next to them.
+/// This is the one place where such a table joins the build output: add a `(name, frame)` here.
+/// Names must differ from [`TABLES`] and be lowercase ASCII letters, digits and `_`.
+pub fn derived_tables(_cleaned: &CleanTables<'_>) -> Result<Vec<(&'static str, DataFrame)>> {
+    Ok(Vec::new())
+}
+
+pub struct Cleaned {
+    pub tables: Vec<(&'static str, DataFrame)>,
+    pub report: Report,
+}
+
+impl Cleaned {
+    pub fn table(&self, name: &str) -> Option<&DataFrame> {
+        self.tables
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, df)| df)
+    }
+}
+
+/// Validates and cleans a RetailRocket-format folder.
+pub fn clean_retailrocket(
+    dir: &Path,
+    cfg: &CleanConfig,
+    progress: Progress<'_>,
+) -> Result<Cleaned> {
+    cfg.check()?;
+    let steps = 5;
+    let mut timings = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &str, timings: &mut Vec<(String, u64)>| {
+        timings.push((name.to_string(), clock.elapsed().as_millis() as u64));
+        clock = Instant::now();
+    };
+    let folder = RawFolder::locate(dir)?;
+    // The raw text is dropped as soon as the events are clean.
+    let (cleaned, reference) = {
+        progress("read events and item properties", 0, steps);
+        // Events and reference files are independent: read them side by side.
+        let (events, reference) = rayon::join(
+            || -> Result<_> {
+                let started = Instant::now();
+                let file = TextFile::open(&folder.events, &EVENTS_HEADER)?;
+                let outcomes = event_outcomes(&file, cfg);
+                Ok((file, outcomes, started.elapsed()))
+            },
+            || -> Result<_> {
+                let started = Instant::now();
+                let (reference, experiments) = rayon::join(
+                    || read_reference(&folder, cfg),
+                    || match &folder.assignments {
+                        Some(path) => {
+                            read_assignments(path, folder.weights.as_deref(), cfg).map(Some)
+                        }
+                        None => Ok(None),
+                    },
+                );
+                let mut reference = reference?;
+                if let Some(exp) = experiments? {
+                    reference.quarantine.extend(exp.quarantine);
+                    reference.files.extend(exp.files);
+                    reference.experiments = Some((exp.assignments, exp.weights));
+                }
+                Ok((reference, started.elapsed()))
+            },
+        );
+        let (file, outcomes, events_time) = events?;
+        let (reference, reference_time) = reference?;
+        timings.push((
+            "read_validate_dedup_events".into(),
+            events_time.as_millis() as u64,
+        ));
+        timings.push(("read_reference".into(), reference_time.as_millis() as u64));
+        lap("read_all", &mut timings);
+        progress("sessions and enrichment", 2, steps);
+        let source = event_source(&file, outcomes);
+        let cleaned = clean_events(&source, &reference.reference, cfg)?;
+        lap("clean_sessions_enrich", &mut timings);
+        (cleaned, reference)
+    };
+    progress("tables", 3, steps);
+    let price_source = match (&reference.reference.prices, &cfg.price_property) {
+        (Prices::None, _) => "none: revenue is null".into(),
+        (Prices::PerItem(_), _) => "price file prices.csv".into(),
+        (Prices::History(_), Some(p)) => format!("item property '{p}' as of event time"),
+        (Prices::History(_), None) => "item property".into(),
+    };
+    let out = assemble(
+        &dir.display().to_string(),
+        cleaned,
+        &reference,
+        cfg,
+        timings,
+        price_source,
+    )?;
+    progress("tables", 4, steps);
+    with_derived(out)
+}
+
+/// Cleans a user's own event table (CSV or Parquet file, or DataFrame) read through `mapping`. There
+/// is no item reference data, so categories stay null; revenue comes from the mapped price column.
+pub fn clean_generic(
+    input: GenericInput,
+    mapping: EventMapping,
+    cfg: &CleanConfig,
+    progress: Progress<'_>,
+) -> Result<Cleaned> {
+    cfg.check()?;
+    let steps = 5;
+    let mut clock = Instant::now();
+    let mut timings = Vec::new();
+    let mut lap = |name: &str, timings: &mut Vec<(String, u64)>| {
+        timings.push((name.to_string(), clock.elapsed().as_millis() as u64));
+        clock = Instant::now();
+    };
+    progress("read events", 0, steps);
+    let table = GenericTable::read(input, mapping)?;
+    let (source, ids) = table.source(cfg)?;
+    lap("read_validate_dedup_events", &mut timings);
+    progress("sessions and enrichment", 2, steps);
+    let reference = ReferenceRead::empty();
+    let cleaned = clean_events(&source, &reference.reference, cfg)?;
+    lap("clean_sessions_enrich", &mut timings);
+    progress("tables", 3, steps);
+    let m = &table.mapping;
+    let price_source = match &m.price {
+        Some(p) => format!(
+            "column '{p}' of {} (the price on each purchase row)",
+            table.name
+        ),
+        None => "none: revenue is null".to_string(),
+    };
+    let mut notes = Vec::new();
+    if m.item.is_none() {
+        notes.push(
+            "no item column: events have no item_id and the items table is empty".to_string(),
+        );
+    }
+    if m.order.is_none() {
+        notes.push(format!(
+            "no order column: each purchase row is its own order (its transaction_id is its {})",
+            table.position.name()
+        ));
+    }
+    if let Some(col) = &m.session {
+        notes.push(format!(
+            "sessions from the column '{col}' (a new session where it changes), not from inactivity"
+        ));
+    }
+    let mapped = &cfg.event_names;
+    for name in &source.other_events {
+        if let Some(twin) = mapped.case_twin(name.as_bytes()) {
+            notes.push(format!(
+                "event '{name}' is kept as its own type, but differs from the mapped '{twin}' only in letter case"
+            ));
+        }
+    }
+    let mut out = assemble(
+        &table.location,
+        cleaned,
+        &reference,
+        cfg,
+        timings,
+        price_source,
+    )?;
+    drop(source);
+    ids.decode(&mut out.tables, table.position)?;
+    out.report.notes.extend(notes);
+    out.report.position = table.position.name();
+    with_derived(out)
+}
+
+/// Adds the [`derived_tables`] to a build's output.
+fn with_derived(mut out: Cleaned) -> Result<Cleaned> {
+    let derived = derived_tables(&CleanTables {
+        tables: &out.tables,
+    })?;
+    out.tables.extend(derived);
+    Ok(out)
+}
+
+fn assemble(
+    source: &str,
+    cleaned: CleanEvents,
+    reference: &ReferenceRead,
+    cfg: &CleanConfig,
+    mut timings: Vec<(String, u64)>,
+    price_source: String,
+) -> Result<Cleaned> {
+    let clock = Instant::now();
+    let r = &reference.reference;
+    let CleanEvents {
+        events,
+        sessions,
+        visitors,
+        item_counts,
+        mut quarantine,
+        duplicates,
+        stats,
+    } = cleaned;
+    quarantine.extend(reference.quarantine.iter().cloned());
+    let frames = [
+        Ok(events),
+        Ok(sessions),
+        Ok(visitors),
+        tables::items_frame(&item_counts, r),
+        tables::categories_frame(r),
+        tables::quarantine_frame(&quarantine),
+        tables::duplicates_frame(&duplicates),
+        match &reference.experiments {
+            Some((a, _)) => Ok(a.clone()),
+            None => tables::empty_assignments(),
+        },
+        match &reference.experiments {
+            Some((_, w)) => Ok(w.clone()),
+            None => tables::empty_weights(),
+        },
+    ];
+    let mut out_tables = Vec::with_capacity(TABLES.len());
+    for (name, frame) in TABLES.iter().zip(frames) {
+        out_tables.push((*name, frame?));
+    }
+    timings.push((
+        "build_tables".to_string(),
+        clock.elapsed().as_millis() as u64,
+    ));
+    let ev = &stats;
+    let files_read: u64 = reference.files.iter().map(|f| f.rows_read).sum();
+    let files_kept: u64 = reference.files.iter().map(|f| f.kept).sum();
+    let files_q: u64 = reference.files.iter().map(|f| f.quarantined).sum();
+    let conservation = Conservation {
+        rows_read: ev.rows_read + files_read,
+        kept: ev.kept + files_kept,
+        quarantined: ev.quarantined + files_q,
+        duplicates_removed: ev.duplicates_removed,
+        holds: ev.rows_read == ev.kept + ev.quarantined + ev.duplicates_removed
+            && files_read == files_kept + files_q,
+    };
+    if !conservation.holds {
+        return Err(Error::Internal(format!(
+            "row accounting does not balance: {conservation:?}"
+        )));
+    }
+    let report = Report {
+        shoplens_version: env!("CARGO_PKG_VERSION"),
+        source: source.to_string(),
+        config: cfg.clone(),
+        rules: Rule::ALL
+            .iter()
+            .map(|r| RuleDoc {
+                order: r.order(),
+                rule: r.name(),
+                description: r.describe(),
+            })
+            .collect(),
+        events: stats.clone(),
+        files: reference.files.clone(),
+        properties: reference.property_rows.clone(),
+        categories: CategoryStats {
+            categories: r.tree.len() as u64,
+            roots: r.tree.level.iter().filter(|l| **l == Some(0)).count() as u64,
+            max_level: r.tree.level.iter().flatten().max().copied(),
+            unknown_parents: r.tree.unknown_parents as u64,
+            in_cycle: r.tree.in_cycle as u64,
+        },
+        price_source,
+        position: "line",
+        notes: Vec::new(),
+        conservation,
+        timings_ms: timings,
+    };
+    Ok(Cleaned {
+        tables: out_tables,
+        report,
+    })
+}
+
+/// `shoplens build`: clean a RetailRocket folder and write the warehouse.
+pub fn build_warehouse(
+    raw: &Path,
+    out: &Path,
+    cfg: &CleanConfig,
+    progress: Progress<'_>,
+) -> Result<Report> {
+    let started = Instant::now();
+    let cleaned = clean_retailrocket(raw, cfg, progress)?;
+    finish(out, cleaned, started, progress)
+}
+
+/// `shoplens build --events`: clean a user's own event table and write the warehouse.
+pub fn build_generic(
+    input: GenericInput,
+    mapping: EventMapping,
+    out: &Path,
+    cfg: &CleanConfig,
+    progress: Progress<'_>,
+) -> Result<Report> {
+    let started = Instant::now();
+    let cleaned = clean_generic(input, mapping, cfg, progress)?;
+    finish(out, cleaned, started, progress)
+}
+
+fn finish(
+    out: &Path,
+    cleaned: Cleaned,
+    started: Instant,
+    progress: Progress<'_>,
+) -> Result<Report> {
+    let write_start = Instant::now();
+    progress("write parquet", 4, 5);
+    let mut report = cleaned.report.clone();
+    write(out, cleaned)?;
+    report.timings_ms.push((
+        "write_parquet".into(),
+        write_start.elapsed().as_millis() as u64,
+    ));
+    report
+        .timings_ms
+        .push(("total".into(), started.elapsed().as_millis() as u64));
+    // Rewrite the report with the final timings (small file, already in place).
+    let report_path = out.join("report.json");
+    std::fs::write(&report_path, serde_json::to_string_pretty(&report)?)
+        .map_err(|e| Error::io(&report_path, e))?;
+    progress("done", 5, 5);
+    Ok(report)
+}
+
+/// Stores a cleaned build (every table and the report) as a warehouse at `out`.
+pub fn write(out: &Path, cleaned: Cleaned) -> Result<()> {
+    let report = serde_json::to_value(&cleaned.report)?;
+    let tables = cleaned
+        .tables
+        .into_iter()
+        .map(|(n, df)| (n.to_string(), df))
+        .collect();
+    warehouse::write_frames(out, tables, &report)
+}
