@@ -363,7 +363,14 @@ def _sequential(users: pl.DataFrame, controls: pl.DataFrame, alpha: float) -> pl
         tagged.filter(pl.col("buy_day").is_not_null())
         .select("experiment", "variant", "buy_day")
         .sort("buy_day")
-        .join_asof(days.sort("day"), left_on="buy_day", right_on="day", by="experiment", strategy="forward")
+        .join_asof(
+            days.sort("day"),
+            left_on="buy_day",
+            right_on="day",
+            by="experiment",
+            strategy="forward",
+            check_sortedness=False,  # both sides are sorted by day above, hence within each experiment
+        )
         .filter(pl.col("day").is_not_null())
         .group_by("experiment", "variant", "day")
         .agg(pl.len().alias("new_buyers"))

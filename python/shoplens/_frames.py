@@ -26,7 +26,7 @@ __all__ = ["is_pandas", "like_input", "to_polars"]
 def is_pandas(obj: Any) -> bool:
     """Whether ``obj`` is a pandas DataFrame or Series (without importing pandas)."""
     module = type(obj).__module__
-    return module.startswith("pandas.") and type(obj).__name__ in ("DataFrame", "Series")
+    return (module == "pandas" or module.startswith("pandas.")) and type(obj).__name__ in ("DataFrame", "Series")
 
 
 def to_polars(table: Any, name: str, *, index: bool = False) -> pl.DataFrame:
