@@ -144,7 +144,7 @@ class ExperimentAnalysis(ResultDisplay):
         return out
 
     _HEADER = (
-        "metric", "variant", "users", "control", "variant", "lift", "CI of lift", "p", "p adj.", "P(better)", "signif."
+        "metric", "variant", "users", "control", "value", "lift", "CI of lift", "p", "p adj.", "P(better)", "signif."
     )  # fmt: skip
 
     def summary(self) -> str:
