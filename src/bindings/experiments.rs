@@ -614,7 +614,7 @@ fn exp_prob_better<'py>(
     let a = [owned(&n_a)?, owned(&sum_a)?, owned(&sum_sq_a)?];
     let b = [owned(&n_b)?, owned(&sum_b)?, owned(&sum_sq_b)?];
     let den = |d: Option<DenColumns<'py>>| -> PyResult<Option<[Vec<f64>; 3]>> {
-        d.map(|(x, y, z)| Ok([owned(&x)?, owned(&y)?, owned(&z)?]))
+        d.map(|(x, y, z)| -> PyResult<[Vec<f64>; 3]> { Ok([owned(&x)?, owned(&y)?, owned(&z)?]) })
             .transpose()
     };
     let (den_a, den_b) = (den(den_a)?, den(den_b)?);
