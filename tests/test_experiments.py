@@ -536,3 +536,44 @@ def test_simulation_validates_arguments() -> None:
         simulate_aa(metric="normal", baseline=0.0, nobs1=50, runs=10, tests=["chi2"])
     with pytest.raises(InvalidArgumentError):
         simulate_power(baseline=0.9, relative_lift=0.5, nobs1=50, runs=10)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: bootstrap_ci([1.0, 2.0, 3.0], n_resamples=-5), "n_resamples must be an integer >= 1, got -5"),
+        (lambda: bootstrap_ci([1.0, 2.0, 3.0], statistic="mode"), "statistic must be one of 'mean'"),
+        (lambda: bootstrap_ci([1.0, 2.0, 3.0], confidence_level=0), "confidence_level must be a number strictly"),
+        (lambda: bayes_proportions(-1, 10, 3, 10), "count_a must be an integer >= 0, got -1"),
+        (lambda: bayes_proportions(11, 10, 3, 10), "count_a must be at most its number of trials 10, got 11"),
+        (lambda: bayes_proportions(1, 10, 3, 10, prior=(0, 1)), "prior must be a pair (alpha0, beta0) of positive"),
+        (lambda: bayes_proportions(1.5, 10, 3, 10), "count_a must be an integer >= 0, got 1.5"),
+        (lambda: SufficientStats.from_sums(-3, 1.0, 1.0), "n must be an integer >= 0, got -3"),
+        (lambda: confidence_sequence([1.0], [2.0]), "looks_a[0] must be a SufficientStats, got float"),
+        (lambda: obrien_fleming_boundaries([0.5, 1.0], kind="haybittle"), "kind must be one of 'obf-spending'"),
+        (lambda: simulate_power(baseline=0.1, relative_lift=0.1, nobs1=-10), "nobs1 must be an integer >= 1, got -10"),
+        (lambda: simulate_aa(metric="binary", baseline=0.1, nobs1=10), "metric must be one of 'proportion'"),
+        (lambda: winsorize([1.0, 2.0], upper=1.5), "upper must be a number in [0, 1], got 1.5"),
+        (lambda: cuped([1.0, 2.0], [1.0, 2.0], ["a", "b"], control="c"), "control must be one of the arms"),
+    ],
+)
+def test_bad_arguments_get_one_message_naming_argument_value_and_domain(call, message):
+    with pytest.raises(InvalidArgumentError) as info:
+        call()
+    assert message in str(info.value)
+
+
+def test_welch_interval_comes_from_the_engine_and_validates_the_level() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.normal(10, 2, 400)
+    x = y + rng.normal(0, 1, 400)
+    groups = np.repeat(["a", "b"], 200)
+    comparison = cuped(y, x, groups).comparisons[0]
+    w = comparison.unadjusted
+    ref = stats.ttest_ind(y[200:], y[:200], equal_var=False)
+    for level in (0.8, 0.95, 0.999):
+        assert w.confidence_interval(level) == pytest.approx(ref.confidence_interval(level), rel=1e-9)
+    with pytest.raises(InvalidArgumentError, match="confidence_level must be a number strictly between 0 and 1"):
+        w.confidence_interval(1.0)
+    with pytest.raises(InvalidArgumentError, match="confidence_level"):
+        w.confidence_interval(-0.5)

@@ -775,3 +775,40 @@ def test_results_are_frozen():
     res = ss.ttest_ind([1.0, 2.0, 3.0], [2.0, 3.0, 5.0])
     with pytest.raises(AttributeError):
         res.pvalue = 0.5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: ss.test_proportions_2indep("12", 100, 10, 100), "count1 must be a number, got '12'"),
+        (lambda: ss.test_proportions_2indep(12, None, 10, 100), "nobs1 must be a number, got None"),
+        (lambda: ss.ttest_ind([1.0, 2.0], "abc"), "b must be an array of numbers, got 'abc'"),
+        (lambda: ss.ttest_ind([1.0, 2.0], [3.0, 4.0], equal_var="no"), "equal_var must be True or False, got 'no'"),
+        (
+            lambda: ss.test_proportions_2indep(12, 100, 10, 100).confidence_interval(95),
+            "confidence_level must be a number strictly between 0 and 1, got 95",
+        ),
+        (lambda: ss.srm_test([10, 12], [1, 1], threshold=-1), "threshold must be a number strictly between 0 and 1"),
+        (
+            lambda: ss.power_proportions_2indep(0.1, 0.12, 1000, alpha=5),
+            "alpha must be a number strictly between 0 and 1, got 5",
+        ),
+        (
+            lambda: ss.compare_arms_proportions([1, 2], [10, 10], control=0.5),
+            "control must be an integer >= 0, got 0.5",
+        ),
+        (lambda: ss.adjust_pvalues([0.1], method="BH"), "method must be one of 'bonferroni', 'holm', 'bh', got 'BH'"),
+    ],
+)
+def test_bad_arguments_get_one_message_naming_argument_value_and_domain(call, message):
+    with pytest.raises(InvalidArgumentError) as info:
+        call()
+    assert message in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_result_objects_render_as_html():
+    res = ss.test_proportions_2indep(120, 1000, 100, 1000)
+    page = res._repr_html_()
+    assert page.startswith("<table><caption>ProportionsTestResult</caption>")
+    assert "<th style='text-align:left'>pvalue</th>" in page and f"{res.pvalue:.6g}" in page

@@ -28,6 +28,13 @@ from shoplens.errors import (
 )
 
 if TYPE_CHECKING:
+    from shoplens import cli as cli
+    from shoplens import errors as errors
+    from shoplens import experiments as experiments
+    from shoplens import stats as stats
+    from shoplens import summary as summary
+    from shoplens._analyze import ExperimentAnalysis, analyze
+    from shoplens._compare import compare_from_sums
     from shoplens._config import CleanConfig, EventSchema
     from shoplens._generate import GenerateResult, generate
     from shoplens._pipeline import (
@@ -41,6 +48,7 @@ if TYPE_CHECKING:
         read_events,
         read_retailrocket,
     )
+    from shoplens._planner import Candidate, plan
 
 _LAZY = {
     "GenerateResult": "shoplens._generate",
@@ -56,28 +64,44 @@ _LAZY = {
     "open_warehouse": "shoplens._pipeline",
     "read_events": "shoplens._pipeline",
     "read_retailrocket": "shoplens._pipeline",
+    # --- experiment workflow (pyface) ---
+    "ExperimentAnalysis": "shoplens._analyze",
+    "analyze": "shoplens._analyze",
+    "Candidate": "shoplens._planner",
+    "plan": "shoplens._planner",
+    "compare_from_sums": "shoplens._compare",
+    # --- end experiment workflow ---
 }
+
+#: Public submodules, imported on first attribute access (``shoplens.stats``) like the names above.
+_SUBMODULES = ("cli", "errors", "experiments", "stats", "summary")
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"shoplens.{name}")
+        globals()[name] = module
+        return module
+    source = _LAZY.get(name)
+    if source is None:
         raise AttributeError(f"module 'shoplens' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(source), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
 
 
 __all__ = [
+    "Candidate",
     "CleanConfig",
     "CleanResult",
     "DataFileError",
     "EventSchema",
     "EventsSource",
+    "ExperimentAnalysis",
     "GenerateResult",
     "InputError",
     "InternalError",
@@ -91,10 +115,13 @@ __all__ = [
     "StorageError",
     "Warehouse",
     "__version__",
+    "analyze",
     "build_warehouse",
     "clean",
+    "compare_from_sums",
     "generate",
     "open_warehouse",
+    "plan",
     "read_events",
     "read_retailrocket",
 ]

@@ -6,18 +6,19 @@ exports them; the Rust engine computes every row in parallel with the GIL releas
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from shoplens import _native
+from shoplens._frames import like_input, to_polars
+from shoplens._types import METRIC_KINDS, Alternative, MetricKind
+from shoplens._validate import alternative as check_alternative
+from shoplens._validate import choice, level
 from shoplens.errors import InvalidArgumentError
 
-__all__ = ["COMPARE_COLUMNS", "compare_from_sums"]
-
-Kind = Literal["mean", "proportion", "ratio"]
-Alternative = Literal["two-sided", "less", "greater"]
+__all__ = ["COMPARE_COLUMNS", "Alternative", "MetricKind", "compare_from_sums"]
 
 #: Columns :func:`compare_from_sums` adds, in order.
 COMPARE_COLUMNS = (
@@ -59,10 +60,10 @@ def _denominator(table: pl.DataFrame, arm: str) -> tuple[np.ndarray, np.ndarray,
 def compare_from_sums(
     table: Any,
     *,
-    kind: Kind = "mean",
+    kind: MetricKind = "mean",
     alternative: Alternative = "two-sided",
     confidence_level: float = 0.95,
-) -> pl.DataFrame:
+) -> Any:
     """Compare treatment ``b`` with control ``a`` in every row of a table of sufficient statistics.
 
     Effects are **treatment minus control** (``mean_b - mean_a``) and the lift is
@@ -96,8 +97,8 @@ def compare_from_sums(
 
     Returns
     -------
-    polars.DataFrame
-        ``table`` with the columns of :data:`COMPARE_COLUMNS` appended.
+    polars.DataFrame or pandas.DataFrame
+        ``table`` with the columns of :data:`COMPARE_COLUMNS` appended, of the type given.
 
     Raises
     ------
@@ -123,21 +124,18 @@ def compare_from_sums(
     │ app     ┆ 0.012  ┆ 0.0323 ┆ 0.15 │
     └─────────┴────────┴────────┴──────┘
     """
-    if not isinstance(table, pl.DataFrame):
-        try:
-            table = pl.from_pandas(table) if hasattr(table, "iloc") else pl.DataFrame(table)
-        except (TypeError, ValueError) as exc:
-            raise InvalidArgumentError(f"compare_from_sums: cannot read the table ({exc})") from exc
-    if kind not in ("mean", "proportion", "ratio"):
-        raise InvalidArgumentError(f"kind must be 'mean', 'proportion' or 'ratio', got {kind!r}")
-    if alternative not in ("two-sided", "less", "greater"):
-        raise InvalidArgumentError(f"alternative must be 'two-sided', 'less' or 'greater', got {alternative!r}")
+    given = table
+    table = to_polars(table, "table")
+    kind = choice(kind, METRIC_KINDS, "kind")
+    alternative = check_alternative(alternative)
+    confidence_level = level(confidence_level)
     n_a, sum_a, sum_sq_a, n_b, sum_b, sum_sq_b = (_column(table, f"{name}_{arm}") for arm in "ab" for name in _SUMS)
     den_a = den_b = None
     if kind == "ratio":
         den_a = _denominator(table, "a")
         den_b = _denominator(table, "b")
     out = _native.compare_from_sums(
-        n_a, sum_a, sum_sq_a, n_b, sum_b, sum_sq_b, kind, alternative, float(confidence_level), den_a, den_b
+        n_a, sum_a, sum_sq_a, n_b, sum_b, sum_sq_b, kind, alternative, confidence_level, den_a, den_b
     )
-    return table.with_columns(pl.Series(name, out[name]) for name in COMPARE_COLUMNS)
+    computed = {name: pl.Series(name, np.asarray(values)) for name, values in out.items()}
+    return like_input(table.with_columns(computed[name] for name in COMPARE_COLUMNS), given)

@@ -1,7 +1,7 @@
 # Stubs of the native module shoplens._native (checked by `python -m mypy.stubtest` in `make lint`).
 # Each area keeps to its own section.
 
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -32,25 +32,100 @@ def build_warehouse(raw_dir: str, out_dir: str, config_json: str | None = None, 
 
 # --- generate (gen) ---
 
+class _GenerateSummary(TypedDict):
+    out_dir: str
+    files: dict[str, str]
+    rows: dict[str, int]
+
 def generate(
     out_dir: str,
     scale: float = 1.0,
     seed: int = 42,
     inject_anomalies: bool = True,
     progress: bool = False,
-) -> dict[str, Any]: ...
+) -> _GenerateSummary: ...
 
 # --- end generate ---
 
 # --- stats (stats) ---
-# (`Any` is imported in the generate section above, `np` and `npt` in the experiments section
-# below: stubs may refer forward.)
 _Table2x2 = tuple[tuple[int, int], tuple[int, int]]
 _RatioStats = tuple[float, float, float, float, float, float]
 
+# Result records: a key renamed on one side of the boundary fails mypy on the Python side.
+class _ProportionsTest(TypedDict):
+    statistic: float
+    pvalue: float
+    chi2_statistic: float
+    chi2_pvalue: float
+    proportion1: float
+    proportion2: float
+    difference: float
+
+class _TTest(TypedDict):
+    statistic: float
+    pvalue: float
+    df: float
+    estimate: float
+    standard_error: float
+    mean1: float
+    mean2: float
+
+class _MannWhitney(TypedDict):
+    statistic: float
+    pvalue: float
+    method: str
+
+class _Chi2Contingency(TypedDict):
+    statistic: float
+    pvalue: float
+    dof: int
+    expected_freq: npt.NDArray[np.float64]
+
+class _FisherExact(TypedDict):
+    statistic: float
+    pvalue: float
+
+class _Srm(TypedDict):
+    statistic: float
+    pvalue: float
+    dof: int
+    expected: npt.NDArray[np.float64]
+    alarm: bool
+
+class _RelativeLift(TypedDict):
+    estimate: float
+    statistic: float
+    pvalue: float
+    standard_error: float
+    first: float
+    second: float
+    variance_first: float
+    variance_second: float
+    covariance: float
+
+class _RatioMetricTest(TypedDict):
+    statistic: float
+    pvalue: float
+    ratio1: float
+    ratio2: float
+    difference: float
+    standard_error: float
+    variance1: float
+    variance2: float
+
+class _ArmsProportions(TypedDict):
+    arms: list[int]
+    tests: list[_ProportionsTest]
+    pvalues_adjusted: list[float]
+
+class _ArmsMeans(TypedDict):
+    arms: list[int]
+    tests: list[_TTest]
+    pvalues_adjusted: list[float]
+
 def stats_test_proportions_2indep(
     count1: float, nobs1: float, count2: float, nobs2: float, alternative: str, correction: bool
-) -> dict[str, float]: ...
+) -> _ProportionsTest: ...
 def stats_proportions_diff_confint(
     count1: float,
     nobs1: float,
@@ -65,7 +140,7 @@ def stats_proportion_confint(
 ) -> tuple[float, float]: ...
 def stats_ttest_ind(
     a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], equal_var: bool, alternative: str
-) -> dict[str, float]: ...
+) -> _TTest: ...
 def stats_ttest_ind_from_stats(
     mean1: float,
     std1: float,
@@ -75,7 +150,7 @@ def stats_ttest_ind_from_stats(
     nobs2: float,
     equal_var: bool,
     alternative: str,
-) -> dict[str, float]: ...
+) -> _TTest: ...
 def stats_t_confint(
     estimate: float, standard_error: float, df: float, confidence_level: float, alternative: str
 ) -> tuple[float, float]: ...
@@ -88,15 +163,13 @@ def stats_mannwhitneyu(
     alternative: str,
     use_continuity: bool,
     method: str,
-) -> dict[str, Any]: ...
+) -> _MannWhitney: ...
 def stats_chi2_contingency(
     table: npt.NDArray[np.float64], nrows: int, ncols: int, correction: bool
-) -> dict[str, Any]: ...
-def stats_fisher_exact(table: _Table2x2, alternative: str) -> dict[str, float]: ...
+) -> _Chi2Contingency: ...
+def stats_fisher_exact(table: _Table2x2, alternative: str) -> _FisherExact: ...
 def stats_fisher_confint(table: _Table2x2, confidence_level: float, alternative: str) -> tuple[float, float]: ...
-def stats_srm_test(
-    observed: npt.NDArray[np.float64], weights: npt.NDArray[np.float64], threshold: float
-) -> dict[str, Any]: ...
+def stats_srm_test(observed: npt.NDArray[np.float64], weights: npt.NDArray[np.float64], threshold: float) -> _Srm: ...
 def stats_adjust_pvalues(pvalues: npt.NDArray[np.float64], method: str) -> npt.NDArray[np.float64]: ...
 def stats_relative_lift(
     first: float,
@@ -106,7 +179,7 @@ def stats_relative_lift(
     covariance: float,
     method: str,
     alternative: str,
-) -> dict[str, float]: ...
+) -> _RelativeLift: ...
 def stats_relative_lift_confint(
     first: float,
     variance_first: float,
@@ -119,7 +192,7 @@ def stats_relative_lift_confint(
 ) -> tuple[float, float]: ...
 def stats_relative_lift_proportions(
     count1: float, nobs1: float, count2: float, nobs2: float, method: str, alternative: str
-) -> dict[str, float]: ...
+) -> _RelativeLift: ...
 def stats_relative_lift_means(
     mean1: float,
     std1: float,
@@ -129,11 +202,11 @@ def stats_relative_lift_means(
     nobs2: float,
     method: str,
     alternative: str,
-) -> dict[str, float]: ...
+) -> _RelativeLift: ...
 def stats_ratio_metric_stats(
     numerator: npt.NDArray[np.float64], denominator: npt.NDArray[np.float64]
 ) -> _RatioStats: ...
-def stats_ratio_metric_test(first: _RatioStats, second: _RatioStats, alternative: str) -> dict[str, float]: ...
+def stats_ratio_metric_test(first: _RatioStats, second: _RatioStats, alternative: str) -> _RatioMetricTest: ...
 def stats_compare_arms_proportions(
     counts: npt.NDArray[np.float64],
     nobs: npt.NDArray[np.float64],
@@ -141,7 +214,7 @@ def stats_compare_arms_proportions(
     alternative: str,
     correction: bool,
     method: str,
-) -> dict[str, Any]: ...
+) -> _ArmsProportions: ...
 def stats_compare_arms_means(
     means: npt.NDArray[np.float64],
     stds: npt.NDArray[np.float64],
@@ -150,7 +223,7 @@ def stats_compare_arms_means(
     equal_var: bool,
     alternative: str,
     method: str,
-) -> dict[str, Any]: ...
+) -> _ArmsMeans: ...
 def stats_power_proportions_2indep(
     p1: float, p2: float, nobs1: float, alpha: float, alternative: str, strict: bool
 ) -> float: ...
@@ -181,12 +254,106 @@ def stats_nct_cdf_sf(t: float, df: float, nc: float) -> tuple[float, float]: ...
 # --- end stats ---
 
 # --- experiments (expmath) ---
-# (`Any` is imported in the generate section above.)
 
 _Moments = tuple[int, float, float]
 _CoMoments = tuple[int, float, float, float, float, float]
 _Rate = tuple[int, int, float, float, float]
 _F64 = npt.NDArray[np.float64]
+
+class _Welch(TypedDict):
+    difference: float
+    std_error: float
+    df: float
+    statistic: float
+    pvalue: float
+    ci_low: float
+    ci_high: float
+
+class _CupedArm(TypedDict):
+    n: int
+    mean: float
+    variance: float
+    mean_covariate: float
+    adjusted_mean: float
+    adjusted_variance: float
+    variance_reduction: float
+
+class _CupedComparison(TypedDict):
+    arm: int
+    control: int
+    adjusted: _Welch
+    unadjusted: _Welch
+    variance_reduction: float
+
+class _Cuped(TypedDict):
+    theta: float
+    pooled_mean_covariate: float
+    arms: list[_CupedArm]
+    comparisons: list[_CupedComparison]
+
+class _Bootstrap(TypedDict):
+    estimate: float
+    ci_low: float
+    ci_high: float
+    standard_error: float
+    bias_correction: float
+    acceleration: float
+    distribution: _F64
+
+class _BetaArm(TypedDict):
+    alpha: float
+    beta: float
+    mean: float
+    ci_low: float
+    ci_high: float
+
+class _BayesProportions(TypedDict):
+    a: _BetaArm
+    b: _BetaArm
+    prob_b_beats_a: float
+    method: str
+    expected_loss_a: float
+    expected_loss_b: float
+    diff_mean: float
+    diff_ci_low: float
+    diff_ci_high: float
+
+class _NormalArm(TypedDict):
+    mean: float
+    std_error: float
+    ci_low: float
+    ci_high: float
+
+class _BayesMeans(TypedDict):
+    a: _NormalArm
+    b: _NormalArm
+    prob_b_beats_a: float
+    expected_loss_a: float
+    expected_loss_b: float
+    diff_mean: float
+    diff_std_error: float
+    diff_ci_low: float
+    diff_ci_high: float
+
+class _ConfidenceSequence(TypedDict):
+    mixing_variance: float
+    estimate: _F64
+    std_error: _F64
+    pvalue: _F64
+    ci_low: _F64
+    ci_high: _F64
+
+class _GroupSequential(TypedDict):
+    info_fractions: _F64
+    z: _F64
+    nominal_alpha: _F64
+    cumulative_alpha: _F64
+
+class _Peeking(TypedDict):
+    mixing_variance: float
+    always_valid: _Rate
+    naive_peeking: _Rate
+    final_look: _Rate
 
 def exp_moments(values: _F64) -> _Moments: ...
 def exp_comoments(x: _F64, y: _F64) -> _CoMoments: ...
@@ -207,10 +374,8 @@ def exp_cuped(
     control: int,
     alternative: str,
     confidence_level: float,
-) -> dict[str, Any]: ...
-def exp_cuped_from_stats(
-    arms: list[_CoMoments], control: int, alternative: str, confidence_level: float
-) -> dict[str, Any]: ...
+) -> _Cuped: ...
+def exp_cuped_from_stats(arms: list[_CoMoments], control: int, alternative: str, confidence_level: float) -> _Cuped: ...
 def exp_winsorize(
     values: _F64, lower: float, upper: float, nonzero_only: bool
 ) -> tuple[_F64, float, float, int, int]: ...
@@ -225,7 +390,7 @@ def exp_bootstrap_ci(
     method: str,
     alternative: str,
     seed: int,
-) -> dict[str, Any]: ...
+) -> _Bootstrap: ...
 def exp_bootstrap_interval(
     distribution: _F64,
     bias_correction: float,
@@ -234,7 +399,17 @@ def exp_bootstrap_interval(
     alternative: str,
     confidence_level: float,
 ) -> tuple[float, float]: ...
-def exp_student_t_isf(q: float, df: float) -> float: ...
+def exp_prob_better(
+    kind: str,
+    n_a: _F64,
+    sum_a: _F64,
+    sum_sq_a: _F64,
+    n_b: _F64,
+    sum_b: _F64,
+    sum_sq_b: _F64,
+    den_a: tuple[_F64, _F64, _F64] | None = None,
+    den_b: tuple[_F64, _F64, _F64] | None = None,
+) -> _F64: ...
 def exp_bayes_proportions(
     count_a: int,
     n_a: int,
@@ -243,18 +418,18 @@ def exp_bayes_proportions(
     prior_alpha: float,
     prior_beta: float,
     credible_level: float,
-) -> dict[str, Any]: ...
-def exp_bayes_means(a: _Moments, b: _Moments, credible_level: float) -> dict[str, Any]: ...
+) -> _BayesProportions: ...
+def exp_bayes_means(a: _Moments, b: _Moments, credible_level: float) -> _BayesMeans: ...
 def exp_confidence_sequence(
     looks_a: list[_Moments],
     looks_b: list[_Moments],
     alpha: float,
     mixing_variance: float | None,
     null_difference: float,
-) -> dict[str, Any]: ...
+) -> _ConfidenceSequence: ...
 def exp_group_sequential_bounds(
     info_fractions: list[float], alpha: float, kind: str, two_sided: bool
-) -> dict[str, Any]: ...
+) -> _GroupSequential: ...
 def exp_simulate(
     metric: str,
     baseline: float,
@@ -285,10 +460,24 @@ def exp_simulate_peeking(
     mixing_variance: float | None,
     seed: int,
     confidence_level: float,
-) -> dict[str, Any]: ...
+) -> _Peeking: ...
 
 # --- end experiments ---
 # --- compare (statbench) ---
+class _Comparisons(TypedDict):
+    mean_a: npt.NDArray[np.float64]
+    mean_b: npt.NDArray[np.float64]
+    effect: npt.NDArray[np.float64]
+    effect_low: npt.NDArray[np.float64]
+    effect_high: npt.NDArray[np.float64]
+    se: npt.NDArray[np.float64]
+    statistic: npt.NDArray[np.float64]
+    df: npt.NDArray[np.float64]
+    pvalue: npt.NDArray[np.float64]
+    lift: npt.NDArray[np.float64]
+    lift_low: npt.NDArray[np.float64]
+    lift_high: npt.NDArray[np.float64]
+
 def compare_from_sums(
     n_a: npt.NDArray[np.float64],
     sum_a: npt.NDArray[np.float64],
@@ -301,6 +490,6 @@ def compare_from_sums(
     confidence_level: float,
     den_a: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
     den_b: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
-) -> dict[str, npt.NDArray[np.float64]]: ...
+) -> _Comparisons: ...
 
 # --- end compare ---

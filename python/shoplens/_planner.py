@@ -11,22 +11,56 @@ from typing import Any
 import polars as pl
 
 from shoplens import stats
+from shoplens._display import ResultDisplay
+from shoplens._frames import like_input, to_polars
+from shoplens._validate import integer, level, number, probability
 from shoplens.errors import InvalidArgumentError
 
 __all__ = ["Baseline", "Candidate", "baseline_from_events", "plan"]
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """A change to test: its expected relative lift on user conversion and its one-off cost."""
+class Candidate(ResultDisplay):
+    """A change to test: its expected relative lift on user conversion and its one-off cost.
+
+    Attributes
+    ----------
+    name : str
+    expected_lift : float
+        Expected relative change of conversion (0.05 = +5 %), not zero.
+    cost : float
+        One-off cost of building the change (0 or more).
+    """
 
     name: str
     expected_lift: float
     cost: float = 0.0
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise InvalidArgumentError(f"Candidate name must be a non-empty string, got {self.name!r}")
+        lift = number(self.expected_lift, "expected_lift", finite=True)
+        if lift == 0 or lift <= -1:
+            raise InvalidArgumentError(f"expected_lift must be a non-zero number > -1, got {self.expected_lift!r}")
+        cost = number(self.cost, "cost", finite=True)
+        if cost < 0:
+            raise InvalidArgumentError(f"cost must be a number >= 0, got {self.cost!r}")
+        object.__setattr__(self, "expected_lift", lift)
+        object.__setattr__(self, "cost", cost)
+
+
+def _candidate(c: Any, i: int) -> Candidate:
+    if isinstance(c, Candidate):
+        return c
+    if isinstance(c, tuple | list) and len(c) in (2, 3):
+        return Candidate(*c)
+    raise InvalidArgumentError(
+        f"candidates[{i}] must be a Candidate or a (name, expected_lift[, cost]) tuple, got {c!r}"
+    )
+
 
 @dataclass(frozen=True)
-class Baseline:
+class Baseline(ResultDisplay):
     """What the data say about current traffic (bots excluded).
 
     ``conversion`` = buyers / visitors over the period; ``daily_visitors`` = mean distinct visitors
@@ -42,9 +76,20 @@ class Baseline:
     revenue_per_buyer: float
 
 
-def baseline_from_events(events: pl.DataFrame | pl.LazyFrame) -> Baseline:
-    """Baseline figures from clean events (the warehouse ``events`` table)."""
-    ev = events.lazy().filter(~pl.col("is_bot"))
+def baseline_from_events(events: Any) -> Baseline:
+    """Baseline figures from clean events (the warehouse ``events`` table).
+
+    Parameters
+    ----------
+    events : polars DataFrame or LazyFrame, or pandas DataFrame
+        Needs ``visitor_id``, ``event``, ``revenue``, ``timestamp`` and ``is_bot``.
+
+    Returns
+    -------
+    Baseline
+    """
+    frame = events if isinstance(events, pl.LazyFrame) else to_polars(events, "events").lazy()
+    ev = frame.filter(~pl.col("is_bot"))
     per = ev.select(
         pl.col("visitor_id").n_unique().alias("visitors"),
         pl.col("visitor_id").filter(pl.col("event") == "transaction").n_unique().alias("buyers"),
@@ -74,14 +119,14 @@ def baseline_from_events(events: pl.DataFrame | pl.LazyFrame) -> Baseline:
 
 def plan(
     data: Any,
-    candidates: Sequence[Candidate],
+    candidates: Sequence[Candidate | tuple[str, float] | tuple[str, float, float]],
     *,
     power: float = 0.8,
     alpha: float = 0.05,
     traffic_share: float = 1.0,
     arms: int = 2,
     horizon_days: int = 365,
-) -> pl.DataFrame:
+) -> Any:
     """Plan experiments for candidate changes.
 
     For each candidate: users per arm to detect its expected lift on conversion (R's
@@ -91,8 +136,24 @@ def plan(
 
     Parameters
     ----------
-    data : shoplens.Warehouse, events DataFrame, or Baseline
-    candidates : sequence of Candidate
+    data : shoplens.Warehouse, events DataFrame (polars or pandas), or Baseline
+    candidates : sequence of Candidate or (name, expected_lift[, cost]) tuples
+    power : float
+        Power to detect each candidate's lift, in (0, 1).
+    alpha : float
+        Two-sided significance level, in (0, 1).
+    traffic_share : float
+        Share of the daily visitors that enter the experiment, in (0, 1].
+    arms : int
+        Arms of the experiment (at least 2).
+    horizon_days : int
+        Days over which the impact is summed (at least 1).
+
+    Returns
+    -------
+    polars.DataFrame (pandas when ``data`` is pandas)
+        candidate, baseline_conversion, expected_lift, n_per_arm, days, daily_revenue_gain, impact,
+        cost, roi, payback_days.
 
     Examples
     --------
@@ -103,10 +164,16 @@ def plan(
     """
     from shoplens._pipeline import Warehouse
 
+    traffic_share = number(traffic_share, "traffic_share")
     if not 0 < traffic_share <= 1:
-        raise InvalidArgumentError("traffic_share must be in (0, 1]")
-    if arms < 2:
-        raise InvalidArgumentError("an experiment needs at least two arms")
+        raise InvalidArgumentError(f"traffic_share must be a number in (0, 1], got {traffic_share!r}")
+    arms = integer(arms, "arms", minimum=2)
+    horizon_days = integer(horizon_days, "horizon_days", minimum=1)
+    power = level(power, "power")
+    alpha = probability(alpha, "alpha")
+    if isinstance(candidates, str | Candidate) or not isinstance(candidates, Sequence):
+        raise InvalidArgumentError(f"candidates must be a sequence of Candidate, got {candidates!r}")
+    chosen = [_candidate(c, i) for i, c in enumerate(candidates)]
     if isinstance(data, Baseline):
         base = data
     elif isinstance(data, Warehouse):
@@ -114,7 +181,7 @@ def plan(
     else:
         base = baseline_from_events(data)
     rows = []
-    for c in candidates:
+    for c in chosen:
         p2 = base.conversion * (1 + c.expected_lift)
         if not 0 < p2 < 1:
             raise InvalidArgumentError(f"{c.name}: lift {c.expected_lift} takes conversion outside (0, 1)")
@@ -136,4 +203,4 @@ def plan(
                 "payback_days": c.cost / daily_gain if daily_gain > 0 else math.inf,
             }
         )
-    return pl.DataFrame(rows)
+    return like_input(pl.DataFrame(rows), data)

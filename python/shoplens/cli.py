@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="headline KPIs and the validation summary of a warehouse")
     report.add_argument("--warehouse", required=True, type=Path)
+    report.add_argument("--json", action="store_true", help="print the figures and the build report as JSON")
 
     exp = sub.add_parser("experiment", help="experiment results table (also stored in the warehouse)")
     exp.add_argument("--warehouse", required=True, type=Path)
@@ -222,43 +223,28 @@ def _build(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int | None:
     from shoplens import open_warehouse
-    from shoplens.summary import headline, render
+    from shoplens.summary import headline, render, to_json
 
-    print(render(headline(open_warehouse(args.warehouse))))
+    summary = headline(open_warehouse(args.warehouse))
+    if args.json:
+        import json
+
+        print(json.dumps(to_json(summary), indent=2))
+    else:
+        print(render(summary))
 
 
 def _experiment(args: argparse.Namespace) -> int | None:
-    import polars as pl
-
     from shoplens import open_warehouse
-    from shoplens.experiments import analyze
+    from shoplens._analyze import analyze
 
     wh = open_warehouse(args.warehouse)
     res = analyze(wh, experiment=args.name, correction=args.correction, alpha=args.alpha)
     if args.name is None:
         # The stored table always holds every experiment.
         res.results.write_parquet(wh.path / "experiment_results.parquet")
-    shown = res.results.select(
-        "experiment",
-        "metric",
-        "variant",
-        "n",
-        pl.col("control_mean").round(5),
-        pl.col("mean").round(5),
-        (pl.col("lift") * 100).round(2).alias("lift_%"),
-        (pl.col("lift_low") * 100).round(2).alias("low_%"),
-        (pl.col("lift_high") * 100).round(2).alias("high_%"),
-        pl.col("pvalue").round(4),
-        pl.col("pvalue_adjusted").round(4).alias("p_adj"),
-        pl.col("prob_better").round(3).alias("P(better)"),
-        "significant",
-    )
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
-        print(shown)
-    for summary in res.summaries.values():
-        status = ", ".join(f"{v}: {s} (always-valid p = {summary.sequential_pvalue[v]:.3g})"
-                           for v, s in summary.sequential_status.items())  # fmt: skip
-        print(f"{summary.text()}; sequential after {summary.looks} daily looks: {status}")
+        print(f"wrote {wh.path / 'experiment_results.parquet'} ({res.results.height} comparisons)\n")
+    print(res.summary())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

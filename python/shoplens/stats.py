@@ -20,14 +20,21 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from shoplens import _native
+from shoplens._display import ResultDisplay
+from shoplens._types import AdjustMethod, Alternative, PowerAlternative
+from shoplens._validate import alternative as check_alternative
+from shoplens._validate import as_array, choice, flag, integer, level, number
 from shoplens.errors import InvalidArgumentError
 
 __all__ = [
+    "AdjustMethod",
+    "Alternative",
     "ArmComparison",
     "Chi2ContingencyResult",
     "FisherExactResult",
     "MannwhitneyuResult",
     "MultiArmResult",
+    "PowerAlternative",
     "ProportionsTestResult",
     "RatioMetricResult",
     "RatioMetricStats",
@@ -59,59 +66,38 @@ __all__ = [
     "ttest_ind_from_stats",
 ]
 
-Alternative = Literal["two-sided", "less", "greater"]
-PowerAlternative = Literal["two-sided", "one-sided"]
-AdjustMethod = Literal["bonferroni", "holm", "bh"]
 LiftMethod = Literal["delta", "fieller"]
 ConfintMethod = Literal["wilson", "normal", "agresti_coull", "beta", "jeffreys"]
 
-_ALTERNATIVES = ("two-sided", "less", "greater")
-_POWER_ALTERNATIVES = ("two-sided", "one-sided")
+_POWER_ALTERNATIVES: tuple[PowerAlternative, ...] = ("two-sided", "one-sided")
+_ADJUST_METHODS: tuple[AdjustMethod, ...] = ("bonferroni", "holm", "bh")
 
 
-def _alternative(value: str) -> str:
-    if value not in _ALTERNATIVES:
-        raise InvalidArgumentError(f"alternative must be 'two-sided', 'less' or 'greater', got {value!r}")
-    return value
+def _alternative(value: Any) -> Alternative:
+    return check_alternative(value)
 
 
-def _power_alternative(value: str) -> str:
-    if value not in _POWER_ALTERNATIVES:
-        raise InvalidArgumentError(f"alternative must be 'two-sided' or 'one-sided', got {value!r}")
-    return value
+def _power_alternative(value: Any) -> PowerAlternative:
+    return choice(value, _POWER_ALTERNATIVES, "alternative")
 
 
-def _choice(value: str, allowed: tuple[str, ...], name: str) -> str:
-    if value not in allowed:
-        raise InvalidArgumentError(f"{name} must be one of {allowed}, got {value!r}")
-    return value
+def _choice(value: Any, allowed: tuple[str, ...], name: str) -> str:
+    return choice(value, allowed, name)
 
 
 def _number(value: Any, name: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"{name}: expected a number, got {value!r}") from exc
+    return number(value, name)
 
 
 def _as_array(values: Any, name: str) -> np.ndarray:
-    """One contiguous float64 1-D array from a list, numpy array, polars or pandas Series."""
-    if hasattr(values, "to_numpy"):
-        values = values.to_numpy()
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"{name}: cannot be read as numbers ({exc})") from exc
-    if array.ndim != 1:
-        raise InvalidArgumentError(f"{name}: expected a 1-D array, got shape {array.shape}")
-    return np.ascontiguousarray(array)
+    return as_array(values, name)
 
 
 # --- two proportions -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class ProportionsTestResult:
+class ProportionsTestResult(ResultDisplay):
     """Result of :func:`test_proportions_2indep`.
 
     Attributes
@@ -151,7 +137,7 @@ class ProportionsTestResult:
             self.nobs1,
             self.count2,
             self.nobs2,
-            float(confidence_level),
+            level(confidence_level),
             self.alternative,
             self.correction,
         )
@@ -202,7 +188,7 @@ def test_proportions_2indep(
         _number(count2, "count2"),
         _number(nobs2, "nobs2"),
         _alternative(alternative),
-        bool(correction),
+        flag(correction, "correction"),
     )
     return ProportionsTestResult(
         **res,
@@ -211,7 +197,7 @@ def test_proportions_2indep(
         count2=float(count2),
         nobs2=float(nobs2),
         alternative=alternative,
-        correction=bool(correction),
+        correction=flag(correction, "correction"),
     )
 
 
@@ -239,7 +225,7 @@ def proportion_confint(
     return _native.stats_proportion_confint(
         _number(count, "count"),
         _number(nobs, "nobs"),
-        float(confidence_level),
+        level(confidence_level),
         _choice(method, ("wilson", "normal", "agresti_coull", "beta", "jeffreys"), "method"),
     )
 
@@ -248,7 +234,7 @@ def proportion_confint(
 
 
 @dataclass(frozen=True)
-class TtestResult:
+class TtestResult(ResultDisplay):
     """Result of :func:`ttest_ind` and :func:`ttest_ind_from_stats`.
 
     Attributes
@@ -274,7 +260,7 @@ class TtestResult:
     def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
         """Interval for ``mean1 - mean2`` (as scipy's ``TtestResult.confidence_interval``)."""
         return _native.stats_t_confint(
-            self.estimate, self.standard_error, self.df, float(confidence_level), self.alternative
+            self.estimate, self.standard_error, self.df, level(confidence_level), self.alternative
         )
 
 
@@ -308,7 +294,9 @@ def ttest_ind(
     >>> [round(x, 3) for x in res.confidence_interval()]
     [-3.443, -0.443]
     """
-    res = _native.stats_ttest_ind(_as_array(a, "a"), _as_array(b, "b"), bool(equal_var), _alternative(alternative))
+    res = _native.stats_ttest_ind(
+        _as_array(a, "a"), _as_array(b, "b"), flag(equal_var, "equal_var"), _alternative(alternative)
+    )
     return TtestResult(**res, alternative=alternative)
 
 
@@ -338,7 +326,7 @@ def ttest_ind_from_stats(
         _number(mean2, "mean2"),
         _number(std2, "std2"),
         _number(nobs2, "nobs2"),
-        bool(equal_var),
+        flag(equal_var, "equal_var"),
         _alternative(alternative),
     )
     return TtestResult(**res, alternative=alternative)
@@ -348,7 +336,7 @@ def ttest_ind_from_stats(
 
 
 @dataclass(frozen=True)
-class MannwhitneyuResult:
+class MannwhitneyuResult(ResultDisplay):
     """Result of :func:`mannwhitneyu`.
 
     Attributes
@@ -391,14 +379,14 @@ def mannwhitneyu(
         _as_array(a, "a"),
         _as_array(b, "b"),
         _alternative(alternative),
-        bool(use_continuity),
+        flag(use_continuity, "use_continuity"),
         _choice(method, ("auto", "exact", "asymptotic"), "method"),
     )
     return MannwhitneyuResult(**res)
 
 
 @dataclass(frozen=True)
-class Chi2ContingencyResult:
+class Chi2ContingencyResult(ResultDisplay):
     """Result of :func:`chi2_contingency` (no effect, so no confidence interval).
 
     Attributes
@@ -440,7 +428,9 @@ def chi2_contingency(table: Any, *, correction: bool = True) -> Chi2ContingencyR
     if array.ndim != 2:
         raise InvalidArgumentError(f"table: expected a 2-D table, got shape {array.shape}")
     nrows, ncols = array.shape
-    res = _native.stats_chi2_contingency(np.ascontiguousarray(array.ravel()), nrows, ncols, bool(correction))
+    res = _native.stats_chi2_contingency(
+        np.ascontiguousarray(array.ravel()), nrows, ncols, flag(correction, "correction")
+    )
     return Chi2ContingencyResult(
         statistic=res["statistic"],
         pvalue=res["pvalue"],
@@ -466,7 +456,7 @@ def _table_2x2(table: Any) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 @dataclass(frozen=True)
-class FisherExactResult:
+class FisherExactResult(ResultDisplay):
     """Result of :func:`fisher_exact`.
 
     Attributes
@@ -488,7 +478,7 @@ class FisherExactResult:
         Equal to scipy's ``odds_ratio(table, kind="sample").confidence_interval(...)`` when all
         cells are positive; (0, inf) when a cell is zero (scipy returns NaN ends there).
         """
-        return _native.stats_fisher_confint(self.table, float(confidence_level), self.alternative)
+        return _native.stats_fisher_confint(self.table, level(confidence_level), self.alternative)
 
 
 def fisher_exact(table: Any, *, alternative: Alternative = "two-sided") -> FisherExactResult:
@@ -509,7 +499,7 @@ def fisher_exact(table: Any, *, alternative: Alternative = "two-sided") -> Fishe
 
 
 @dataclass(frozen=True)
-class SrmResult:
+class SrmResult(ResultDisplay):
     """Result of :func:`srm_test`.
 
     Attributes
@@ -546,8 +536,9 @@ def srm_test(observed: Any, weights: Any, *, threshold: float = 0.001) -> SrmRes
     >>> srm_test([51_000, 49_000], [1, 1]).alarm
     True
     """
-    res = _native.stats_srm_test(_as_array(observed, "observed"), _as_array(weights, "weights"), float(threshold))
-    return SrmResult(**res, threshold=float(threshold))
+    threshold = level(threshold, "threshold")
+    res = _native.stats_srm_test(_as_array(observed, "observed"), _as_array(weights, "weights"), threshold)
+    return SrmResult(**res, threshold=threshold)
 
 
 def adjust_pvalues(pvalues: Any, *, method: AdjustMethod) -> np.ndarray:
@@ -572,7 +563,7 @@ def adjust_pvalues(pvalues: Any, *, method: AdjustMethod) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class RelativeLiftResult:
+class RelativeLiftResult(ResultDisplay):
     """Relative effect ``first / second - 1`` with its test and interval.
 
     Attributes
@@ -615,7 +606,7 @@ class RelativeLiftResult:
             self.covariance,
             self.method,
             self.alternative,
-            float(confidence_level),
+            level(confidence_level),
         )
 
 
@@ -715,7 +706,7 @@ def relative_lift_means(
 
 
 @dataclass(frozen=True)
-class RatioMetricStats:
+class RatioMetricStats(ResultDisplay):
     """Sufficient statistics of a ratio metric (e.g. AOV = revenue / orders) in one variant.
 
     Users are the unit: ``nobs`` users, the means of their numerators and denominators, the
@@ -753,7 +744,7 @@ class RatioMetricStats:
 
 
 @dataclass(frozen=True)
-class RatioMetricResult:
+class RatioMetricResult(ResultDisplay):
     """Result of :func:`ratio_metric_test`: delta-method z test of ``ratio1 - ratio2``."""
 
     statistic: float
@@ -769,7 +760,7 @@ class RatioMetricResult:
     def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
         """Wald interval for ``ratio1 - ratio2``."""
         return _native.stats_normal_confint(
-            self.difference, self.standard_error, float(confidence_level), self.alternative
+            self.difference, self.standard_error, level(confidence_level), self.alternative
         )
 
     def relative_lift(self, *, method: LiftMethod = "delta") -> RelativeLiftResult:
@@ -830,7 +821,7 @@ def ratio_metric_test(
 
 
 @dataclass(frozen=True)
-class ArmComparison:
+class ArmComparison(ResultDisplay):
     """One arm tested against the control; effects are arm minus control."""
 
     arm: int
@@ -839,10 +830,12 @@ class ArmComparison:
 
     @property
     def statistic(self) -> float:
+        """The test statistic of the arm against the control."""
         return self.result.statistic
 
     @property
     def pvalue(self) -> float:
+        """The unadjusted p-value."""
         return self.result.pvalue
 
     def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
@@ -851,7 +844,7 @@ class ArmComparison:
 
 
 @dataclass(frozen=True)
-class MultiArmResult:
+class MultiArmResult(ResultDisplay):
     """Every arm against one control, with p-values adjusted together by ``method``."""
 
     control: int
@@ -860,6 +853,7 @@ class MultiArmResult:
 
     @property
     def pvalues_adjusted(self) -> np.ndarray:
+        """The adjusted p-values, one per arm compared."""
         return np.array([c.pvalue_adjusted for c in self.comparisons])
 
 
@@ -887,9 +881,9 @@ def compare_arms_proportions(
     res = _native.stats_compare_arms_proportions(
         counts_a,
         nobs_a,
-        int(control),
+        integer(control, "control", minimum=0),
         _alternative(alternative),
-        bool(correction),
+        flag(correction, "correction"),
         _choice(method, ("bonferroni", "holm", "bh"), "method"),
     )
     comparisons = tuple(
@@ -902,13 +896,13 @@ def compare_arms_proportions(
                 count2=float(counts_a[control]),
                 nobs2=float(nobs_a[control]),
                 alternative=alternative,
-                correction=bool(correction),
+                correction=flag(correction, "correction"),
             ),
             pvalue_adjusted=p,
         )
         for arm, test, p in zip(res["arms"], res["tests"], res["pvalues_adjusted"], strict=True)
     )
-    return MultiArmResult(control=int(control), method=method, comparisons=comparisons)
+    return MultiArmResult(control=integer(control, "control", minimum=0), method=method, comparisons=comparisons)
 
 
 def compare_arms_means(
@@ -933,8 +927,8 @@ def compare_arms_means(
         _as_array(means, "means"),
         _as_array(stds, "stds"),
         _as_array(nobs, "nobs"),
-        int(control),
-        bool(equal_var),
+        integer(control, "control", minimum=0),
+        flag(equal_var, "equal_var"),
         _alternative(alternative),
         _choice(method, ("bonferroni", "holm", "bh"), "method"),
     )
@@ -942,7 +936,7 @@ def compare_arms_means(
         ArmComparison(arm=arm, result=TtestResult(**test, alternative=alternative), pvalue_adjusted=p)
         for arm, test, p in zip(res["arms"], res["tests"], res["pvalues_adjusted"], strict=True)
     )
-    return MultiArmResult(control=int(control), method=method, comparisons=comparisons)
+    return MultiArmResult(control=integer(control, "control", minimum=0), method=method, comparisons=comparisons)
 
 
 # --- power and planning --------------------------------------------------------------------
@@ -972,9 +966,9 @@ def power_proportions_2indep(
         _number(p1, "p1"),
         _number(p2, "p2"),
         _number(nobs1, "nobs1"),
-        float(alpha),
+        level(alpha, "alpha"),
         _power_alternative(alternative),
-        bool(strict),
+        flag(strict, "strict"),
     )
 
 
@@ -1001,10 +995,10 @@ def samplesize_proportions_2indep(
     return _native.stats_samplesize_proportions_2indep(
         _number(p1, "p1"),
         _number(p2, "p2"),
-        float(power),
-        float(alpha),
+        level(power, "power"),
+        level(alpha, "alpha"),
         _power_alternative(alternative),
-        bool(strict),
+        flag(strict, "strict"),
     )
 
 
@@ -1032,10 +1026,10 @@ def mde_proportions_2indep(
     return _native.stats_mde_proportions_2indep(
         _number(p1, "p1"),
         _number(nobs1, "nobs1"),
-        float(power),
-        float(alpha),
+        level(power, "power"),
+        level(alpha, "alpha"),
         _power_alternative(alternative),
-        bool(strict),
+        flag(strict, "strict"),
         _choice(direction, ("increase", "decrease"), "direction") == "increase",
     )
 
@@ -1064,9 +1058,9 @@ def power_ttest_ind(
         _number(delta, "delta"),
         _number(sd, "sd"),
         _number(nobs1, "nobs1"),
-        float(alpha),
+        level(alpha, "alpha"),
         _power_alternative(alternative),
-        bool(strict),
+        flag(strict, "strict"),
     )
 
 
@@ -1089,10 +1083,10 @@ def samplesize_ttest_ind(
     return _native.stats_samplesize_ttest_ind(
         _number(delta, "delta"),
         _number(sd, "sd"),
-        float(power),
-        float(alpha),
+        level(power, "power"),
+        level(alpha, "alpha"),
         _power_alternative(alternative),
-        bool(strict),
+        flag(strict, "strict"),
     )
 
 
@@ -1115,10 +1109,10 @@ def mde_ttest_ind(
     return _native.stats_mde_ttest_ind(
         _number(sd, "sd"),
         _number(nobs1, "nobs1"),
-        float(power),
-        float(alpha),
+        level(power, "power"),
+        level(alpha, "alpha"),
         _power_alternative(alternative),
-        bool(strict),
+        flag(strict, "strict"),
     )
 
 

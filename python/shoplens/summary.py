@@ -9,7 +9,7 @@ import polars as pl
 
 from shoplens._pipeline import Warehouse
 
-__all__ = ["Figure", "headline", "render"]
+__all__ = ["Figure", "headline", "render", "to_json"]
 
 
 @dataclass(frozen=True)
@@ -154,3 +154,19 @@ def render(summary: dict[str, Any]) -> str:
         if f["quarantined"]:
             lines.append(f"  {f['source']}: {f['quarantined']:,} of {f['rows_read']:,} rows quarantined")
     return "\n".join(lines)
+
+
+def to_json(summary: dict[str, Any]) -> dict[str, Any]:
+    """:func:`headline`'s result as plain JSON types (``shoplens report --json``).
+
+    Figures become objects with ``name``, ``value`` (null when not defined), ``unit`` and
+    ``definition``; the period's ends become ISO 8601 text; the build report is included as stored.
+    """
+    first, last = summary["period"]
+    return {
+        "period": [None if t is None else t.isoformat() for t in (first, last)],
+        "figures": [
+            {"name": f.name, "value": f.value, "unit": f.unit, "definition": f.definition} for f in summary["figures"]
+        ],
+        "report": summary["report"],
+    }

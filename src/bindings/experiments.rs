@@ -4,7 +4,8 @@ use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::bindings::errors::{run, run_detached};
+use crate::bindings::errors::{run, run_detached, to_pyerr};
+use crate::compare::{compare_ratio_row, RatioSums};
 use crate::experiments::bayes::{bayes_means, bayes_proportions, ProbMethod};
 use crate::experiments::bootstrap::{bootstrap_ci, bootstrap_interval, BootstrapOptions, Sample};
 use crate::experiments::cuped::{cuped, cuped_from_stats, CupedResult};
@@ -16,9 +17,16 @@ use crate::experiments::welch::WelchComparison;
 use crate::experiments::winsor::winsorize;
 use crate::experiments::{ExperimentsError, Result as ExpResult};
 use crate::stats::{CoMoments, CoSums, Moments, Sums};
+use crate::stats::Alternative;
 
 type MomentsTuple = (u64, f64, f64);
 type CoMomentsTuple = (u64, f64, f64, f64, f64, f64);
+/// Σy, Σy², Σxy columns of one arm of a ratio metric.
+type DenColumns<'py> = (
+    PyReadonlyArray1<'py, f64>,
+    PyReadonlyArray1<'py, f64>,
+    PyReadonlyArray1<'py, f64>,
+);
 /// (rejections, runs, rate, Wilson low, Wilson high)
 type RateTuple = (u64, u64, f64, f64, f64);
 /// (capped values, lower cap, upper cap, values raised, values lowered)
@@ -330,11 +338,6 @@ fn exp_bootstrap_interval(
 }
 
 #[pyfunction]
-fn exp_student_t_isf(q: f64, df: f64) -> PyResult<f64> {
-    run(|| crate::stats::t_isf(q, df))
-}
-
-#[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn exp_bayes_proportions<'py>(
     py: Python<'py>,
@@ -575,7 +578,116 @@ fn exp_simulate_peeking<'py>(
     Ok(d)
 }
 
+/// A count carried as f64 in a sums column: a whole number >= 0.
+fn whole(x: f64, row: usize, what: &str) -> ExpResult<u64> {
+    if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= u64::MAX as f64 {
+        Ok(x as u64)
+    } else {
+        Err(ExperimentsError::InvalidArgument(format!(
+            "row {row}: {what} must be a whole number >= 0, got {x}"
+        )))
+    }
+}
+
+/// P(treatment b beats control a) for every row of a batch of sums, by the engine's Bayesian
+/// comparisons: "proportion" rows (`sum` = successes) by `bayes_proportions` with the uniform
+/// prior, "mean" rows by `bayes_means` (flat prior) on the moments of the sums, "ratio" rows
+/// (`den_*` = Σy, Σy², Σxy) by the normal posterior of the delta-method ratio difference,
+/// Φ(effect / se), which is the one-sided (`less`) p-value of `compare_ratio_row`. NaN where the
+/// posterior is undefined (an empty arm, fewer than two users for a variance).
+#[pyfunction]
+#[pyo3(signature = (kind, n_a, sum_a, sum_sq_a, n_b, sum_b, sum_sq_b, den_a=None, den_b=None))]
+#[allow(clippy::too_many_arguments)]
+fn exp_prob_better<'py>(
+    py: Python<'py>,
+    kind: &str,
+    n_a: PyReadonlyArray1<'py, f64>,
+    sum_a: PyReadonlyArray1<'py, f64>,
+    sum_sq_a: PyReadonlyArray1<'py, f64>,
+    n_b: PyReadonlyArray1<'py, f64>,
+    sum_b: PyReadonlyArray1<'py, f64>,
+    sum_sq_b: PyReadonlyArray1<'py, f64>,
+    den_a: Option<DenColumns<'py>>,
+    den_b: Option<DenColumns<'py>>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let kind = kind.to_owned();
+    let a = [owned(&n_a)?, owned(&sum_a)?, owned(&sum_sq_a)?];
+    let b = [owned(&n_b)?, owned(&sum_b)?, owned(&sum_sq_b)?];
+    let den = |d: Option<DenColumns<'py>>| -> PyResult<Option<[Vec<f64>; 3]>> {
+        d.map(|(x, y, z)| -> PyResult<[Vec<f64>; 3]> { Ok([owned(&x)?, owned(&y)?, owned(&z)?]) })
+            .transpose()
+    };
+    let (den_a, den_b) = (den(den_a)?, den(den_b)?);
+    let rows = a[0].len();
+    if [&a[1], &a[2], &b[0], &b[1], &b[2]]
+        .iter()
+        .any(|c| c.len() != rows)
+    {
+        return Err(to_pyerr(ExperimentsError::InvalidArgument(
+            "the sums columns must all have the same length".into(),
+        )));
+    }
+    let out = run_detached(py, move || -> ExpResult<Vec<f64>> {
+        (0..rows)
+            .map(|i| -> ExpResult<f64> {
+                let moments_of = |c: &[Vec<f64>; 3], arm: &str| -> ExpResult<Moments> {
+                    Moments::from_sums(&Sums {
+                        n: whole(c[0][i], i, &format!("n_{arm}"))?,
+                        sum: c[1][i],
+                        sum_sq: c[2][i],
+                    })
+                };
+                match kind.as_str() {
+                    "proportion" => {
+                        let (na, nb) = (whole(a[0][i], i, "n_a")?, whole(b[0][i], i, "n_b")?);
+                        if na == 0 || nb == 0 {
+                            return Ok(f64::NAN);
+                        }
+                        let (ca, cb) = (whole(a[1][i], i, "sum_a")?, whole(b[1][i], i, "sum_b")?);
+                        Ok(bayes_proportions((ca, na), (cb, nb), (1.0, 1.0), 0.95)?.prob_b_beats_a)
+                    }
+                    "mean" => {
+                        let (ma, mb) = (moments_of(&a, "a")?, moments_of(&b, "b")?);
+                        if ma.n < 2 || mb.n < 2 {
+                            return Ok(f64::NAN);
+                        }
+                        Ok(bayes_means(&ma, &mb, 0.95)?.prob_b_beats_a)
+                    }
+                    "ratio" => {
+                        let (Some(da), Some(db)) = (&den_a, &den_b) else {
+                            return Err(ExperimentsError::InvalidArgument(
+                                "kind='ratio' needs the denominator sums of both arms".into(),
+                            ));
+                        };
+                        let ratio = |c: &[Vec<f64>; 3], d: &[Vec<f64>; 3]| RatioSums {
+                            n: c[0][i],
+                            sum: c[1][i],
+                            sum_sq: c[2][i],
+                            sum_den: d[0][i],
+                            sum_sq_den: d[1][i],
+                            sum_num_den: d[2][i],
+                        };
+                        let row = compare_ratio_row(
+                            ratio(&a, da),
+                            ratio(&b, db),
+                            i,
+                            Alternative::Less,
+                            0.95,
+                        )?;
+                        Ok(row.pvalue)
+                    }
+                    other => Err(ExperimentsError::InvalidArgument(format!(
+                        "kind must be 'proportion', 'mean' or 'ratio', got {other:?}"
+                    ))),
+                }
+            })
+            .collect()
+    })?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(exp_prob_better, m)?)?;
     m.add_function(wrap_pyfunction!(exp_moments, m)?)?;
     m.add_function(wrap_pyfunction!(exp_comoments, m)?)?;
     m.add_function(wrap_pyfunction!(exp_merge_moments, m)?)?;
@@ -590,7 +702,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(exp_winsorize, m)?)?;
     m.add_function(wrap_pyfunction!(exp_bootstrap_ci, m)?)?;
     m.add_function(wrap_pyfunction!(exp_bootstrap_interval, m)?)?;
-    m.add_function(wrap_pyfunction!(exp_student_t_isf, m)?)?;
     m.add_function(wrap_pyfunction!(exp_bayes_proportions, m)?)?;
     m.add_function(wrap_pyfunction!(exp_bayes_means, m)?)?;
     m.add_function(wrap_pyfunction!(exp_confidence_sequence, m)?)?;
