@@ -7,6 +7,7 @@ pub mod error;
 pub mod experiments;
 pub mod generate;
 pub mod ingest;
+pub mod kpis;
 pub mod stats;
 pub mod warehouse;
 

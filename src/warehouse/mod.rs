@@ -324,6 +324,10 @@ pub fn write_frames(
         .file_name()
         .map_or_else(|| "warehouse".into(), |n| n.to_string_lossy().into_owned());
     let staging = parent.join(format!(".{name}.staging-{}", std::process::id()));
+    // KPI tables (src/kpis) from the clean events.
+    let mut tables = tables;
+    let kpi_tables = crate::kpis::tables_of(&tables)?;
+    tables.extend(kpi_tables.into_iter().map(|(n, df)| (n.to_string(), df)));
     write_dir(&staging, tables, &serde_json::to_string_pretty(report)?)?;
     replace_dir(&staging, out)
 }
