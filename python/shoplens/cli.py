@@ -103,9 +103,9 @@ def _build(args: argparse.Namespace) -> None:
 
 def _report(args: argparse.Namespace) -> None:
     from shoplens import open_warehouse
-    from shoplens.summary import headline, render
+    from shoplens.kpis import report_text
 
-    print(render(headline(open_warehouse(args.warehouse))))
+    print(report_text(open_warehouse(args.warehouse)))
 
 
 def _experiment(args: argparse.Namespace) -> None:
