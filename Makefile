@@ -78,6 +78,7 @@ demo: dev ## generate the RetailRocket-scale demo, build the warehouse, print th
 	$(VENV)/bin/shoplens experiment --warehouse $(WAREHOUSE)
 
 bench: dev ## benchmarks (times, ratios to the I/O floor, peak memory); results in docs/benchmarks.md
+	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/run.py
 
 clean: ## remove demo data and the warehouse (build caches stay in $(CACHE))

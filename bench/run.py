@@ -69,7 +69,14 @@ def pipeline(scale: float, repeat: int, work: Path) -> dict[str, object]:
     build_all = [b.seconds for _, b in pairs]
     pair_ratios = sorted(b.seconds / f.seconds for f, b in pairs)
     report = json.loads((out / "report.json").read_text())
+    # The same job in Python tools (bench/build_alternatives.py), whole processes, best of the runs.
+    script = str(ROOT / "bench" / "build_alternatives.py")
+    alternatives = {}
+    for engine in ("polars", "pandas", "duckdb"):
+        best, _ = best_of([sys.executable, script, engine, str(raw), str(work / f"alt-{engine}")], min(repeat, 3))
+        alternatives[engine] = {"s": round(best.seconds, 3), "peak_mb": round(best.peak_rss_mb)}
     return {
+        "alternatives": alternatives,
         "scale": scale,
         "events_rows": events,
         "raw_mb": round(raw_bytes / 1e6, 1),
@@ -106,6 +113,18 @@ def markdown(res: dict[str, object]) -> str:
         f"{res['repeat']} back-to-back floor/build pairs is {res['build_over_floor_median_pair']} x; "
         "goal at most 3 x; peak RSS goal < 1,536 MB).",
         "",
+        "Beside the same job written in Python tools (`bench/build_alternatives.py`: a reduced job — no "
+        "as-of categories, properties, near-duplicates, quarantine or experiments — with events, sessions, "
+        "visitors, kpi_daily, funnel and products written as Parquet; best of up to 3 whole processes):",
+        "",
+        "| job | wall time | shoplens build faster by | peak RSS |",
+        "|---|---|---|---|",
+        *[
+            f"| {name} | {alt['s']} s | {alt['s'] / res['build_s']:.1f} x | {alt['peak_mb']} MB |"  # type: ignore[index,operator]
+            for name, alt in dict(res["alternatives"]).items()  # type: ignore[arg-type]
+        ],
+        f"| shoplens build (all tables) | {res['build_s']} s | 1.0 x | {res['build_peak_mb']} MB |",
+        "",
         "Build stages (ms, from report.json): " + ", ".join(f"{k} {v}" for k, v in dict(res["build_stage_ms"]).items()),  # type: ignore[arg-type]
     ]
     return "\n".join(lines)
@@ -131,6 +150,9 @@ def main() -> None:
     parser.add_argument(
         "--skip-stats", action="store_true", help="skip the statistics benchmarks (bench/stats_bench.py)"
     )
+    parser.add_argument(
+        "--skip-kpis", action="store_true", help="skip the interactive KPI benchmark (bench/kpis_bench.py)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as tmp:
         res = pipeline(args.scale, args.repeat, Path(tmp))
@@ -145,6 +167,10 @@ def main() -> None:
         from stats_bench import run_stats_bench
 
         run_stats_bench(write=None if args.no_doc else write_doc)
+    if not args.skip_kpis:
+        from kpis_bench import run_kpis_bench
+
+        run_kpis_bench(scale=args.scale, write=None if args.no_doc else write_doc)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ pub mod error;
 pub mod experiments;
 pub mod generate;
 pub mod ingest;
+pub mod kpis;
 pub mod rng;
 pub mod stats;
 pub mod warehouse;

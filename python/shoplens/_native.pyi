@@ -493,3 +493,39 @@ def compare_from_sums(
 ) -> _Comparisons: ...
 
 # --- end compare ---
+# --- kpis ---
+KPI_ANOMALY_FALSE_FLAG_RATE: float
+KPI_LIFECYCLE_WINDOW_DAYS: int
+
+class KpiIndex:
+    def __new__(cls, warehouse: str) -> KpiIndex: ...
+    @property
+    def shape(self) -> tuple[int, int, int]: ...
+    @property
+    def day_range(self) -> tuple[int, int]: ...
+    def headline(
+        self,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        days: str = "all",
+        root_category: int | None = None,
+        segment: str | None = None,
+        include_bots: bool = False,
+    ) -> pl.DataFrame: ...
+    def tables(
+        self,
+        names: list[str],
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        days: str = "all",
+        root_category: int | None = None,
+        segment: str | None = None,
+        include_bots: bool = False,
+        partitions: int = 0,
+    ) -> dict[str, pl.DataFrame]: ...
+
+def kpi_anomalies(daily: pl.DataFrame, *, all_days: bool = False) -> pl.DataFrame: ...
+
+# --- end kpis ---

@@ -7,6 +7,7 @@ mod compare;
 pub(crate) mod errors;
 mod experiments;
 mod generate;
+mod kpis;
 mod pipeline;
 mod stats;
 
@@ -22,5 +23,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stats::register(m)?;
     experiments::register(m)?;
     compare::register(m)?;
+    kpis::register(m)?;
     Ok(())
 }

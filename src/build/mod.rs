@@ -56,8 +56,13 @@ impl CleanTables<'_> {
 /// Tables computed from the clean tables (KPIs, cohorts, ...) that the build writes next to them.
 /// This is the one place where such a table joins the build output: add a `(name, frame)` here.
 /// Names must differ from [`TABLES`] and be lowercase ASCII letters, digits and `_`.
-pub fn derived_tables(_cleaned: &CleanTables<'_>) -> Result<Vec<(&'static str, DataFrame)>> {
-    Ok(Vec::new())
+pub fn derived_tables(cleaned: &CleanTables<'_>) -> Result<Vec<(&'static str, DataFrame)>> {
+    let mut derived = Vec::new();
+    if let Some(events) = cleaned.table("events") {
+        let (categories, items) = (cleaned.table("categories"), cleaned.table("items"));
+        derived.extend(crate::kpis::tables(events, categories, items)?);
+    }
+    Ok(derived)
 }
 
 pub struct Cleaned {

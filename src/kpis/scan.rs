@@ -1,0 +1,650 @@
+//! One pass over a set of visitors producing partials that add up (item 9 of the KPI issue).
+//!
+//! Every distinct count is "distinct within a visitor, then summed": visitor sets of two partitions
+//! are disjoint, so partials of any partition of the visitors merge exactly (integers and micro-unit
+//! revenue add; value lists are concatenated and ordered when finished). The warehouse build runs
+//! one partition per thread; Spark can run the same function per partition.
+use rayon::prelude::*;
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::index::*;
+
+/// Which days of the week an analysis keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DaySet {
+    #[default]
+    All,
+    Weekdays,
+    Weekends,
+}
+
+/// An event filter: date range (inclusive day numbers), weekday/weekend, root category, visitor
+/// lifecycle segment, bots. Events are selected by their own UTC date; a session by the date of its
+/// first event (and, with a root category, by having an event of that root).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub start: Option<i32>,
+    pub end: Option<i32>,
+    pub days: DaySet,
+    pub root_category: Option<i64>,
+    pub segment: Option<u8>,
+    pub include_bots: bool,
+}
+
+/// A filter resolved against one index.
+pub struct Selection {
+    pub day_ok: Vec<bool>,
+    /// `Some(code)`: keep events of this root only (a root absent from the data selects nothing).
+    pub root: Option<u32>,
+    pub segment: Option<u8>,
+    pub include_bots: bool,
+}
+
+impl Selection {
+    pub fn new(index: &EventIndex, filter: &Filter) -> Selection {
+        let day_ok = (0..index.n_days)
+            .map(|d| {
+                let day = index.first_day + d as i32;
+                let wd = weekday(day);
+                filter.start.is_none_or(|s| day >= s)
+                    && filter.end.is_none_or(|e| day <= e)
+                    && match filter.days {
+                        DaySet::All => true,
+                        DaySet::Weekdays => wd < 5,
+                        DaySet::Weekends => wd >= 5,
+                    }
+            })
+            .collect();
+        Selection {
+            day_ok,
+            root: filter
+                .root_category
+                .map(|r| index.root_code(r).unwrap_or(NONE - 1)),
+            segment: filter.segment,
+            include_bots: filter.include_bots,
+        }
+    }
+
+    fn visitor_ok(&self, index: &EventIndex, v: usize) -> bool {
+        (self.include_bots || !index.is_bot[v])
+            && self.segment.is_none_or(|s| index.lifecycle[v] == s)
+    }
+}
+
+/// Counts of one period (day, week or month). Distinct counts are per period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeriodCounts {
+    pub visitors: u64,
+    pub sessions: u64,
+    pub events: u64,
+    pub views: u64,
+    pub carts: u64,
+    pub purchases: u64,
+    pub orders: u64,
+    pub buyers: u64,
+    pub revenue: i64,
+}
+
+impl PeriodCounts {
+    fn add(&mut self, o: &PeriodCounts) {
+        self.visitors += o.visitors;
+        self.sessions += o.sessions;
+        self.events += o.events;
+        self.views += o.views;
+        self.carts += o.carts;
+        self.purchases += o.purchases;
+        self.orders += o.orders;
+        self.buyers += o.buyers;
+        self.revenue += o.revenue;
+    }
+}
+
+/// One (weekday, hour) cell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CellCounts {
+    pub events: u64,
+    pub visitors: u64,
+    pub purchases: u64,
+    pub buyers: u64,
+}
+
+/// Funnel partials: units reaching step k (an event of kind >= k), units that reached step k without
+/// an event of kind k (skipped it), and times from the unit's first event to its first event of kind
+/// >= k (ms).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunnelPartial {
+    pub reached: [u64; 3],
+    pub skipped: [u64; 3],
+    pub times: [Vec<i64>; 3],
+}
+
+impl FunnelPartial {
+    fn add_unit(&mut self, first: i64, first_at_least: [Option<i64>; 3], has: [bool; 3]) {
+        for k in 0..3 {
+            if let Some(t) = first_at_least[k] {
+                self.reached[k] += 1;
+                if !has[k] {
+                    self.skipped[k] += 1;
+                }
+                if k > 0 {
+                    self.times[k].push(t - first);
+                }
+            }
+        }
+    }
+
+    fn merge(&mut self, o: FunnelPartial) {
+        for k in 0..3 {
+            self.reached[k] += o.reached[k];
+            self.skipped[k] += o.skipped[k];
+            self.times[k].extend(o.times[k].iter());
+        }
+    }
+}
+
+/// Counts of one item or category. Distinct visitors: viewers, carters, buyers, and viewer_buyers
+/// (visitors who both viewed and purchased it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ItemCounts {
+    pub views: u64,
+    pub carts: u64,
+    pub purchases: u64,
+    pub revenue: i64,
+    pub viewers: u64,
+    pub carters: u64,
+    pub buyers: u64,
+    pub viewer_buyers: u64,
+}
+
+impl ItemCounts {
+    fn add(&mut self, o: &ItemCounts) {
+        self.views += o.views;
+        self.carts += o.carts;
+        self.purchases += o.purchases;
+        self.revenue += o.revenue;
+        self.viewers += o.viewers;
+        self.carters += o.carters;
+        self.buyers += o.buyers;
+        self.viewer_buyers += o.viewer_buyers;
+    }
+
+    fn event(&mut self, kind: u8, revenue: i64) {
+        match kind {
+            VIEW => self.views += 1,
+            CART => self.carts += 1,
+            PURCHASE => {
+                self.purchases += 1;
+                self.revenue += revenue;
+            }
+            _ => {}
+        }
+    }
+
+    fn visitor(&mut self, kinds: u8) {
+        let (v, c, p) = (kinds & 1 != 0, kinds & 2 != 0, kinds & 4 != 0);
+        self.viewers += v as u64;
+        self.carters += c as u64;
+        self.buyers += p as u64;
+        self.viewer_buyers += (v && p) as u64;
+    }
+}
+
+/// One selected visitor's activity (for RFM and lifecycle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VisitorRow {
+    pub visitor: u32,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub events: u64,
+    pub sessions: u64,
+    pub purchases: u64,
+    pub orders: u64,
+    pub revenue: i64,
+    pub last_purchase_ts: Option<i64>,
+}
+
+/// Partials of the headline KPIs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HeadlinePartial {
+    pub visitors: u64,
+    pub buyers: u64,
+    pub repeat_buyers: u64,
+    pub events: u64,
+    pub views: u64,
+    pub carts: u64,
+    pub purchases: u64,
+    pub priced_purchases: u64,
+    pub orders: u64,
+    pub revenue: i64,
+    pub sessions: u64,
+    pub bounces: u64,
+    pub cart_sessions: u64,
+    pub abandoned_sessions: u64,
+    pub purchase_sessions: u64,
+    pub session_events: u64,
+    pub multi_event_sessions: u64,
+    /// Durations (ms) of the selected sessions with at least two events.
+    pub multi_event_durations: Vec<i64>,
+}
+
+impl HeadlinePartial {
+    pub fn merge(&mut self, o: HeadlinePartial) {
+        self.visitors += o.visitors;
+        self.buyers += o.buyers;
+        self.repeat_buyers += o.repeat_buyers;
+        self.events += o.events;
+        self.views += o.views;
+        self.carts += o.carts;
+        self.purchases += o.purchases;
+        self.priced_purchases += o.priced_purchases;
+        self.orders += o.orders;
+        self.revenue += o.revenue;
+        self.sessions += o.sessions;
+        self.bounces += o.bounces;
+        self.cart_sessions += o.cart_sessions;
+        self.abandoned_sessions += o.abandoned_sessions;
+        self.purchase_sessions += o.purchase_sessions;
+        self.session_events += o.session_events;
+        self.multi_event_sessions += o.multi_event_sessions;
+        self.multi_event_durations.extend(o.multi_event_durations);
+    }
+}
+
+/// Everything the KPI tables are made of, for one set of visitors.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Partials {
+    pub days: Vec<PeriodCounts>,
+    pub weeks: Vec<PeriodCounts>,
+    pub months: Vec<PeriodCounts>,
+    pub hour_weekday: Vec<CellCounts>,
+    pub funnel_user: FunnelPartial,
+    pub funnel_session: FunnelPartial,
+    pub items: Vec<ItemCounts>,
+    pub categories: Vec<ItemCounts>,
+    pub visitors: Vec<VisitorRow>,
+    pub headline: HeadlinePartial,
+}
+
+impl Partials {
+    pub fn merge(mut self, o: Partials) -> Partials {
+        add_all(&mut self.days, &o.days, PeriodCounts::add);
+        add_all(&mut self.weeks, &o.weeks, PeriodCounts::add);
+        add_all(&mut self.months, &o.months, PeriodCounts::add);
+        add_all(&mut self.hour_weekday, &o.hour_weekday, |a, b| {
+            a.events += b.events;
+            a.visitors += b.visitors;
+            a.purchases += b.purchases;
+            a.buyers += b.buyers;
+        });
+        self.funnel_user.merge(o.funnel_user);
+        self.funnel_session.merge(o.funnel_session);
+        add_all(&mut self.items, &o.items, ItemCounts::add);
+        add_all(&mut self.categories, &o.categories, ItemCounts::add);
+        self.visitors.extend(o.visitors);
+        self.headline.merge(o.headline);
+        self
+    }
+
+    /// Puts value lists in a canonical order so that any partition gives identical partials.
+    pub fn finish(mut self) -> Partials {
+        for t in self.funnel_user.times.iter_mut() {
+            t.sort_unstable();
+        }
+        for t in self.funnel_session.times.iter_mut() {
+            t.sort_unstable();
+        }
+        self.headline.multi_event_durations.sort_unstable();
+        self.visitors.sort_unstable_by_key(|r| r.visitor);
+        self
+    }
+}
+
+fn add_all<T: Default + Clone>(a: &mut Vec<T>, b: &[T], f: impl Fn(&mut T, &T)) {
+    if a.len() < b.len() {
+        a.resize(b.len(), T::default());
+    }
+    for (x, y) in a.iter_mut().zip(b) {
+        f(x, y);
+    }
+}
+
+/// Distinct counting of visitors, buyers and orders per period for one visitor whose events come in
+/// time order (so period keys never decrease).
+struct PeriodTracker {
+    visitor_key: i64,
+    buyer_key: i64,
+    orders_key: i64,
+    orders: Vec<u32>,
+}
+
+impl PeriodTracker {
+    fn new() -> Self {
+        PeriodTracker {
+            visitor_key: -1,
+            buyer_key: -1,
+            orders_key: -1,
+            orders: Vec::new(),
+        }
+    }
+
+    fn event(&mut self, c: &mut PeriodCounts, key: usize, kind: u8, order: u32, revenue: i64) {
+        let key = key as i64;
+        c.events += 1;
+        if self.visitor_key != key {
+            self.visitor_key = key;
+            c.visitors += 1;
+        }
+        match kind {
+            VIEW => c.views += 1,
+            CART => c.carts += 1,
+            PURCHASE => {
+                c.purchases += 1;
+                c.revenue += revenue;
+                if self.buyer_key != key {
+                    self.buyer_key = key;
+                    c.buyers += 1;
+                }
+                if self.orders_key != key {
+                    self.orders_key = key;
+                    self.orders.clear();
+                }
+                if order != NONE && !self.orders.contains(&order) {
+                    self.orders.push(order);
+                    c.orders += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Period offsets of each day of the index.
+pub struct Calendar {
+    pub week_of_day: Vec<usize>,
+    pub month_of_day: Vec<usize>,
+    pub first_week: i32,
+    pub first_month: i32,
+    pub n_weeks: usize,
+    pub n_months: usize,
+}
+
+impl Calendar {
+    pub fn new(index: &EventIndex) -> Calendar {
+        let days = (0..index.n_days).map(|d| index.first_day + d as i32);
+        let first_week = week_of(index.first_day);
+        let first_month = month_of(index.first_day);
+        let week_of_day: Vec<usize> = days
+            .clone()
+            .map(|d| (week_of(d) - first_week) as usize)
+            .collect();
+        let month_of_day: Vec<usize> = days.map(|d| (month_of(d) - first_month) as usize).collect();
+        Calendar {
+            n_weeks: week_of_day.last().map_or(0, |w| w + 1),
+            n_months: month_of_day.last().map_or(0, |m| m + 1),
+            week_of_day,
+            month_of_day,
+            first_week,
+            first_month,
+        }
+    }
+}
+
+/// Scans the visitors `visitors` (codes) under `sel`. With `FULL = false` only the headline partial
+/// is filled (the interactive path).
+pub fn scan<const FULL: bool>(
+    index: &EventIndex,
+    cal: &Calendar,
+    sel: &Selection,
+    visitors: impl Iterator<Item = usize>,
+) -> Partials {
+    let mut p = Partials::default();
+    if FULL {
+        p.days = vec![PeriodCounts::default(); index.n_days];
+        p.weeks = vec![PeriodCounts::default(); cal.n_weeks];
+        p.months = vec![PeriodCounts::default(); cal.n_months];
+        p.hour_weekday = vec![CellCounts::default(); 7 * 24];
+        p.items = vec![ItemCounts::default(); index.n_items()];
+        p.categories = vec![ItemCounts::default(); index.tree.len()];
+    }
+    let h = &mut p.headline;
+    let mut orders: Vec<u32> = Vec::new();
+    let mut item_kinds: Vec<(u32, u8)> = Vec::new();
+    let mut cat_kinds: Vec<(u32, u8)> = Vec::new();
+    for v in visitors {
+        if !sel.visitor_ok(index, v) {
+            continue;
+        }
+        let mut trackers = [
+            PeriodTracker::new(),
+            PeriodTracker::new(),
+            PeriodTracker::new(),
+        ];
+        let mut cells_seen = [0u64; 3];
+        let mut cells_bought = [0u64; 3];
+        orders.clear();
+        item_kinds.clear();
+        cat_kinds.clear();
+        let mut n_sel = 0u64;
+        let mut bought = false;
+        let mut first_sel = i64::MAX;
+        let mut last_sel = i64::MIN;
+        let mut last_purchase = None;
+        let mut v_sessions = 0u64;
+        let mut v_purchases = 0u64;
+        let mut v_revenue = 0i64;
+        let mut u_first_at_least = [None; 3];
+        let mut u_has = [false; 3];
+        let s0 = index.visitor_session[v] as usize;
+        let s1 = index.visitor_session[v + 1] as usize;
+        for s in s0..s1 {
+            let e0 = index.session_start[s] as usize;
+            let e1 = index.session_start[s + 1] as usize;
+            let mut root_hit = sel.root.is_none();
+            for e in e0..e1 {
+                let kind = index.kind[e];
+                let root_ok = match sel.root {
+                    None => true,
+                    Some(r) => index.root[e] == r,
+                };
+                root_hit |= root_ok;
+                let d = index.day[e] as usize;
+                if !(root_ok && sel.day_ok[d]) {
+                    continue;
+                }
+                // a selected event
+                n_sel += 1;
+                h.events += 1;
+                let rev = index.revenue[e];
+                match kind {
+                    VIEW => h.views += 1,
+                    CART => h.carts += 1,
+                    PURCHASE => {
+                        h.purchases += 1;
+                        h.priced_purchases += index.priced[e] as u64;
+                        h.revenue += rev;
+                        bought = true;
+                        let o = index.order[e];
+                        if o != NONE && !orders.contains(&o) {
+                            orders.push(o);
+                        }
+                    }
+                    _ => {}
+                }
+                if FULL {
+                    let ts = index.ts[e];
+                    first_sel = first_sel.min(ts);
+                    last_sel = last_sel.max(ts);
+                    if kind == PURCHASE {
+                        v_purchases += 1;
+                        v_revenue += rev;
+                        last_purchase = Some(ts);
+                    }
+                    let order = index.order[e];
+                    trackers[0].event(&mut p.days[d], d, kind, order, rev);
+                    let w = cal.week_of_day[d];
+                    trackers[1].event(&mut p.weeks[w], w, kind, order, rev);
+                    let m = cal.month_of_day[d];
+                    trackers[2].event(&mut p.months[m], m, kind, order, rev);
+                    let hour = (ts.rem_euclid(DAY_MS) / 3_600_000) as usize;
+                    let cell = weekday(index.first_day + d as i32) as usize * 24 + hour;
+                    let c = &mut p.hour_weekday[cell];
+                    c.events += 1;
+                    let bit = 1u64 << (cell % 64);
+                    if cells_seen[cell / 64] & bit == 0 {
+                        cells_seen[cell / 64] |= bit;
+                        c.visitors += 1;
+                    }
+                    if kind == PURCHASE {
+                        c.purchases += 1;
+                        if cells_bought[cell / 64] & bit == 0 {
+                            cells_bought[cell / 64] |= bit;
+                            c.buyers += 1;
+                        }
+                    }
+                    if kind <= PURCHASE {
+                        let k = kind as usize;
+                        u_has[k] = true;
+                        for slot in u_first_at_least.iter_mut().take(k + 1) {
+                            if slot.is_none() {
+                                *slot = Some(ts);
+                            }
+                        }
+                        let item = index.item[e];
+                        if item != NONE {
+                            p.items[item as usize].event(kind, rev);
+                            item_kinds.push((item, 1 << kind));
+                        }
+                        let cat = index.category[e];
+                        if cat != NONE {
+                            for &a in &index.tree.ancestors[cat as usize] {
+                                p.categories[a as usize].event(kind, rev);
+                                cat_kinds.push((a, 1 << kind));
+                            }
+                        }
+                    }
+                }
+            }
+            // session-level figures: the session starts on a selected day (and has an event of the
+            // selected root); its own events all count for duration, bounce, cart and purchase.
+            let start_day = index.day[e0] as usize;
+            if root_hit && sel.day_ok[start_day] {
+                let n_ev = (e1 - e0) as u64;
+                let flags = index.session_flags[s];
+                h.sessions += 1;
+                h.session_events += n_ev;
+                h.bounces += (n_ev == 1) as u64;
+                let cart = flags & HAS_CART != 0;
+                let purchase = flags & HAS_PURCHASE != 0;
+                h.cart_sessions += cart as u64;
+                h.abandoned_sessions += (cart && !purchase) as u64;
+                h.purchase_sessions += purchase as u64;
+                if n_ev >= 2 {
+                    h.multi_event_sessions += 1;
+                    h.multi_event_durations
+                        .push(index.ts[e1 - 1] - index.ts[e0]);
+                }
+                if FULL {
+                    v_sessions += 1;
+                    p.days[start_day].sessions += 1;
+                    p.weeks[cal.week_of_day[start_day]].sessions += 1;
+                    p.months[cal.month_of_day[start_day]].sessions += 1;
+                    let mut first_at_least = [None; 3];
+                    let mut has = [false; 3];
+                    for e in e0..e1 {
+                        let k = index.kind[e];
+                        if k <= PURCHASE {
+                            has[k as usize] = true;
+                            for slot in first_at_least.iter_mut().take(k as usize + 1) {
+                                if slot.is_none() {
+                                    *slot = Some(index.ts[e]);
+                                }
+                            }
+                        }
+                    }
+                    p.funnel_session.add_unit(index.ts[e0], first_at_least, has);
+                }
+            }
+        }
+        if n_sel == 0 {
+            continue;
+        }
+        h.visitors += 1;
+        h.buyers += bought as u64;
+        h.orders += orders.len() as u64;
+        h.repeat_buyers += (orders.len() >= 2) as u64;
+        if FULL {
+            p.funnel_user.add_unit(first_sel, u_first_at_least, u_has);
+            for (kinds, counts) in [
+                (&mut item_kinds, &mut p.items),
+                (&mut cat_kinds, &mut p.categories),
+            ] {
+                kinds.sort_unstable();
+                let mut i = 0;
+                while i < kinds.len() {
+                    let code = kinds[i].0;
+                    let mut bits = 0u8;
+                    while i < kinds.len() && kinds[i].0 == code {
+                        bits |= kinds[i].1;
+                        i += 1;
+                    }
+                    counts[code as usize].visitor(bits);
+                }
+            }
+            p.visitors.push(VisitorRow {
+                visitor: v as u32,
+                first_ts: first_sel,
+                last_ts: last_sel,
+                events: n_sel,
+                sessions: v_sessions,
+                purchases: v_purchases,
+                orders: orders.len() as u64,
+                revenue: v_revenue,
+                last_purchase_ts: last_purchase,
+            });
+        }
+    }
+    p
+}
+
+/// Partition of a visitor (by a hash of its code): visitor sets of partitions are disjoint.
+pub fn partition_of(visitor: usize, partitions: usize) -> usize {
+    (xxh3_64(&(visitor as u64).to_le_bytes()) % partitions as u64) as usize
+}
+
+/// Runs [`scan`] on `partitions` hash partitions of the visitors in parallel and merges the partials.
+pub fn compute(index: &EventIndex, filter: &Filter, partitions: usize) -> Partials {
+    let partitions = partitions.max(1);
+    let cal = Calendar::new(index);
+    let sel = Selection::new(index, filter);
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); partitions];
+    for v in 0..index.n_visitors() {
+        members[partition_of(v, partitions)].push(v);
+    }
+    members
+        .into_par_iter()
+        .map(|vs| scan::<true>(index, &cal, &sel, vs.into_iter()))
+        .reduce(Partials::default, Partials::merge)
+        .finish()
+}
+
+/// The headline partial only, over contiguous visitor chunks in parallel (the interactive path).
+pub fn headline_partial(index: &EventIndex, filter: &Filter) -> HeadlinePartial {
+    let sel = Selection::new(index, filter);
+    let cal = Calendar {
+        week_of_day: Vec::new(),
+        month_of_day: Vec::new(),
+        first_week: 0,
+        first_month: 0,
+        n_weeks: 0,
+        n_months: 0,
+    };
+    let n = index.n_visitors();
+    let chunk = 1 << 16;
+    (0..n.div_ceil(chunk))
+        .into_par_iter()
+        .map(|c| scan::<false>(index, &cal, &sel, c * chunk..((c + 1) * chunk).min(n)).headline)
+        .reduce(HeadlinePartial::default, |mut a, b| {
+            a.merge(b);
+            a
+        })
+}

@@ -1,0 +1,662 @@
+//! KPI tables (polars DataFrames) from merged partials. Every ratio names its numerator and
+//! denominator in `docs/methodology.md`; a ratio with a zero denominator is null.
+use polars::prelude::*;
+
+use super::index::*;
+use super::scan::*;
+use crate::stats::{proportion_confint, ConfintMethod};
+use crate::Result;
+
+pub(crate) fn ratio(num: f64, den: f64) -> Option<f64> {
+    (den != 0.0).then(|| num / den)
+}
+
+pub(crate) fn date_column(name: &str, days: Vec<i32>) -> Column {
+    Int32Chunked::from_vec(name.into(), days)
+        .into_date()
+        .into_column()
+}
+
+fn datetime_column(name: &str, ms: Vec<i64>) -> Column {
+    Int64Chunked::from_vec(name.into(), ms)
+        .into_datetime(TimeUnit::Milliseconds, None)
+        .into_column()
+}
+
+/// Median of a sorted slice (mean of the two middle values for an even length).
+pub(crate) fn median_sorted(x: &[i64]) -> Option<f64> {
+    let n = x.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(x[n / 2] as f64),
+        _ => Some((x[n / 2 - 1] as f64 + x[n / 2] as f64) / 2.0),
+    }
+}
+
+/// Trailing mean over the 7 values ending at each position (null for the first 6).
+fn moving_average_7(x: &[Option<f64>]) -> Vec<Option<f64>> {
+    (0..x.len())
+        .map(|i| {
+            if i < 6 {
+                return None;
+            }
+            let w = &x[i - 6..=i];
+            w.iter()
+                .try_fold(0.0, |s, v| v.map(|v| s + v))
+                .map(|s| s / 7.0)
+        })
+        .collect()
+}
+
+fn counts_columns(rows: &[PeriodCounts]) -> Vec<Column> {
+    let col = |name: &str, f: fn(&PeriodCounts) -> u64| {
+        Column::new(
+            name.into(),
+            rows.iter().map(|r| f(r) as i64).collect::<Vec<i64>>(),
+        )
+    };
+    vec![
+        col("visitors", |r| r.visitors),
+        col("sessions", |r| r.sessions),
+        col("views", |r| r.views),
+        col("carts", |r| r.carts),
+        col("purchases", |r| r.purchases),
+        col("orders", |r| r.orders),
+        col("buyers", |r| r.buyers),
+        Column::new(
+            "revenue".into(),
+            rows.iter()
+                .map(|r| from_micro(r.revenue))
+                .collect::<Vec<f64>>(),
+        ),
+        Column::new(
+            "conversion".into(),
+            rows.iter()
+                .map(|r| ratio(r.buyers as f64, r.visitors as f64))
+                .collect::<Vec<_>>(),
+        ),
+    ]
+}
+
+/// `kpi_daily`: one row per selected UTC date of the data.
+pub fn daily_frame(
+    index: &EventIndex,
+    sel: &Selection,
+    p: &Partials,
+    include_bots: bool,
+) -> Result<DataFrame> {
+    let keep: Vec<usize> = (0..index.n_days).filter(|&d| sel.day_ok[d]).collect();
+    let rows: Vec<PeriodCounts> = keep.iter().map(|&d| p.days[d]).collect();
+    let mut cols = vec![date_column(
+        "date",
+        keep.iter().map(|&d| index.first_day + d as i32).collect(),
+    )];
+    cols.extend(counts_columns(&rows));
+    cols.push(Column::new(
+        "is_bot_included".into(),
+        vec![include_bots; rows.len()],
+    ));
+    cols.push(Column::new(
+        "events".into(),
+        rows.iter().map(|r| r.events as i64).collect::<Vec<i64>>(),
+    ));
+    let series = |f: &dyn Fn(&PeriodCounts) -> Option<f64>| {
+        moving_average_7(&rows.iter().map(f).collect::<Vec<_>>())
+    };
+    cols.push(Column::new(
+        "visitors_ma7".into(),
+        series(&|r| Some(r.visitors as f64)),
+    ));
+    cols.push(Column::new(
+        "orders_ma7".into(),
+        series(&|r| Some(r.orders as f64)),
+    ));
+    cols.push(Column::new(
+        "revenue_ma7".into(),
+        series(&|r| Some(from_micro(r.revenue))),
+    ));
+    cols.push(Column::new(
+        "conversion_ma7".into(),
+        series(&|r| ratio(r.buyers as f64, r.visitors as f64)),
+    ));
+    Ok(DataFrame::new(rows.len(), cols)?)
+}
+
+/// `kpi_weekly` / `kpi_monthly`: one row per ISO week (Monday start) or calendar month holding a
+/// selected day; distinct counts are computed over the whole period.
+pub fn period_frame(
+    index: &EventIndex,
+    sel: &Selection,
+    p: &Partials,
+    monthly: bool,
+) -> Result<DataFrame> {
+    let cal = Calendar::new(index);
+    let of_day = if monthly {
+        &cal.month_of_day
+    } else {
+        &cal.week_of_day
+    };
+    let mut keep: Vec<usize> = (0..index.n_days)
+        .filter(|&d| sel.day_ok[d])
+        .map(|d| of_day[d])
+        .collect();
+    keep.dedup();
+    let table = if monthly { &p.months } else { &p.weeks };
+    let rows: Vec<PeriodCounts> = keep.iter().map(|&k| table[k]).collect();
+    let starts: Vec<i32> = keep
+        .iter()
+        .map(|&k| {
+            if monthly {
+                let m = cal.first_month + k as i32;
+                days_from_civil(m.div_euclid(12), (m.rem_euclid(12) + 1) as u32, 1)
+            } else {
+                (cal.first_week + k as i32) * 7 - 3
+            }
+        })
+        .collect();
+    let mut cols = vec![date_column("period_start", starts)];
+    cols.extend(counts_columns(&rows));
+    cols.push(Column::new(
+        "events".into(),
+        rows.iter().map(|r| r.events as i64).collect::<Vec<i64>>(),
+    ));
+    Ok(DataFrame::new(rows.len(), cols)?)
+}
+
+/// `kpi_hour_weekday`: 7 x 24 cells (weekday 0 = Monday, UTC hour); visitors and buyers are
+/// distinct per cell over the whole period.
+pub fn hour_weekday_frame(p: &Partials) -> Result<DataFrame> {
+    let cells = &p.hour_weekday;
+    let n = 7 * 24;
+    Ok(DataFrame::new(
+        n,
+        vec![
+            Column::new(
+                "weekday".into(),
+                (0..n).map(|c| (c / 24) as i32).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "hour".into(),
+                (0..n).map(|c| (c % 24) as i32).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "events".into(),
+                cells.iter().map(|c| c.events as i64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "visitors".into(),
+                cells.iter().map(|c| c.visitors as i64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "purchases".into(),
+                cells.iter().map(|c| c.purchases as i64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "buyers".into(),
+                cells.iter().map(|c| c.buyers as i64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "conversion".into(),
+                cells
+                    .iter()
+                    .map(|c| ratio(c.buyers as f64, c.visitors as f64))
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )?)
+}
+
+const STEPS: [&str; 3] = ["view", "addtocart", "transaction"];
+
+/// `funnel`: both levels, three ordered steps each.
+pub fn funnel_frame(p: &Partials, levels: &[&str]) -> Result<DataFrame> {
+    let mut level = Vec::new();
+    let mut order = Vec::new();
+    let mut step = Vec::new();
+    let mut n = Vec::new();
+    let mut from_start = Vec::new();
+    let mut from_prev = Vec::new();
+    let mut dropoff = Vec::new();
+    let mut skipped = Vec::new();
+    let mut median = Vec::new();
+    for &l in levels {
+        let f = if l == "user" {
+            &p.funnel_user
+        } else {
+            &p.funnel_session
+        };
+        for k in 0..3 {
+            level.push(l);
+            order.push(k as i32 + 1);
+            step.push(STEPS[k]);
+            n.push(f.reached[k] as i64);
+            from_start.push(ratio(f.reached[k] as f64, f.reached[0] as f64));
+            from_prev.push(if k == 0 {
+                ratio(f.reached[0] as f64, f.reached[0] as f64)
+            } else {
+                ratio(f.reached[k] as f64, f.reached[k - 1] as f64)
+            });
+            dropoff.push(if k == 0 {
+                0
+            } else {
+                (f.reached[k - 1] - f.reached[k]) as i64
+            });
+            skipped.push(f.skipped[k] as i64);
+            median.push(if k == 0 {
+                None
+            } else {
+                median_sorted(&f.times[k]).map(|ms| ms / 1000.0)
+            });
+        }
+    }
+    Ok(DataFrame::new(
+        level.len(),
+        vec![
+            Column::new("level".into(), level),
+            Column::new("step_order".into(), order),
+            Column::new("step".into(), step),
+            Column::new("n".into(), n),
+            Column::new("rate_from_start".into(), from_start),
+            Column::new("rate_from_previous".into(), from_prev),
+            Column::new("dropoff".into(), dropoff),
+            Column::new("skipped".into(), skipped),
+            Column::new("median_seconds_to_step".into(), median),
+        ],
+    )?)
+}
+
+/// Wilson 95 % interval of `count / nobs` (the statistics module's one implementation).
+fn wilson(count: u64, nobs: u64) -> Result<(Option<f64>, Option<f64>)> {
+    if nobs == 0 {
+        return Ok((None, None));
+    }
+    let (lo, hi) = proportion_confint(count as f64, nobs as f64, 0.95, ConfintMethod::Wilson)?;
+    Ok((Some(lo), Some(hi)))
+}
+
+/// ABC classes by revenue: sorted by revenue (descending), an item is `A` while the revenue share
+/// of the items before it is below 80 %, `B` below 95 %, `C` after that or without revenue.
+fn abc_classes(revenue: &[i64]) -> Vec<&'static str> {
+    let total: i64 = revenue.iter().sum();
+    let mut order: Vec<usize> = (0..revenue.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(revenue[i]), i));
+    let mut out = vec!["C"; revenue.len()];
+    let mut before = 0i64;
+    for i in order {
+        if revenue[i] <= 0 || total <= 0 {
+            break;
+        }
+        let share = before as f64 / total as f64;
+        out[i] = if share < 0.80 {
+            "A"
+        } else if share < 0.95 {
+            "B"
+        } else {
+            "C"
+        };
+        before += revenue[i];
+    }
+    out
+}
+
+/// Price band 1..5 of each price: quintile cut points of the prices given (see [`score`]).
+fn price_bands(prices: &[Option<f64>]) -> (Vec<Option<i32>>, Vec<f64>) {
+    let mut sorted: Vec<f64> = prices.iter().flatten().copied().collect();
+    sorted.sort_by(f64::total_cmp);
+    let cuts = quintile_cuts(&sorted);
+    let bands = prices
+        .iter()
+        .map(|p| p.map(|p| 1 + cuts.iter().filter(|&&c| p > c).count() as i32))
+        .collect();
+    (bands, cuts)
+}
+
+/// Cut points `sorted[ceil(j n / 5) - 1]`, j = 1..4, of ascending values (empty for no values).
+pub(crate) fn quintile_cuts(sorted: &[f64]) -> Vec<f64> {
+    let n = sorted.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    (1..5).map(|j| sorted[(j * n).div_ceil(5) - 1]).collect()
+}
+
+/// `products`: items with a selected event. `view_to_purchase` = viewer_buyers / viewers (visitors
+/// who viewed and purchased the item / visitors who viewed it), Wilson 95 % interval; rank 1 = the
+/// highest lower bound (ties: more viewers, then first appearance); items without viewers last.
+pub fn products_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> {
+    let codes: Vec<usize> = (0..index.n_items())
+        .filter(|&i| {
+            let c = &p.items[i];
+            c.views + c.carts + c.purchases > 0
+        })
+        .collect();
+    let rows: Vec<ItemCounts> = codes.iter().map(|&i| p.items[i]).collect();
+    let mut low = Vec::with_capacity(rows.len());
+    let mut high = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let (l, h) = wilson(r.viewer_buyers, r.viewers)?;
+        low.push(l);
+        high.push(h);
+    }
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| {
+        let la = low[a].unwrap_or(-1.0);
+        let lb = low[b].unwrap_or(-1.0);
+        lb.total_cmp(&la)
+            .then(rows[b].viewers.cmp(&rows[a].viewers))
+            .then(a.cmp(&b))
+    });
+    let mut rank = vec![0i64; rows.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r as i64 + 1;
+    }
+    let revenue: Vec<i64> = rows.iter().map(|r| r.revenue).collect();
+    let abc = abc_classes(&revenue);
+    let price: Vec<Option<f64>> = codes.iter().map(|&i| index.item_price[i]).collect();
+    let (band, _) = price_bands(&price);
+    let idx = IdxCa::from_vec("idx".into(), codes.iter().map(|&i| i as IdxSize).collect());
+    let item_id = index.item_ids.take(&idx)?.with_name("item_id".into());
+    let int = |name: &str, f: fn(&ItemCounts) -> u64| {
+        Column::new(
+            name.into(),
+            rows.iter().map(|r| f(r) as i64).collect::<Vec<i64>>(),
+        )
+    };
+    Ok(DataFrame::new(
+        rows.len(),
+        vec![
+            item_id,
+            int("views", |r| r.views),
+            int("carts", |r| r.carts),
+            int("purchases", |r| r.purchases),
+            int("viewers", |r| r.viewers),
+            Column::new(
+                "revenue".into(),
+                revenue.iter().map(|&r| from_micro(r)).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "view_to_purchase".into(),
+                rows.iter()
+                    .map(|r| ratio(r.viewer_buyers as f64, r.viewers as f64))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("wilson_low".into(), low),
+            Column::new("wilson_high".into(), high),
+            Column::new("rank".into(), rank),
+            Column::new("abc_class".into(), abc),
+            int("carters", |r| r.carters),
+            int("buyers", |r| r.buyers),
+            int("viewer_buyers", |r| r.viewer_buyers),
+            Column::new("price".into(), price),
+            Column::new("price_band".into(), band),
+        ],
+    )?)
+}
+
+/// `kpi_price_bands`: items with a selected event grouped by price quintile (current price).
+pub fn price_bands_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> {
+    let codes: Vec<usize> = (0..index.n_items())
+        .filter(|&i| {
+            let c = &p.items[i];
+            c.views + c.carts + c.purchases > 0
+        })
+        .collect();
+    let price: Vec<Option<f64>> = codes.iter().map(|&i| index.item_price[i]).collect();
+    let (band, _) = price_bands(&price);
+    let mut acc = [(
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        0i64,
+        ItemCounts::default(),
+    ); 5];
+    for ((&i, b), pr) in codes.iter().zip(&band).zip(&price) {
+        if let (Some(b), Some(pr)) = (b, pr) {
+            let a = &mut acc[*b as usize - 1];
+            a.0 = a.0.min(*pr);
+            a.1 = a.1.max(*pr);
+            a.2 += 1;
+            let c = p.items[i];
+            a.3.views += c.views;
+            a.3.carts += c.carts;
+            a.3.purchases += c.purchases;
+            a.3.revenue += c.revenue;
+        }
+    }
+    let used: Vec<usize> = (0..5).filter(|&b| acc[b].2 > 0).collect();
+    Ok(DataFrame::new(
+        used.len(),
+        vec![
+            Column::new(
+                "price_band".into(),
+                used.iter().map(|&b| b as i32 + 1).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "price_low".into(),
+                used.iter().map(|&b| acc[b].0).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "price_high".into(),
+                used.iter().map(|&b| acc[b].1).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "items".into(),
+                used.iter().map(|&b| acc[b].2).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "views".into(),
+                used.iter()
+                    .map(|&b| acc[b].3.views as i64)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "carts".into(),
+                used.iter()
+                    .map(|&b| acc[b].3.carts as i64)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "purchases".into(),
+                used.iter()
+                    .map(|&b| acc[b].3.purchases as i64)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "revenue".into(),
+                used.iter()
+                    .map(|&b| from_micro(acc[b].3.revenue))
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )?)
+}
+
+/// `kpi_categories`: every category of the tree with a selected event in it or below it; counts
+/// roll up along the tree (a category includes all its descendants) and distinct visitors are
+/// distinct at each level.
+pub fn categories_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> {
+    let t = &index.tree;
+    let codes: Vec<usize> = (0..t.len())
+        .filter(|&c| {
+            let x = &p.categories[c];
+            x.views + x.carts + x.purchases > 0
+        })
+        .collect();
+    let rows: Vec<ItemCounts> = codes.iter().map(|&c| p.categories[c]).collect();
+    let int = |name: &str, f: fn(&ItemCounts) -> u64| {
+        Column::new(
+            name.into(),
+            rows.iter().map(|r| f(r) as i64).collect::<Vec<i64>>(),
+        )
+    };
+    Ok(DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new(
+                "category_id".into(),
+                codes.iter().map(|&c| t.ids[c]).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "parent_id".into(),
+                codes.iter().map(|&c| t.parent[c]).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "level".into(),
+                codes.iter().map(|&c| t.level[c]).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "root_category_id".into(),
+                codes.iter().map(|&c| t.root[c]).collect::<Vec<_>>(),
+            ),
+            int("views", |r| r.views),
+            int("carts", |r| r.carts),
+            int("purchases", |r| r.purchases),
+            Column::new(
+                "revenue".into(),
+                rows.iter()
+                    .map(|r| from_micro(r.revenue))
+                    .collect::<Vec<_>>(),
+            ),
+            int("viewers", |r| r.viewers),
+            int("carters", |r| r.carters),
+            int("buyers", |r| r.buyers),
+            int("viewer_buyers", |r| r.viewer_buyers),
+            Column::new(
+                "view_to_purchase".into(),
+                rows.iter()
+                    .map(|r| ratio(r.viewer_buyers as f64, r.viewers as f64))
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )?)
+}
+
+/// RFM score 1..5 of `x` against quintile cut points: 1 + the number of cut points below it (for
+/// recency, where lower is better, 5 minus the number of cut points below it).
+fn score(x: f64, cuts: &[f64], lower_is_better: bool) -> i32 {
+    let above = cuts.iter().filter(|&&c| x > c).count() as i32;
+    if lower_is_better {
+        5 - above
+    } else {
+        1 + above
+    }
+}
+
+/// `kpi_segments`: one row per visitor with a selected event. recency_days = (end of data − last
+/// selected event) in days; frequency = selected sessions; monetary = revenue. Scores are quintiles
+/// among these visitors; lifecycle follows [`LIFECYCLE_WINDOW_DAYS`] over all of the visitor's events.
+pub fn segments_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> {
+    let rows = &p.visitors;
+    let recency: Vec<f64> = rows
+        .iter()
+        .map(|r| (index.end_ts - r.last_ts) as f64 / DAY_MS as f64)
+        .collect();
+    let freq: Vec<f64> = rows.iter().map(|r| r.sessions as f64).collect();
+    let money: Vec<f64> = rows.iter().map(|r| from_micro(r.revenue)).collect();
+    let cuts = |x: &[f64]| {
+        let mut s = x.to_vec();
+        s.sort_by(f64::total_cmp);
+        quintile_cuts(&s)
+    };
+    let (rc, fc, mc) = (cuts(&recency), cuts(&freq), cuts(&money));
+    let r_score: Vec<i32> = recency.iter().map(|&x| score(x, &rc, true)).collect();
+    let f_score: Vec<i32> = freq.iter().map(|&x| score(x, &fc, false)).collect();
+    let m_score: Vec<i32> = money.iter().map(|&x| score(x, &mc, false)).collect();
+    let rfm: Vec<String> = (0..rows.len())
+        .map(|i| format!("{}{}{}", r_score[i], f_score[i], m_score[i]))
+        .collect();
+    let idx = IdxCa::from_vec(
+        "idx".into(),
+        rows.iter().map(|r| r.visitor as IdxSize).collect(),
+    );
+    let visitor_id = index.visitor_ids.take(&idx)?.with_name("visitor_id".into());
+    let lifecycle: Vec<&str> = rows
+        .iter()
+        .map(|r| LIFECYCLE[index.lifecycle[r.visitor as usize] as usize])
+        .collect();
+    Ok(DataFrame::new(
+        rows.len(),
+        vec![
+            visitor_id,
+            datetime_column("first_seen", rows.iter().map(|r| r.first_ts).collect()),
+            datetime_column("last_seen", rows.iter().map(|r| r.last_ts).collect()),
+            Column::new(
+                "events".into(),
+                rows.iter().map(|r| r.events as i64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "sessions".into(),
+                rows.iter().map(|r| r.sessions as i64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "purchases".into(),
+                rows.iter().map(|r| r.purchases as i64).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "orders".into(),
+                rows.iter().map(|r| r.orders as i64).collect::<Vec<_>>(),
+            ),
+            Column::new("revenue".into(), money),
+            Column::new("recency_days".into(), recency),
+            Column::new("r_score".into(), r_score),
+            Column::new("f_score".into(), f_score),
+            Column::new("m_score".into(), m_score),
+            Column::new("rfm".into(), rfm),
+            Column::new("lifecycle".into(), lifecycle),
+        ],
+    )?)
+}
+
+/// `kpi_segment_conversion`: per lifecycle stage and per R and F score, visitors, buyers and
+/// conversion = buyers / visitors (a buyer: a visitor with a selected purchase).
+pub fn segment_conversion_frame(segments: &DataFrame) -> Result<DataFrame> {
+    let purchases = segments.column("purchases")?.i64()?;
+    let mut kind = Vec::new();
+    let mut name = Vec::new();
+    let mut visitors = Vec::new();
+    let mut buyers = Vec::new();
+    let lifecycle = segments.column("lifecycle")?.str()?;
+    for stage in LIFECYCLE {
+        let (mut n, mut b) = (0i64, 0i64);
+        for (l, p) in lifecycle.iter().zip(purchases.iter()) {
+            if l == Some(stage) {
+                n += 1;
+                b += (p.unwrap_or(0) > 0) as i64;
+            }
+        }
+        kind.push("lifecycle");
+        name.push(stage.to_string());
+        visitors.push(n);
+        buyers.push(b);
+    }
+    for col in ["r_score", "f_score"] {
+        let scores = segments.column(col)?.i32()?;
+        for sc in 1..=5 {
+            let (mut n, mut b) = (0i64, 0i64);
+            for (x, p) in scores.iter().zip(purchases.iter()) {
+                if x == Some(sc) {
+                    n += 1;
+                    b += (p.unwrap_or(0) > 0) as i64;
+                }
+            }
+            kind.push(col);
+            name.push(sc.to_string());
+            visitors.push(n);
+            buyers.push(b);
+        }
+    }
+    let conversion: Vec<Option<f64>> = visitors
+        .iter()
+        .zip(&buyers)
+        .map(|(&n, &b)| ratio(b as f64, n as f64))
+        .collect();
+    Ok(DataFrame::new(
+        kind.len(),
+        vec![
+            Column::new("segment_type".into(), kind),
+            Column::new("segment".into(), name),
+            Column::new("visitors".into(), visitors),
+            Column::new("buyers".into(), buyers),
+            Column::new("conversion".into(), conversion),
+        ],
+    )?)
+}

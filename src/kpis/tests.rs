@@ -1,0 +1,97 @@
+//! Engine tests of the KPI partials: partitions add up to identical tables, and String ids give the
+//! same tables as Int64 ids.
+use polars::prelude::*;
+
+use super::*;
+use crate::clean::CleanConfig;
+use crate::generate::{generate, GenerateConfig};
+use crate::warehouse::clean_retailrocket;
+
+fn cleaned(scale: f64, seed: u64) -> (DataFrame, DataFrame, DataFrame) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = GenerateConfig {
+        scale,
+        seed,
+        inject_anomalies: true,
+    };
+    generate(dir.path(), &cfg, &|_, _, _| {}).expect("generate");
+    let c = clean_retailrocket(dir.path(), &CleanConfig::default(), &|_, _, _| {}).expect("clean");
+    (
+        c.table("events").expect("events").clone(),
+        c.table("categories").expect("categories").clone(),
+        c.table("items").expect("items").clone(),
+    )
+}
+
+#[test]
+fn one_and_seven_partitions_give_identical_tables() {
+    let (events, categories, items) = cleaned(0.02, 7);
+    let index = EventIndex::new(&events, Some(&categories), Some(&items)).expect("index");
+    for filter in [
+        Filter::default(),
+        Filter {
+            include_bots: true,
+            days: DaySet::Weekends,
+            ..Filter::default()
+        },
+    ] {
+        let one = tables_with(&index, &filter, 1, &[]).expect("1 partition");
+        let seven = tables_with(&index, &filter, 7, &[]).expect("7 partitions");
+        assert_eq!(one.len(), TABLES.len());
+        for ((n1, a), (n7, b)) in one.iter().zip(&seven) {
+            assert_eq!(n1, n7);
+            // every table has rows except possibly the flagged anomalies
+            assert!(a.height() > 0 || *n1 == "anomalies", "{n1} is empty");
+            assert!(
+                a.equals_missing(b),
+                "{n1} differs between 1 and 7 partitions"
+            );
+        }
+        // the partials themselves are identical too
+        assert_eq!(
+            scan::compute(&index, &filter, 1),
+            scan::compute(&index, &filter, 7)
+        );
+        // and the interactive headline is the full scan's headline
+        assert_eq!(
+            scan::compute(&index, &filter, 3).headline.visitors,
+            scan::headline_partial(&index, &filter).visitors
+        );
+    }
+}
+
+#[test]
+fn string_ids_give_the_same_tables_as_integer_ids() {
+    let (events, categories, items) = cleaned(0.005, 3);
+    let as_text = |df: &DataFrame, cols: &[&str]| {
+        let mut df = df.clone();
+        for c in cols {
+            let s = df.column(c).unwrap().cast(&DataType::String).unwrap();
+            df.with_column(s).unwrap();
+        }
+        df
+    };
+    let text_events = as_text(&events, &["visitor_id", "item_id", "transaction_id"]);
+    let text_items = as_text(&items, &["item_id"]);
+    let a = EventIndex::new(&events, Some(&categories), Some(&items)).unwrap();
+    let b = EventIndex::new(&text_events, Some(&categories), Some(&text_items)).unwrap();
+    let ta = tables_with(&a, &Filter::default(), 2, &[]).unwrap();
+    let tb = tables_with(&b, &Filter::default(), 2, &[]).unwrap();
+    for ((name, x), (_, y)) in ta.iter().zip(&tb) {
+        let mut y = y.clone();
+        for id in ["visitor_id", "item_id"] {
+            if y.schema().contains(id) {
+                let c = y.column(id).unwrap().cast(&DataType::Int64).unwrap();
+                y.with_column(c).unwrap();
+            }
+        }
+        assert!(x.equals_missing(&y), "{name} differs with string ids");
+    }
+}
+
+#[test]
+fn unsorted_events_are_refused() {
+    let (events, _, _) = cleaned(0.002, 1);
+    let reversed = events.reverse();
+    assert!(EventIndex::new(&reversed, None, None).is_err());
+}
