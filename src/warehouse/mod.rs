@@ -289,7 +289,18 @@ pub fn build_warehouse(
     progress: Progress<'_>,
 ) -> Result<Report> {
     let started = Instant::now();
-    let cleaned = clean_retailrocket(raw, cfg, progress)?;
+    let mut cleaned = clean_retailrocket(raw, cfg, progress)?;
+    // Derived tables of src/cohorts and src/clv (cohort_retention, customers).
+    let derived_start = Instant::now();
+    let events = cleaned
+        .table("events")
+        .ok_or_else(|| Error::Internal("no events table".into()))?;
+    let derived = crate::clv::tables(events)?;
+    cleaned.tables.extend(derived);
+    cleaned.report.timings_ms.push((
+        "cohorts_clv".into(),
+        derived_start.elapsed().as_millis() as u64,
+    ));
     let write_start = Instant::now();
     progress("write parquet", 4, 5);
     let mut report = cleaned.report.clone();
