@@ -330,7 +330,8 @@ def test_build_warehouse_and_cli(tmp_path, make_folder):
     report = shoplens.build_warehouse(folder, out)
     assert report["conservation"]["holds"]
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted([*(f"{t}.parquet" for t in shoplens._pipeline.TABLES), "report.json"])
+    derived = ["cohort_retention", "customers"]  # src/clv::tables (cohorts and CLV)
+    assert names == sorted([*(f"{t}.parquet" for t in [*shoplens._pipeline.TABLES, *derived]), "report.json"])
     wh = shoplens.open_warehouse(out)
     assert wh.table("events").height == 2
     assert json.loads((out / "report.json").read_text())["events"]["quarantined"] == 1
