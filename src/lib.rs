@@ -3,6 +3,8 @@
 //! The engine is plain Rust; the Python face lives in `bindings` behind the `python` feature.
 pub mod build;
 pub mod clean;
+pub mod clv;
+pub mod cohorts;
 pub mod compare;
 pub mod error;
 pub mod experiments;

@@ -347,7 +347,8 @@ def test_build_warehouse_and_cli(tmp_path, make_folder):
     report = shoplens.build_warehouse(folder, out)
     assert report["conservation"]["holds"]
     names = sorted(p.name for p in out.iterdir())
-    tables = (*shoplens._pipeline.TABLES, *kpis.TABLES)
+    derived = ["cohort_retention", "customers"]  # src/cohorts and src/clv
+    tables = (*shoplens._pipeline.TABLES, *kpis.TABLES, *derived)
     assert names == sorted([*(f"{t}.parquet" for t in tables), "report.json"])
     wh = shoplens.open_warehouse(out)
     assert wh.table("events").height == 2

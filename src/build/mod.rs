@@ -61,6 +61,8 @@ pub fn derived_tables(cleaned: &CleanTables<'_>) -> Result<Vec<(&'static str, Da
     if let Some(events) = cleaned.table("events") {
         let (categories, items) = (cleaned.table("categories"), cleaned.table("items"));
         derived.extend(crate::kpis::tables(events, categories, items)?);
+        // Cohorts and customer lifetime value (src/cohorts, src/clv): cohort_retention, customers.
+        derived.extend(crate::clv::tables(events)?);
     }
     Ok(derived)
 }

@@ -1,0 +1,154 @@
+//! Customer lifetime value: the RFM summary of purchases, the BG/NBD model of repeat purchases and the
+//! Gamma-Gamma model of spend, fitted by maximum likelihood (argmin's L-BFGS, analytic gradients,
+//! log-space likelihoods), and the predictions built on them: P(alive), expected purchases over a
+//! horizon, expected spend, discounted CLV. Also the two derived warehouse tables of `shoplens build`
+//! that come from cohorts and CLV ([`tables`]).
+pub mod bgnbd;
+pub mod gamma_gamma;
+pub mod hyp2f1;
+mod optimize;
+pub mod simulate;
+pub mod summary;
+
+pub use bgnbd::{bgnbd_log_likelihood, fit_bgnbd, BgNbd};
+pub use gamma_gamma::{
+    customer_lifetime_value, fit_gamma_gamma, gamma_gamma_log_likelihood, GammaGamma,
+};
+pub use summary::{rfm_summary, Unit};
+
+use polars::prelude::*;
+
+use crate::cohorts::ids::day_numbers;
+use crate::{Error, Result};
+
+/// Horizon of the `expected_purchases_90d` column, in days.
+pub const HORIZON_DAYS: f64 = 90.0;
+/// `clv_365d`: 12 months of 365/12 days, discounted at 1 % a month (lifetimes' default rate).
+pub const CLV_MONTHS: u32 = 12;
+pub const CLV_MONTHLY_DISCOUNT: f64 = 0.01;
+
+/// The purchases of non-bot visitors from an `events` table, as an RFM summary (recency and T in units
+/// of `unit_days` days), observed up to
+/// the last day with any event. One row per buyer (visitor_id keeps the events' id type).
+pub fn rfm_from_events(
+    events: &DataFrame,
+    observation_end: Option<i32>,
+    unit_days: f64,
+) -> Result<DataFrame> {
+    let col = |name: &str| {
+        events
+            .column(name)
+            .map_err(|_| Error::Schema(format!("events: missing column '{name}'")))
+    };
+    let end = match observation_end {
+        Some(e) => Some(e),
+        None => day_numbers(col("timestamp")?)?.into_iter().max(),
+    };
+    let is_purchase = col("event")?.str()?.equal("transaction");
+    let not_bot = match events.column("is_bot") {
+        Ok(c) => !c.bool()?.fill_null_with_values(false)?,
+        Err(_) => BooleanChunked::full("keep".into(), true, events.height()),
+    };
+    let keep = &is_purchase & &not_bot;
+    let purchases = events.filter(&keep)?;
+    let revenue = match purchases.column("revenue") {
+        Ok(c) => c
+            .cast(&DataType::Float64)?
+            .fill_null(FillNullStrategy::Zero)?,
+        Err(_) => Column::new("revenue".into(), vec![0.0; purchases.height()]),
+    };
+    if purchases.height() == 0 {
+        return Ok(DataFrame::new(
+            0,
+            vec![
+                events.column("visitor_id")?.clear(),
+                Column::new("frequency".into(), Vec::<f64>::new()),
+                Column::new("recency".into(), Vec::<f64>::new()),
+                Column::new("T".into(), Vec::<f64>::new()),
+                Column::new("monetary_value".into(), Vec::<f64>::new()),
+            ],
+        )?);
+    }
+    rfm_summary(
+        purchases.column("visitor_id")?,
+        purchases.column("timestamp")?,
+        Some(&revenue),
+        end,
+        unit_days,
+        "visitor_id",
+    )
+}
+
+fn floats(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
+    Ok(df.column(name)?.f64()?.into_no_null_iter().collect())
+}
+
+/// The warehouse's `customers` table from an RFM summary in days: the summary plus p_alive,
+/// expected_purchases_90d and clv_365d. The predictions are null when a model cannot be fitted (too
+/// few repeat buyers for BG/NBD, or no positive repeat spend for Gamma-Gamma).
+pub fn customers_from_summary(summary: &DataFrame) -> Result<DataFrame> {
+    let (x, tx, t, m) = (
+        floats(summary, "frequency")?,
+        floats(summary, "recency")?,
+        floats(summary, "T")?,
+        floats(summary, "monetary_value")?,
+    );
+    let n = x.len();
+    let bg = fit_bgnbd(&x, &tx, &t).ok();
+    let gg = fit_gamma_gamma(&x, &m).ok().filter(|g| g.q > 1.0);
+    let nulls = || vec![None::<f64>; n];
+    let (alive, expected, clv) = match &bg {
+        Some(bg) => {
+            let alive = bg.p_alive(&x, &tx, &t)?.into_iter().map(Some).collect();
+            let expected = bg
+                .expected_purchases(HORIZON_DAYS, &x, &tx, &t)?
+                .into_iter()
+                .map(Some)
+                .collect();
+            let clv = match &gg {
+                Some(gg) => customer_lifetime_value(
+                    bg,
+                    gg,
+                    &x,
+                    &tx,
+                    &t,
+                    &m,
+                    CLV_MONTHS,
+                    CLV_MONTHLY_DISCOUNT,
+                    365.0 / 12.0,
+                )?
+                .into_iter()
+                .map(Some)
+                .collect(),
+                None => nulls(),
+            };
+            (alive, expected, clv)
+        }
+        None => (nulls(), nulls(), nulls()),
+    };
+    let mut out = summary.clone();
+    out.with_column(Column::new("p_alive".into(), alive))?;
+    out.with_column(Column::new("expected_purchases_90d".into(), expected))?;
+    out.with_column(Column::new("clv_365d".into(), clv))?;
+    Ok(out)
+}
+
+/// The warehouse's `customers` table straight from an `events` table.
+pub fn customers_table(events: &DataFrame) -> Result<DataFrame> {
+    customers_from_summary(&rfm_from_events(events, None, 1.0)?)
+}
+
+/// The derived tables `shoplens build` writes from the clean events: `cohort_retention` and `customers`.
+pub fn tables(events: &DataFrame) -> Result<Vec<(&'static str, DataFrame)>> {
+    let (cohorts, customers) = rayon::join(
+        || crate::cohorts::retention_table(events),
+        || customers_table(events),
+    );
+    Ok(vec![
+        ("cohort_retention", cohorts?),
+        ("customers", customers?),
+    ])
+}
+
+#[cfg(test)]
+mod tests;
