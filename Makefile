@@ -20,7 +20,8 @@ SCALE ?= 1.0
 SEED ?= 42
 PORT ?= 8050
 
-.PHONY: help venv dev test test-rust test-py lint fmt demo bench clean browser serve screenshots loadtest
+.PHONY: help venv dev test test-rust test-py lint fmt demo bench clean system-deps
+.PHONY: browser serve screenshots loadtest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +33,16 @@ $(VENV)/.installed: requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed ## create the Python environment with pinned tools
+
+# Debian packages the test suite uses (headless Chromium for the dashboard's browser tests); installs only
+# what is missing, so a machine that has them makes no network call.
+SYSTEM_PACKAGES := chromium chromium-driver
+system-deps: ## install the system packages the tests need (root, apt)
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 dev: venv ## build the Rust extension (release) into the environment
 	VIRTUAL_ENV=$(VENV) PATH=$(VENV)/bin:$$PATH CARGO_TARGET_DIR=$(PY_TARGET) \
