@@ -65,7 +65,8 @@ def _shell(pages: tuple[ModuleType, ...]) -> Callable[[], html.Div]:
                 ],
                 fluid=True,
             ),
-            className="border-bottom",
+            color=None,
+            className="bg-body-tertiary border-bottom",
         )
         return html.Div(
             [
@@ -108,7 +109,7 @@ def create_app(
     source = DataSource(warehouse)
     store = AuthStore(auth_db, throttle=throttle, clock=clock)
     logger = logs.configure(Path(log_file) if log_file else None, stream=log_stream)
-    server = flask.Flask("shoplens_dash")
+    server = flask.Flask("shoplens_dash", static_folder=None)
     holder: dict[str, dash.Dash] = {}
 
     def script_hashes() -> list[str]:

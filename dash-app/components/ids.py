@@ -62,3 +62,31 @@ HOME_CARDS = "home-cards"
 HOME_TREND = "home-trend"
 HOME_FUNNEL = "home-funnel"
 HOME_WEEKDAY = "home-weekday"
+
+
+def filter_ids(prefix: str) -> dict[str, str]:
+    """The ids of one page's KPI filter bar (dates, days, root category, segment, bots)."""
+    return {key: f"{prefix}-{key.replace('_', '-')}" for key in ("start_end", "days", "root", "segment", "bots")}
+
+
+# --- traffic, behavior, funnel, conversions, products ---------------------------------------------
+TRAFFIC_PERIOD = "traffic-period"
+TRAFFIC_SERIES = "traffic-series"
+TRAFFIC_HEATMAP = "traffic-heatmap"
+TRAFFIC_EPS = "traffic-eps"
+BEHAVIOR_CARDS = "behavior-cards"
+BEHAVIOR_DROPOFF = "behavior-dropoff"
+BEHAVIOR_HOURS = "behavior-hours"
+FUNNEL_USER = "funnel-user"
+FUNNEL_SESSION = "funnel-session"
+FUNNEL_TABLE = "funnel-table"
+FUNNEL_BY_DAY = "funnel-by-day"
+CONV_CARDS = "conv-cards"
+CONV_SEGMENTS = "conv-segments"
+CONV_CATEGORIES = "conv-categories"
+CONV_WEEKDAY = "conv-weekday"
+PROD_RANKING = "prod-ranking"
+PROD_PARETO = "prod-pareto"
+PROD_BANDS = "prod-bands"
+PROD_TREE = "prod-tree"
+PROD_TABLE = "prod-table"

@@ -29,6 +29,8 @@ def _template(mode: str) -> go.layout.Template:
             legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
             hoverlabel=dict(font=dict(color=ink), bgcolor=_PAPER[mode]),
             title=dict(x=0, xanchor="left", font=dict(size=15)),
+            shapedefaults=dict(line=dict(color=ink)),
+            annotationdefaults=dict(font=dict(color=ink)),
         )
     )
 
