@@ -6,6 +6,7 @@ registered at import time, so building several apps in one process, as the tests
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import time
@@ -23,10 +24,41 @@ from . import logs, security
 from .auth_store import AuthStore, Throttle
 from .components import ids
 from .data import DataSource
-from .pages import experiments, home, methodology, planner, quality, simulator
+from .pages import experiments, methodology, planner, quality, simulator
 
-#: Pages in menu order; each module has PATH, NAME, TITLE, layout() and register(app, source).
-PAGES: tuple[ModuleType, ...] = (home, experiments, planner, simulator, quality, methodology)
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _pages() -> tuple[ModuleType, ...]:
+    """Pages in menu order; each module has PATH, NAME, layout(source) and register(app, source).
+
+    The KPI, cohort and customer-value pages appear with the engine APIs they present
+    (``shoplens.kpis``, ``shoplens.cohorts``, ``shoplens.clv``); without ``shoplens.kpis`` the home page is
+    the warehouse overview from the build report.
+    """
+    from .pages import home
+
+    pages: list[ModuleType] = []
+    if _has("shoplens.kpis"):
+        from .pages import behavior, conversions, funnel, home_kpis, products, traffic
+
+        pages += [home_kpis, traffic, behavior, funnel, conversions, products]
+    else:
+        pages.append(home)
+    if _has("shoplens.cohorts"):
+        from .pages import cohorts
+
+        pages.append(cohorts)
+    if _has("shoplens.clv"):
+        from .pages import customer_value
+
+        pages.append(customer_value)
+    return (*pages, experiments, planner, simulator, quality, methodology)
+
+
+PAGES: tuple[ModuleType, ...] = _pages()
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
@@ -66,6 +98,7 @@ def _shell(pages: tuple[ModuleType, ...]) -> Callable[[], html.Div]:
                 fluid=True,
             ),
             color=None,
+            dark=False,
             className="bg-body-tertiary border-bottom",
         )
         return html.Div(

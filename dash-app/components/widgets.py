@@ -132,7 +132,7 @@ def filter_bar(ids_: dict[str, str], *, first: Any, last: Any, roots: list[int])
                             {"label": "returning", "value": "returning"},
                             {"label": "churned", "value": "churned"},
                         ],
-                        value="",
+                        value="all",
                     ),
                 ],
                 md=2,

@@ -155,6 +155,13 @@ class DataSource:
     def kpi_funnel(self, f: Any, level: str) -> pl.DataFrame:
         return self.kpi_table("funnel", f).filter(pl.col("level") == level).sort("step_order")
 
+    # --- cohorts and customer value (shoplens.cohorts, shoplens.clv) ------------------------------
+    def retention(self, by: str, period: str) -> pl.DataFrame:
+        return _retention(self.path, self._stamp(), by, period)
+
+    def customers(self) -> pl.DataFrame:
+        return _customers(self.path, self._stamp())
+
     # --- experiments -------------------------------------------------------------------------------
     def analysis(self) -> sx.ExperimentAnalysis:
         return _analysis(self.path, self._stamp())
@@ -361,6 +368,20 @@ def _bayes(path: Path, stamp: int, name: str) -> pl.DataFrame:
             )
         )
     return pl.DataFrame(rows)
+
+
+@lru_cache(maxsize=16)
+def _retention(path: Path, stamp: int, by: str, period: str) -> pl.DataFrame:
+    import shoplens.cohorts as cohorts
+
+    return cohorts.retention(shoplens.open_warehouse(path), by=by, period=period)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=4)
+def _customers(path: Path, stamp: int) -> pl.DataFrame:
+    import shoplens.clv as clv
+
+    return clv.customers(shoplens.open_warehouse(path))
 
 
 @lru_cache(maxsize=4)
