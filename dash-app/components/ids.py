@@ -46,6 +46,7 @@ DQ_CONSERVATION = "dq-conservation"
 DQ_FILES = "dq-files"
 DQ_RULES = "dq-rules"
 DQ_QUARANTINE = "dq-quarantine"
+DQ_PAGE = "dq-page"
 DQ_RULE_FILTER = "dq-rule-filter"
 DQ_ANOMALIES = "dq-anomalies"
 
@@ -90,6 +91,7 @@ PROD_PARETO = "prod-pareto"
 PROD_BANDS = "prod-bands"
 PROD_TREE = "prod-tree"
 PROD_TABLE = "prod-table"
+PROD_SEARCH = "prod-search"
 
 # --- cohorts, customer value ---------------------------------------------------------------------
 COHORT_BY = "cohort-by"
