@@ -21,8 +21,10 @@ SCALE ?= 1.0
 MYPY_CHECKED := shoplens/stats.py shoplens/experiments shoplens/_analyze.py shoplens/_planner.py \
 	shoplens/_compare.py shoplens/_frames.py shoplens/_validate.py shoplens/_types.py shoplens/_display.py
 SEED ?= 42
+PORT ?= 8050
 
 .PHONY: help venv dev test test-rust test-py lint fmt demo bench clean system-deps
+.PHONY: browser serve screenshots loadtest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,21 +63,22 @@ lint: dev ## rustfmt, clippy -D warnings (with and without Python), ruff, mypy s
 	cargo fmt --check
 	CARGO_TARGET_DIR=$(ENGINE_TARGET) cargo clippy --release --all-targets -- -D warnings
 	CARGO_TARGET_DIR=$(CLIPPY_PY_TARGET) cargo clippy --release --features python --lib -- -D warnings
-	$(VENV)/bin/ruff check python tests bench
-	$(VENV)/bin/ruff format --check python tests bench
+	$(VENV)/bin/ruff check python tests bench dash-app
+	$(VENV)/bin/ruff format --check python tests bench dash-app
 	$(PY) -m mypy.stubtest shoplens._native
 	cd python && $(PY) -m mypy --follow-imports=silent $(MYPY_CHECKED)
 
 fmt: venv ## format Rust and Python sources
 	cargo fmt
-	$(VENV)/bin/ruff format python tests bench
-	$(VENV)/bin/ruff check --fix python tests bench
+	$(VENV)/bin/ruff format python tests bench dash-app
+	$(VENV)/bin/ruff check --fix python tests bench dash-app
 
-demo: dev ## generate the RetailRocket-scale demo, build the warehouse, print the summary
+demo: dev ## generate the RetailRocket-scale demo, build the warehouse, print the summary, serve the dashboard
 	$(VENV)/bin/shoplens generate --out $(DEMO_DIR) --scale $(SCALE) --seed $(SEED)
 	$(VENV)/bin/shoplens build --raw $(DEMO_DIR) --out $(WAREHOUSE)
 	$(VENV)/bin/shoplens report --warehouse $(WAREHOUSE)
 	$(VENV)/bin/shoplens experiment --warehouse $(WAREHOUSE)
+	$(VENV)/bin/shoplens serve --warehouse $(WAREHOUSE) --host 127.0.0.1 --port $(PORT)
 
 bench: dev ## benchmarks (times, ratios to the I/O floor, peak memory); results in docs/benchmarks.md
 	$(PY) -m pip install --quiet -r bench/requirements.txt
@@ -83,3 +86,15 @@ bench: dev ## benchmarks (times, ratios to the I/O floor, peak memory); results 
 
 clean: ## remove demo data and the warehouse (build caches stay in $(CACHE))
 	rm -rf data
+
+# --- dashboard -------------------------------------------------------------------------------------
+browser: system-deps ## the system chromium that the browser tests and screenshots drive (make system-deps)
+
+serve: dev ## serve the dashboard for $(WAREHOUSE) on 127.0.0.1:$(PORT) (prints a one-time admin password once)
+	$(VENV)/bin/shoplens serve --warehouse $(WAREHOUSE) --host 127.0.0.1 --port $(PORT)
+
+screenshots: dev browser ## one 1440x900 screenshot per dashboard page into docs/screenshots (same code as the tests)
+	$(PY) tests/dash_browser.py screenshots --warehouse $(WAREHOUSE) --out docs/screenshots
+
+loadtest: dev ## 50 logged-in users changing inputs for 60 s against $(WAREHOUSE); figures for docs/benchmarks.md
+	$(PY) bench/dashboard_load.py --warehouse $(WAREHOUSE) --users 50 --seconds 60
