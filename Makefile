@@ -18,8 +18,9 @@ DEMO_DIR ?= data/demo
 WAREHOUSE ?= data/warehouse
 SCALE ?= 1.0
 SEED ?= 42
+DIST ?= dist
 
-.PHONY: help venv dev test test-rust test-py lint fmt demo bench clean
+.PHONY: help venv dev test test-rust test-py lint fmt demo bench clean wheel ops-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,7 +40,7 @@ dev: venv ## build the Rust extension (release) into the environment
 test-rust: ## engine tests without Python (cargo test)
 	CARGO_TARGET_DIR=$(ENGINE_TARGET) cargo test --release --quiet
 
-test-py: dev ## Python tests (pytest), after building the extension
+test-py: dev ops-tools ## Python tests (pytest), after building the extension
 	cd $(CURDIR) && $(PY) -m pytest -q
 
 test: test-rust test-py ## everything CI runs: cargo test, then the extension and pytest
@@ -65,6 +66,14 @@ demo: dev ## generate the RetailRocket-scale demo, build the warehouse, print th
 
 bench: dev ## benchmarks (times, ratios to the I/O floor, peak memory); results in docs/benchmarks.md
 	$(PY) bench/run.py
+
+wheel: venv ## release wheel into $(DIST): the build command docker/Dockerfile runs (tests/test_ops.py checks)
+	VIRTUAL_ENV=$(VENV) PATH=$(VENV)/bin:$$PATH CARGO_TARGET_DIR=$(PY_TARGET) \
+		$(VENV)/bin/maturin build --release --out $(DIST)
+
+ops-tools: ## system tools tests/test_ops.py runs: docker-compose (validates the compose file, no engine)
+	command -v docker-compose >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose)
 
 clean: ## remove demo data and the warehouse (build caches stay in $(CACHE))
 	rm -rf data
