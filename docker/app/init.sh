@@ -4,8 +4,9 @@
 # and a load replaces the previous one atomically.
 set -eu
 : "${SHOPLENS_DATABASE_URL:?SHOPLENS_DATABASE_URL is not set}"
-raw=/data/demo
-warehouse=/data/warehouse
+data="${SHOPLENS_DATA_DIR:-/data}"
+raw="$data/demo"
+warehouse="$data/warehouse"
 
 if [ ! -f "$warehouse/report.json" ]; then
     shoplens generate --out "$raw" --scale "${DEMO_SCALE:-0.05}" --seed "${DEMO_SEED:-42}"
