@@ -18,9 +18,11 @@ DEMO_DIR ?= data/demo
 WAREHOUSE ?= data/warehouse
 SCALE ?= 1.0
 SEED ?= 42
+PORT ?= 8050
 DIST ?= dist
 
-.PHONY: help venv dev test test-rust test-py lint fmt demo bench clean wheel ops-tools
+.PHONY: help venv dev test test-rust test-py lint fmt demo bench clean system-deps
+.PHONY: browser serve screenshots loadtest wheel
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +35,17 @@ $(VENV)/.installed: requirements-dev.txt
 
 venv: $(VENV)/.installed ## create the Python environment with pinned tools
 
+# Debian packages the test suite uses (headless Chromium for the dashboard's browser tests, docker-compose
+# to validate docker-compose.yml without an engine); installs only
+# what is missing, so a machine that has them makes no network call.
+SYSTEM_PACKAGES := chromium chromium-driver docker-compose
+system-deps: ## install the system packages the tests need (root, apt)
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
 dev: venv ## build the Rust extension (release) into the environment
 	VIRTUAL_ENV=$(VENV) PATH=$(VENV)/bin:$$PATH CARGO_TARGET_DIR=$(PY_TARGET) \
 		$(VENV)/bin/maturin develop --release --quiet
@@ -40,7 +53,7 @@ dev: venv ## build the Rust extension (release) into the environment
 test-rust: ## engine tests without Python (cargo test)
 	CARGO_TARGET_DIR=$(ENGINE_TARGET) cargo test --release --quiet
 
-test-py: dev ops-tools ## Python tests (pytest), after building the extension
+test-py: dev ## Python tests (pytest), after building the extension
 	cd $(CURDIR) && $(PY) -m pytest -q
 
 test: test-rust test-py ## everything CI runs: cargo test, then the extension and pytest
@@ -49,20 +62,21 @@ lint: dev ## rustfmt, clippy -D warnings (with and without Python), ruff, mypy s
 	cargo fmt --check
 	CARGO_TARGET_DIR=$(ENGINE_TARGET) cargo clippy --release --all-targets -- -D warnings
 	CARGO_TARGET_DIR=$(CLIPPY_PY_TARGET) cargo clippy --release --features python --lib -- -D warnings
-	$(VENV)/bin/ruff check python tests bench
-	$(VENV)/bin/ruff format --check python tests bench
+	$(VENV)/bin/ruff check python tests bench dash-app
+	$(VENV)/bin/ruff format --check python tests bench dash-app
 	$(PY) -m mypy.stubtest shoplens._native --ignore-missing-stub
 
 fmt: venv ## format Rust and Python sources
 	cargo fmt
-	$(VENV)/bin/ruff format python tests bench
-	$(VENV)/bin/ruff check --fix python tests bench
+	$(VENV)/bin/ruff format python tests bench dash-app
+	$(VENV)/bin/ruff check --fix python tests bench dash-app
 
-demo: dev ## generate the RetailRocket-scale demo, build the warehouse, print the summary
+demo: dev ## generate the RetailRocket-scale demo, build the warehouse, print the summary, serve the dashboard
 	$(VENV)/bin/shoplens generate --out $(DEMO_DIR) --scale $(SCALE) --seed $(SEED)
 	$(VENV)/bin/shoplens build --raw $(DEMO_DIR) --out $(WAREHOUSE)
 	$(VENV)/bin/shoplens report --warehouse $(WAREHOUSE)
 	$(VENV)/bin/shoplens experiment --warehouse $(WAREHOUSE)
+	$(VENV)/bin/shoplens serve --warehouse $(WAREHOUSE) --host 127.0.0.1 --port $(PORT)
 
 bench: dev ## benchmarks (times, ratios to the I/O floor, peak memory); results in docs/benchmarks.md
 	$(PY) bench/run.py
@@ -71,9 +85,17 @@ wheel: venv ## release wheel into $(DIST): the build command docker/Dockerfile r
 	VIRTUAL_ENV=$(VENV) PATH=$(VENV)/bin:$$PATH CARGO_TARGET_DIR=$(PY_TARGET) \
 		$(VENV)/bin/maturin build --release --out $(DIST)
 
-ops-tools: ## system tools tests/test_ops.py runs: docker-compose (validates the compose file, no engine)
-	command -v docker-compose >/dev/null || \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose)
-
 clean: ## remove demo data and the warehouse (build caches stay in $(CACHE))
 	rm -rf data
+
+# --- dashboard -------------------------------------------------------------------------------------
+browser: system-deps ## the system chromium that the browser tests and screenshots drive (make system-deps)
+
+serve: dev ## serve the dashboard for $(WAREHOUSE) on 127.0.0.1:$(PORT) (prints a one-time admin password once)
+	$(VENV)/bin/shoplens serve --warehouse $(WAREHOUSE) --host 127.0.0.1 --port $(PORT)
+
+screenshots: dev browser ## one 1440x900 screenshot per dashboard page into docs/screenshots (same code as the tests)
+	$(PY) tests/dash_browser.py screenshots --warehouse $(WAREHOUSE) --out docs/screenshots
+
+loadtest: dev ## 50 logged-in users changing inputs for 60 s against $(WAREHOUSE); figures for docs/benchmarks.md
+	$(PY) bench/dashboard_load.py --warehouse $(WAREHOUSE) --users 50 --seconds 60

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+# Dashboard tests: a small generated warehouse built once per session.
+from dash_support import small_warehouse  # noqa: F401
 from rr_files import write_folder
 
 

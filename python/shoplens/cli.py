@@ -48,6 +48,20 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--name", default=None, help="only this experiment")
     exp.add_argument("--correction", choices=["holm", "bonferroni", "bh"], default="holm")
     exp.add_argument("--alpha", type=float, default=0.05)
+
+    # --- serve (dashboard) ---
+    serve = sub.add_parser("serve", help="the dashboard, behind a login, under gunicorn (needs shoplens[dashboard])")
+    source = serve.add_mutually_exclusive_group(required=True)
+    source.add_argument("--warehouse", type=Path, help="Parquet warehouse folder")
+    source.add_argument("--database-url", default=None, help="PostgreSQL URL")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8050)
+    serve.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (default 1)")
+    serve.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    serve.add_argument("--users-file", type=Path, default=None, help="default: WAREHOUSE.users.sqlite beside it")
+    serve.add_argument("--log-file", type=Path, default=None, help="JSON lines; default: WAREHOUSE.dashboard.log")
+    serve.add_argument("--behind-tls-proxy", action="store_true",
+                       help="trust one reverse proxy's X-Forwarded-* headers and mark cookies Secure")  # fmt: skip
     return parser
 
 
@@ -142,12 +156,30 @@ def _experiment(args: argparse.Namespace) -> None:
         print(f"{summary.text()}; sequential after {summary.looks} daily looks: {status}")
 
 
+def _serve(args: argparse.Namespace) -> None:
+    from shoplens.dashboard import serve
+
+    serve(
+        args.warehouse,
+        database_url=args.database_url,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        auth_db=args.users_file,
+        log_file=args.log_file,
+        behind_proxy=args.behind_tls_proxy,
+        secure_cookies=args.behind_tls_proxy,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from shoplens.errors import InputError
 
     try:
         commands = {"generate": _generate, "build": _build, "report": _report, "experiment": _experiment}
+        commands["serve"] = _serve
         commands[args.command](args)
     except InputError as exc:
         print(f"shoplens: error: {exc}", file=sys.stderr)

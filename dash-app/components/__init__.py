@@ -1,0 +1,1 @@
+"""Figures, shared widgets and component ids of the dashboard."""

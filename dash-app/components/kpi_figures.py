@@ -1,0 +1,154 @@
+"""Figures of the KPI pages (frames from ``shoplens.kpis`` in, Plotly figures out)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from .figures import empty
+from .theme import template_name
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def trend(daily: pl.DataFrame, theme: str | None) -> go.Figure:
+    """Daily distinct visitors and revenue with their 7-day trailing means."""
+    if daily.height == 0:
+        return empty(theme)
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=("Visitors per day", "Revenue per day")
+    )
+    days = daily["date"].to_list()
+    fig.add_bar(x=days, y=daily["visitors"].to_list(), name="visitors", row=1, col=1, opacity=0.5)
+    fig.add_scatter(x=days, y=daily["visitors_ma7"].to_list(), name="visitors, 7-day mean", mode="lines", row=1, col=1)
+    fig.add_bar(x=days, y=daily["revenue"].to_list(), name="revenue", row=2, col=1, opacity=0.5)
+    fig.add_scatter(x=days, y=daily["revenue_ma7"].to_list(), name="revenue, 7-day mean", mode="lines", row=2, col=1)
+    fig.update_layout(template=template_name(theme), bargap=0.1)
+    return fig
+
+
+def funnel(steps: pl.DataFrame, theme: str | None, *, title: str = "Funnel (users)") -> go.Figure:
+    if steps.height == 0 or steps["n"].sum() == 0:
+        return empty(theme)
+    fig = go.Figure(layout=dict(template=template_name(theme), title=title))
+    fig.add_trace(
+        go.Funnel(y=steps["step"].to_list(), x=steps["n"].to_list(), textinfo="value+percent initial", name="units")
+    )
+    return fig
+
+
+def weekday_events(cells: pl.DataFrame, theme: str | None) -> go.Figure:
+    """Events and purchases per weekday (event counts add up over the hours of a day)."""
+    if cells.height == 0 or cells["events"].sum() == 0:
+        return empty(theme)
+    per = cells.group_by("weekday").agg(pl.col("events").sum(), pl.col("purchases").sum()).sort("weekday")
+    labels = [WEEKDAYS[d] for d in per["weekday"].to_list()]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_bar(x=labels, y=per["events"].to_list(), name="events")
+    fig.add_scatter(x=labels, y=per["purchases"].to_list(), name="purchases", mode="lines+markers", secondary_y=True)
+    fig.update_layout(template=template_name(theme), title="Events and purchases by weekday (UTC)")
+    return fig
+
+
+def heatmap(cells: pl.DataFrame, value: str, theme: str | None, *, title: str) -> go.Figure:
+    """Hour x weekday matrix of one measure."""
+    if cells.height == 0 or cells[value].sum() == 0:
+        return empty(theme)
+    grid = [[0.0] * 24 for _ in range(7)]
+    for row in cells.iter_rows(named=True):
+        grid[row["weekday"]][row["hour"]] = row[value] or 0
+    fig = go.Figure(go.Heatmap(z=grid, x=list(range(24)), y=list(WEEKDAYS), colorscale="Blues", name=value))
+    fig.update_layout(template=template_name(theme), title=title)
+    fig.update_xaxes(title="hour (UTC)", dtick=2)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def periods(frame: pl.DataFrame, theme: str | None, *, title: str, x: str = "period_start") -> go.Figure:
+    """Distinct visitors and sessions per period (counted per period, never summed from days)."""
+    if frame.height == 0:
+        return empty(theme)
+    fig = go.Figure(layout=dict(template=template_name(theme), title=title))
+    for col in ("visitors", "sessions", "buyers"):
+        if col in frame.columns:
+            fig.add_scatter(x=frame[x].to_list(), y=frame[col].to_list(), name=col, mode="lines+markers")
+    return fig
+
+
+def product_ranking(products: pl.DataFrame, theme: str | None, *, top: int = 20) -> go.Figure:
+    """Top items by the Wilson lower bound of view-to-purchase, intervals drawn."""
+    head = products.filter(pl.col("viewers") > 0).sort("rank").head(top)
+    if head.height == 0:
+        return empty(theme)
+    labels = [str(i) for i in head["item_id"].to_list()]
+    fig = go.Figure(layout=dict(template=template_name(theme), title=f"Top {top} items by Wilson lower bound"))
+    fig.add_scatter(
+        x=head["view_to_purchase"].to_list(),
+        y=labels,
+        mode="markers",
+        name="view to purchase",
+        error_x=dict(
+            type="data",
+            symmetric=False,
+            array=(head["wilson_high"] - head["view_to_purchase"]).to_list(),
+            arrayminus=(head["view_to_purchase"] - head["wilson_low"]).to_list(),
+        ),
+    )
+    fig.update_yaxes(autorange="reversed", type="category", title="item")
+    fig.update_xaxes(title="viewers who bought / viewers", tickformat=".1%")
+    return fig
+
+
+def pareto(products: pl.DataFrame, theme: str | None) -> go.Figure:
+    """Revenue per item, largest first, with the cumulative share and ABC classes."""
+    rev = products.filter(pl.col("revenue") > 0).sort("revenue", descending=True)
+    if rev.height == 0:
+        return empty(theme)
+    total = rev["revenue"].sum()
+    share = (rev["revenue"].cum_sum() / total).to_list()
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for cls in ("A", "B", "C"):
+        part = [i for i, c in enumerate(rev["abc_class"].to_list()) if c == cls]
+        fig.add_bar(x=[i + 1 for i in part], y=[rev["revenue"][i] for i in part], name=f"class {cls}")
+    fig.add_scatter(x=list(range(1, rev.height + 1)), y=share, name="cumulative share", mode="lines", secondary_y=True)
+    fig.update_layout(template=template_name(theme), title="Pareto of revenue by item (ABC classes)", bargap=0)
+    fig.update_xaxes(title="items, by revenue")
+    fig.update_yaxes(tickformat=".0%", secondary_y=True, range=[0, 1.02])
+    return fig
+
+
+def price_bands(bands: pl.DataFrame, theme: str | None) -> go.Figure:
+    if bands.height == 0:
+        return empty(theme)
+    labels = [f"{lo:,.0f}-{hi:,.0f}" for lo, hi in zip(bands["price_low"], bands["price_high"], strict=True)]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_bar(x=labels, y=bands["views"].to_list(), name="views")
+    fig.add_scatter(x=labels, y=bands["revenue"].to_list(), name="revenue", mode="lines+markers", secondary_y=True)
+    fig.update_layout(template=template_name(theme), title="Price bands (quintiles of current price)")
+    return fig
+
+
+def category_tree(cats: pl.DataFrame, theme: str | None, *, value: str = "views") -> go.Figure:
+    rows = cats.filter(pl.col(value) > 0)
+    if rows.height == 0:
+        return empty(theme)
+    ids = [str(c) for c in rows["category_id"].to_list()]
+    parents = ["" if p is None else str(p) for p in rows["parent_id"].to_list()]
+    known = set(ids)
+    parents = [p if p in known else "" for p in parents]
+    fig = go.Figure(
+        go.Treemap(ids=ids, labels=ids, parents=parents, values=rows[value].to_list(), branchvalues="total", name=value)
+    )
+    fig.update_layout(template=template_name(theme), title=f"Category tree by {value} (roll-up at every level)")
+    return fig
+
+
+def bars(frame: pl.DataFrame, x: str, y: str, theme: str | None, *, title: str, pct: bool = False) -> go.Figure:
+    if frame.height == 0:
+        return empty(theme)
+    fig = go.Figure(layout=dict(template=template_name(theme), title=title))
+    fig.add_bar(x=[str(v) for v in frame[x].to_list()], y=frame[y].to_list(), name=y)
+    if pct:
+        fig.update_yaxes(tickformat=".1%")
+    return fig

@@ -1,0 +1,146 @@
+"""Shared page widgets: headers, KPI cards, graphs with loading states, tables, empty states."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+import polars as pl
+from dash import dash_table, dcc, html
+
+EMPTY_MESSAGE = "no data for this filter"
+
+
+def header(title: str, lead: str) -> html.Div:
+    return html.Div([html.H2(title, className="h3 mt-3"), html.P(lead, className="text-body-secondary")])
+
+
+def graph(component_id: str, *, height: int = 380) -> dcc.Loading:
+    """A chart with a loading state; its figure is filled by a callback."""
+    return dcc.Loading(
+        dcc.Graph(id=component_id, config={"displaylogo": False}, style={"height": f"{height}px"}),
+        type="default",
+    )
+
+
+def card(title: str, value: str, *, note: str = "", card_id: str | None = None) -> dbc.Card:
+    body = [html.Div(title, className="text-body-secondary small"), html.Div(value, className="fs-4 fw-semibold")]
+    if note:
+        body.append(html.Div(note, className="small text-body-secondary"))
+    kwargs: dict[str, Any] = {"id": card_id} if card_id else {}
+    return dbc.Card(dbc.CardBody(body), className="h-100", **kwargs)
+
+
+def table(component_id: str, *, page_size: int = 15, **kwargs: Any) -> dash_table.DataTable:
+    """A DataTable styled to follow Bootstrap's light and dark modes (colours from CSS variables)."""
+    return dash_table.DataTable(
+        id=component_id,
+        page_size=page_size,
+        style_table={"overflowX": "auto"},
+        style_header={"backgroundColor": "var(--bs-tertiary-bg)", "color": "var(--bs-body-color)", "fontWeight": "600"},
+        style_cell={
+            "backgroundColor": "var(--bs-body-bg)",
+            "color": "var(--bs-body-color)",
+            "fontFamily": "inherit",
+            "fontSize": "0.85rem",
+            "textAlign": "left",
+            "maxWidth": "32rem",
+            "overflow": "hidden",
+            "textOverflow": "ellipsis",
+        },
+        **kwargs,
+    )
+
+
+def records(
+    frame: pl.DataFrame, formats: dict[str, str] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows and column specs for a DataTable; ``formats`` maps a column to a Python format spec."""
+    formats = formats or {}
+    rows = []
+    for row in frame.iter_rows(named=True):
+        out = {}
+        for key, value in row.items():
+            if key in formats and isinstance(value, int | float) and value is not None:
+                out[key] = format(value, formats[key])
+            elif isinstance(value, bool):
+                out[key] = "yes" if value else "no"
+            else:
+                out[key] = value if isinstance(value, int | float | str) or value is None else str(value)
+        rows.append(out)
+    return rows, [{"name": c, "id": c} for c in frame.columns]
+
+
+def empty_note(message: str = EMPTY_MESSAGE) -> dbc.Alert:
+    return dbc.Alert(message, color="secondary", className="my-2")
+
+
+def filter_bar(ids_: dict[str, str], *, first: Any, last: Any, roots: list[int]) -> dbc.Row:
+    """Date range, weekday/weekend, root category, segment and bots in/out; ``ids_`` names the components
+    (keys: start_end, days, root, segment, bots)."""
+    return dbc.Row(
+        [
+            dbc.Col(
+                [
+                    dbc.Label("Dates (UTC)"),
+                    dcc.DatePickerRange(
+                        id=ids_["start_end"],
+                        min_date_allowed=first,
+                        max_date_allowed=last,
+                        start_date=first,
+                        end_date=last,
+                        display_format="YYYY-MM-DD",
+                        minimum_nights=0,
+                    ),
+                ],
+                md="auto",
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Days", html_for=ids_["days"]),
+                    dbc.Select(
+                        id=ids_["days"],
+                        options=[
+                            {"label": "all days", "value": "all"},
+                            {"label": "weekdays", "value": "weekdays"},
+                            {"label": "weekends", "value": "weekends"},
+                        ],
+                        value="all",
+                    ),
+                ],
+                md=2,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Root category", html_for=ids_["root"]),
+                    dcc.Dropdown(
+                        id=ids_["root"],
+                        options=[{"label": str(r), "value": r} for r in roots],
+                        placeholder="all categories",
+                    ),
+                ],
+                md=2,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Segment", html_for=ids_["segment"]),
+                    dbc.Select(
+                        id=ids_["segment"],
+                        options=[
+                            {"label": "all visitors", "value": ""},
+                            {"label": "new", "value": "new"},
+                            {"label": "returning", "value": "returning"},
+                            {"label": "churned", "value": "churned"},
+                        ],
+                        value="",
+                    ),
+                ],
+                md=2,
+            ),
+            dbc.Col(
+                [dbc.Label("Bots"), dbc.Switch(id=ids_["bots"], label="include bots", value=False)],
+                md="auto",
+            ),
+        ],
+        className="g-3 align-items-end mb-3",
+    )

@@ -1,0 +1,382 @@
+"""The dashboard's one data layer: the only module that reads the warehouse (or PostgreSQL).
+
+Every figure comes from the public shoplens API (``shoplens.experiments``, ``shoplens.stats``, the
+warehouse's ``report.json`` written by the engine); this layer reads, caches and reshapes for display and
+computes nothing statistical itself. Reads are cached per warehouse build (the cache key includes the
+modification time of ``report.json``, which every build replaces).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+import shoplens
+from shoplens import experiments as sx
+from shoplens import stats
+
+
+@dataclass(frozen=True)
+class Calculation:
+    """One sample-size answer of the calculator."""
+
+    p1: float
+    p2: float
+    n_per_arm: float
+    total: int
+    days: int
+    daily_visitors: float
+
+
+class DataSource:
+    """Cached reads of one warehouse.
+
+    Parameters
+    ----------
+    warehouse : path
+        A folder written by ``shoplens build``.
+    """
+
+    def __init__(self, warehouse: str | os.PathLike[str]) -> None:
+        self.warehouse = shoplens.open_warehouse(warehouse)
+        self.path = Path(warehouse)
+
+    def _stamp(self) -> int:
+        return (self.path / "report.json").stat().st_mtime_ns
+
+    # --- data quality ------------------------------------------------------------------------------
+    def report(self) -> dict[str, Any]:
+        return _report(self.path, self._stamp())
+
+    def conservation(self) -> pl.DataFrame:
+        """Rows read = kept + quarantined + duplicates, per source file and in total (from ``report.json``)."""
+        rep = self.report()
+        rows = []
+        ev = rep["events"]
+        rows.append(
+            dict(
+                source=ev["source"],
+                rows_read=ev["rows_read"],
+                kept=ev["kept"],
+                quarantined=ev["quarantined"],
+                duplicates_removed=ev["duplicates_removed"],
+            )
+        )
+        for f in rep.get("files", []):
+            if f["source"] == ev["source"]:
+                continue
+            rows.append(
+                dict(
+                    source=f["source"],
+                    rows_read=f["rows_read"],
+                    kept=f["kept"],
+                    quarantined=f["quarantined"],
+                    duplicates_removed=0,
+                )
+            )
+        c = rep["conservation"]
+        rows.append(
+            dict(
+                source="all files",
+                rows_read=c["rows_read"],
+                kept=c["kept"],
+                quarantined=c["quarantined"],
+                duplicates_removed=c["duplicates_removed"],
+            )
+        )
+        return pl.DataFrame(rows)
+
+    def quarantine_by_rule(self) -> pl.DataFrame:
+        """Quarantined rows per validation rule over all files, in rule order (from ``report.json``)."""
+        rep = self.report()
+        order = {r["rule"]: r["order"] for r in rep["rules"]}
+        describe = {r["rule"]: r["description"] for r in rep["rules"]}
+        counts: dict[str, int] = {}
+        sources = [rep["events"]] + [f for f in rep.get("files", []) if f["source"] != rep["events"]["source"]]
+        for src in sources:
+            for rule, n in src["by_rule"]:
+                counts[rule] = counts.get(rule, 0) + int(n)
+        rows = [
+            dict(order=order.get(rule, len(order)), rule=rule, rows=n, description=describe.get(rule, ""))
+            for rule, n in counts.items()
+            if n > 0
+        ]
+        schema = {"order": pl.Int64, "rule": pl.String, "rows": pl.Int64, "description": pl.String}
+        return pl.DataFrame(rows, schema=schema).sort("order")
+
+    def quarantine_page(self, page: int, page_size: int, rule: str | None = None) -> tuple[pl.DataFrame, int]:
+        """One page of the quarantine table (rows as stored: source, line, rule, detail, raw) and the
+        number of rows matching ``rule``."""
+        frame = _table(self.path, self._stamp(), "quarantine")
+        if rule:
+            frame = frame.filter(pl.col("rule") == rule)
+        cols = [c for c in ("source", "line", "rule", "detail", "raw") if c in frame.columns]
+        return frame.slice(page * page_size, page_size).select(cols), frame.height
+
+    def event_summary(self) -> dict[str, Any]:
+        """The engine's event statistics (bots, sessions, visitors, missing prices...) from ``report.json``."""
+        return dict(self.report()["events"])
+
+    def anomalies(self) -> pl.DataFrame | None:
+        """Flagged days of the daily KPI series, when the warehouse has the anomalies table."""
+        if not (self.path / "anomalies.parquet").is_file():
+            return None
+        return _table(self.path, self._stamp(), "anomalies")
+
+    # --- KPIs (shoplens.kpis) ----------------------------------------------------------------------
+    def date_bounds(self) -> tuple[dt.date, dt.date]:
+        """First and last UTC date of the clean events (``report.json``)."""
+        ev = self.report()["events"]
+        return tuple(dt.datetime.fromtimestamp(ev[k] / 1000, dt.UTC).date() for k in ("min_ts", "max_ts"))  # type: ignore[return-value]
+
+    def root_categories(self) -> list[int]:
+        from .kpis import root_categories
+
+        return root_categories(self.path, self._stamp())
+
+    def kpi_headline(self, f: Any) -> dict[str, Any]:
+        from .kpis import headline
+
+        return headline(self.path, self._stamp(), f)
+
+    def kpi_table(self, name: str, f: Any) -> pl.DataFrame:
+        from .kpis import table
+
+        return table(self.path, self._stamp(), name, f)
+
+    def kpi_funnel(self, f: Any, level: str) -> pl.DataFrame:
+        return self.kpi_table("funnel", f).filter(pl.col("level") == level).sort("step_order")
+
+    # --- experiments -------------------------------------------------------------------------------
+    def analysis(self) -> sx.ExperimentAnalysis:
+        return _analysis(self.path, self._stamp())
+
+    def experiments(self) -> pl.DataFrame:
+        """One row per experiment: variants, users assigned, enrolment window, SRM verdict, status."""
+        asg = _table(self.path, self._stamp(), "assignments")
+        if asg.height == 0:
+            return pl.DataFrame(schema={"experiment": pl.String})
+        window = asg.group_by("experiment").agg(
+            pl.col("assigned_at").min().dt.date().alias("first_assigned"),
+            pl.col("assigned_at").max().dt.date().alias("last_assigned"),
+            pl.len().alias("assigned"),
+        )
+        rows = []
+        for name, s in self.analysis().summaries.items():
+            primary = self.analysis().results.filter(
+                (pl.col("experiment") == name) & pl.col("sequential_pvalue").is_not_nan()
+            )
+            significant = self.analysis().results.filter((pl.col("experiment") == name) & pl.col("significant"))
+            if s.srm.alarm:
+                status = "sample-ratio mismatch: do not trust"
+            elif significant.height:
+                status = "significant difference"
+            elif any(v.startswith("stop") for v in s.sequential_status.values()):
+                status = "sequential stop"
+            else:
+                status = "no significant difference"
+            rows.append(
+                dict(
+                    experiment=name,
+                    control=s.control,
+                    variants=", ".join(s.variants),
+                    srm_pvalue=s.srm.pvalue,
+                    srm_alarm=s.srm.alarm,
+                    sequential_pvalue=float(primary["sequential_pvalue"].min()) if primary.height else math.nan,
+                    looks=s.looks,
+                    status=status,
+                )
+            )
+        return window.join(pl.DataFrame(rows), on="experiment", how="inner").sort("experiment")
+
+    def experiment_results(self, name: str) -> pl.DataFrame:
+        return self.analysis().results.filter(pl.col("experiment") == name)
+
+    def experiment_summary(self, name: str) -> sx.ExperimentSummary:
+        return self.analysis().summaries[name]
+
+    def experiment_sequential(self, name: str) -> pl.DataFrame:
+        """The always-valid confidence sequence of the conversion difference (variant minus control)
+        after each day of enrolment: one row per variant and day (``shoplens.experiments.confidence_sequence``
+        on the users assigned, and converted, by that day's end, as ``analyze`` does)."""
+        return _sequential(self.path, self._stamp(), name)
+
+    def experiment_bayes(self, name: str) -> pl.DataFrame:
+        """Beta-Binomial posterior of each arm's conversion (``shoplens.experiments.bayes_proportions``
+        against the control), with P(arm beats control) and expected loss."""
+        return _bayes(self.path, self._stamp(), name)
+
+    # --- planner -----------------------------------------------------------------------------------
+    def baseline(self) -> sx.Baseline:
+        return _baseline(self.path, self._stamp())
+
+    def sample_size(
+        self, p1: float, lift: float, *, power: float, alpha: float, traffic_share: float = 1.0, arms: int = 2
+    ) -> Calculation:
+        """Users per arm to detect a relative ``lift`` on conversion ``p1`` (``shoplens.stats``) and the
+        days to enrol them at the warehouse's measured daily visitors times ``traffic_share``."""
+        p2 = p1 * (1 + lift)
+        n = stats.samplesize_proportions_2indep(p1, p2, power=power, alpha=alpha)
+        total = arms * math.ceil(n)
+        daily = self.baseline().daily_visitors
+        days = stats.duration_days(total, daily * traffic_share)
+        return Calculation(p1=p1, p2=p2, n_per_arm=n, total=total, days=days, daily_visitors=daily)
+
+    def power_curve(self, p1: float, p2: float, *, alpha: float, n_max: float, points: int = 60) -> pl.DataFrame:
+        """Power of the two-proportion test against users per arm (``shoplens.stats.power_proportions_2indep``)."""
+        step = max(n_max / points, 2.0)
+        ns = [max(2.0, step * (i + 1)) for i in range(points)]
+        power = [stats.power_proportions_2indep(p1, p2, n, alpha=alpha) for n in ns]
+        return pl.DataFrame({"n_per_arm": ns, "power": power})
+
+    def plan(
+        self, candidates: list[tuple[str, float, float]], *, power: float, alpha: float, traffic_share: float
+    ) -> pl.DataFrame:
+        """``shoplens.experiments.plan`` on the warehouse's baseline for (name, lift, cost) candidates."""
+        cands = [sx.Candidate(name, lift, cost) for name, lift, cost in candidates]
+        return sx.plan(self.baseline(), cands, power=power, alpha=alpha, traffic_share=traffic_share)
+
+    # --- simulator ---------------------------------------------------------------------------------
+    def simulate(
+        self, *, mode: str, baseline: float, lift: float, n: int, runs: int, alpha: float, seed: int
+    ) -> pl.DataFrame:
+        """Seeded Monte Carlo in the engine: A/A (no lift; rejection rate = false-positive rate) or power."""
+        return _simulate(mode, baseline, lift, n, runs, alpha, seed)
+
+    # --- methodology -------------------------------------------------------------------------------
+    @staticmethod
+    def methodology() -> str:
+        """``docs/methodology.md``, read from the checkout or the installed package."""
+        from shoplens.dashboard import methodology_path
+
+        return methodology_path().read_text(encoding="utf-8")
+
+
+# Module-level caches keyed by (warehouse path, build stamp): shared by every DataSource of a process.
+
+
+@lru_cache(maxsize=8)
+def _report(path: Path, stamp: int) -> dict[str, Any]:
+    return shoplens.open_warehouse(path).report
+
+
+@lru_cache(maxsize=32)
+def _table(path: Path, stamp: int, name: str) -> pl.DataFrame:
+    return shoplens.open_warehouse(path).table(name)
+
+
+@lru_cache(maxsize=4)
+def _analysis(path: Path, stamp: int) -> sx.ExperimentAnalysis:
+    return sx.analyze(shoplens.open_warehouse(path))
+
+
+@lru_cache(maxsize=4)
+def _users(path: Path, stamp: int) -> pl.DataFrame:
+    return sx.user_metrics(_table(path, stamp, "events"), _table(path, stamp, "assignments")).filter(~pl.col("is_bot"))
+
+
+@lru_cache(maxsize=32)
+def _sequential(path: Path, stamp: int, name: str) -> pl.DataFrame:
+    summary = _analysis(path, stamp).summaries[name]
+    users = _users(path, stamp).filter(pl.col("experiment") == name)
+    days = users.select(pl.col("assigned_at").dt.truncate("1d").unique().sort())["assigned_at"].to_list()
+    frames = []
+    for variant in summary.variants:
+        if variant == summary.control:
+            continue
+        looks: dict[str, list[sx.SufficientStats]] = {summary.control: [], variant: []}
+        kept_days = []
+        for day in days:
+            cutoff = day + timedelta(days=1)
+            seen = users.filter(pl.col("assigned_at") < cutoff)
+            converted = (pl.col("first_purchase") < cutoff).fill_null(False).cast(pl.Float64)
+            arms = {}
+            for arm in looks:
+                x = seen.filter(pl.col("variant") == arm).select(converted.alias("c"))["c"]
+                arms[arm] = sx.SufficientStats.from_sums(x.len(), float(x.sum()), float(x.sum()))
+            if all(s.n > 1 for s in arms.values()):
+                kept_days.append(day.date())
+                for arm, s in arms.items():
+                    looks[arm].append(s)
+        if not kept_days:
+            continue
+        cs = sx.confidence_sequence(looks[variant], looks[summary.control], alpha=0.05)
+        frames.append(
+            pl.DataFrame(
+                {
+                    "variant": [variant] * len(kept_days),
+                    "day": kept_days,
+                    "estimate": cs.estimate,
+                    "lower": cs.lower,
+                    "upper": cs.upper,
+                    "pvalue": cs.pvalue,
+                }
+            )
+        )
+    if not frames:
+        return pl.DataFrame(
+            schema={
+                "variant": pl.String,
+                "day": pl.Date,
+                "estimate": pl.Float64,
+                "lower": pl.Float64,
+                "upper": pl.Float64,
+                "pvalue": pl.Float64,
+            }
+        )
+    return pl.concat(frames)
+
+
+@lru_cache(maxsize=32)
+def _bayes(path: Path, stamp: int, name: str) -> pl.DataFrame:
+    summary = _analysis(path, stamp).summaries[name]
+    users = _users(path, stamp).filter(pl.col("experiment") == name)
+    counts = users.group_by("variant").agg(pl.len().alias("n"), pl.col("conversion").sum().alias("c"))
+    by = {r["variant"]: (int(r["c"]), int(r["n"])) for r in counts.iter_rows(named=True)}
+    cc, nc = by[summary.control]
+    rows = []
+    for variant in summary.variants:
+        c, n = by[variant]
+        r = sx.bayes_proportions(cc, nc, c, n)
+        post = r.posterior_b
+        rows.append(
+            dict(
+                variant=variant,
+                users=n,
+                buyers=c,
+                posterior_mean=post.mean,
+                ci_low=post.credible_interval[0],
+                ci_high=post.credible_interval[1],
+                prob_beats_control=r.prob_b_beats_a,
+                expected_loss=r.expected_loss_b,
+                is_control=variant == summary.control,
+            )
+        )
+    return pl.DataFrame(rows)
+
+
+@lru_cache(maxsize=4)
+def _baseline(path: Path, stamp: int) -> sx.Baseline:
+    return sx.baseline_from_events(shoplens.open_warehouse(path).scan("events"))
+
+
+@lru_cache(maxsize=64)
+def _simulate(mode: str, baseline: float, lift: float, n: int, runs: int, alpha: float, seed: int) -> pl.DataFrame:
+    if mode == "aa":
+        res = sx.simulate_aa(baseline=baseline, nobs1=n, runs=runs, alpha=alpha, seed=seed)
+    else:
+        res = sx.simulate_power(baseline=baseline, relative_lift=lift, nobs1=n, runs=runs, alpha=alpha, seed=seed)
+    return pl.DataFrame(
+        [
+            dict(test=name, rejections=r.rejections, runs=r.runs, rate=r.rate, ci_low=r.ci_low, ci_high=r.ci_high)
+            for name, r in res.rates.items()
+        ]
+    )

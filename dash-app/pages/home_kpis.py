@@ -1,0 +1,114 @@
+"""Home: KPI cards (each against the previous period of equal length), visitors and revenue with 7-day means,
+the funnel and the weekday view, all following one filter (dates, weekday/weekend, root category, segment,
+bots in or out). Every number is ``shoplens.kpis`` for that filter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, html
+
+from ..components import ids, kpi_figures, widgets
+from ..data import DataSource
+from ..data.kpis import KpiFilter
+
+PATH = "/"
+NAME = "Home"
+
+FILTER_IDS = {
+    "start_end": ids.HOME_DATES,
+    "days": ids.HOME_DAYS,
+    "root": ids.HOME_ROOT,
+    "segment": ids.HOME_SEGMENT,
+    "bots": ids.HOME_BOTS,
+}
+#: (column of kpis.headline, label, format)
+CARDS = (
+    ("visitors", "Visitors", ",d"),
+    ("sessions", "Sessions", ",d"),
+    ("buyers", "Buyers", ",d"),
+    ("orders", "Orders", ",d"),
+    ("revenue", "Revenue", ",.2f"),
+    ("conversion", "Conversion (buyers / visitors)", ".3%"),
+    ("aov", "AOV (revenue / orders)", ",.2f"),
+)
+
+
+def layout(source: DataSource) -> html.Div:
+    first, last = source.date_bounds()
+    return html.Div(
+        [
+            widgets.header("shoplens", "Headline KPIs of the shop; every card and chart follows the filter."),
+            widgets.filter_bar(FILTER_IDS, first=first, last=last, roots=source.root_categories()),
+            dcc_loading(html.Div(id=ids.HOME_CARDS)),
+            dbc.Row(
+                [
+                    dbc.Col(widgets.graph(ids.HOME_TREND, height=460), lg=8),
+                    dbc.Col(widgets.graph(ids.HOME_FUNNEL, height=460), lg=4),
+                ],
+                className="g-3 mt-1",
+            ),
+            dbc.Row(dbc.Col(widgets.graph(ids.HOME_WEEKDAY, height=320), lg=8), className="g-3 mt-1"),
+        ]
+    )
+
+
+def dcc_loading(child: Any) -> Any:
+    from dash import dcc
+
+    return dcc.Loading(child, type="default")
+
+
+def _change(now: float | None, before: float | None) -> str:
+    if now is None or before is None or before == 0:
+        return "no previous period"
+    return f"{(now / before - 1):+.1%} vs previous period"
+
+
+def cards(head: dict[str, Any], prev: dict[str, Any] | None) -> dbc.Row:
+    out = []
+    for col, label, fmt in CARDS:
+        value = head.get(col)
+        shown = "-" if value is None else format(value, fmt)
+        note = _change(value, prev.get(col)) if prev else "no previous period"
+        out.append(dbc.Col(widgets.card(label, shown, note=note, card_id=f"home-card-{col}"), md=3, lg="auto"))
+    return dbc.Row(out, className="g-3")
+
+
+def update(
+    source: DataSource, start: Any, end: Any, days: Any, root: Any, segment: Any, bots: Any, theme: str | None
+) -> tuple[Any, go.Figure, go.Figure, go.Figure]:
+    """Callback body: the filter's KPI cards and charts."""
+    f = KpiFilter.from_inputs(start, end, days, root, segment, bots)
+    head = source.kpi_headline(f)
+    prev_f = f.previous(source.date_bounds()[0])
+    prev = source.kpi_headline(prev_f) if prev_f else None
+    if not head.get("visitors"):
+        note = widgets.empty_note()
+        return note, kpi_figures.empty(theme), kpi_figures.empty(theme), kpi_figures.empty(theme)
+    return (
+        cards(head, prev),
+        kpi_figures.trend(source.kpi_table("kpi_daily", f), theme),
+        kpi_figures.funnel(source.kpi_funnel(f, "user"), theme),
+        kpi_figures.weekday_events(source.kpi_table("kpi_hour_weekday", f), theme),
+    )
+
+
+def register(app: Dash, source: DataSource) -> None:
+    @app.callback(
+        Output(ids.HOME_CARDS, "children"),
+        Output(ids.HOME_TREND, "figure"),
+        Output(ids.HOME_FUNNEL, "figure"),
+        Output(ids.HOME_WEEKDAY, "figure"),
+        Input(ids.HOME_DATES, "start_date"),
+        Input(ids.HOME_DATES, "end_date"),
+        Input(ids.HOME_DAYS, "value"),
+        Input(ids.HOME_ROOT, "value"),
+        Input(ids.HOME_SEGMENT, "value"),
+        Input(ids.HOME_BOTS, "value"),
+        Input(ids.THEME_STORE, "data"),
+    )
+    def _update(start: Any, end: Any, days: Any, root: Any, segment: Any, bots: Any, theme: str | None) -> Any:
+        return update(source, start, end, days, root, segment, bots, theme)

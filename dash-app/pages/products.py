@@ -1,0 +1,93 @@
+"""Products: ranking by the Wilson lower bound of view-to-purchase (intervals drawn, so an item with one
+view and one purchase does not top the list), Pareto / ABC classes, price bands, the category tree and a
+searchable table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import Dash, Output, html
+
+from ..components import ids, kpi_figures, widgets
+from ..data import DataSource
+from ..data.kpis import KpiFilter
+from . import _kpi
+
+PATH = "/products"
+NAME = "Products"
+PREFIX = "prod"
+TABLE_ROWS = 2000  # rows sent to the browser table (by rank)
+COLUMNS = {
+    "rank": ",d",
+    "item_id": None,
+    "views": ",d",
+    "viewers": ",d",
+    "carts": ",d",
+    "purchases": ",d",
+    "revenue": ",.2f",
+    "view_to_purchase": ".2%",
+    "wilson_low": ".2%",
+    "wilson_high": ".2%",
+    "abc_class": None,
+    "price": ",.2f",
+    "price_band": None,
+}
+
+
+def layout(source: DataSource) -> html.Div:
+    return _kpi.page(
+        source,
+        PREFIX,
+        NAME,
+        "Items ranked by the lower bound of the 95% Wilson interval of viewers who bought.",
+        [
+            dbc.Row(
+                [
+                    dbc.Col(widgets.graph(ids.PROD_RANKING, height=520), lg=6),
+                    dbc.Col(widgets.graph(ids.PROD_TREE, height=520), lg=6),
+                ],
+                className="g-3",
+            ),
+            dbc.Row(
+                [dbc.Col(widgets.graph(ids.PROD_PARETO), lg=6), dbc.Col(widgets.graph(ids.PROD_BANDS), lg=6)],
+                className="g-3 mt-1",
+            ),
+            widgets.table(ids.PROD_TABLE, filter_action="native", sort_action="native"),
+        ],
+    )
+
+
+def update(source: DataSource, f: KpiFilter, theme: str | None) -> tuple[Any, ...]:
+    products = source.kpi_table("products", f).sort("rank")
+    top = products.head(TABLE_ROWS)
+    rows, cols = widgets.records(top.select([c for c in COLUMNS if c in top.columns]), {})
+    for c in cols:
+        c["type"] = "numeric" if COLUMNS.get(c["id"]) else "text"
+        if COLUMNS.get(c["id"]):
+            c["format"] = {"specifier": COLUMNS[c["id"]]}
+    return (
+        kpi_figures.product_ranking(products, theme),
+        kpi_figures.category_tree(source.kpi_table("kpi_categories", f), theme),
+        kpi_figures.pareto(products, theme),
+        kpi_figures.price_bands(source.kpi_table("kpi_price_bands", f), theme),
+        rows,
+        cols,
+    )
+
+
+def register(app: Dash, source: DataSource) -> None:
+    _kpi.register(
+        app,
+        source,
+        PREFIX,
+        [
+            Output(ids.PROD_RANKING, "figure"),
+            Output(ids.PROD_TREE, "figure"),
+            Output(ids.PROD_PARETO, "figure"),
+            Output(ids.PROD_BANDS, "figure"),
+            Output(ids.PROD_TABLE, "data"),
+            Output(ids.PROD_TABLE, "columns"),
+        ],
+        update,
+    )
