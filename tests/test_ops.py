@@ -1,6 +1,6 @@
 """The operations stack (SPEC §7), verified without a Docker engine.
 
-What runs for real here: Debian's ``docker-compose config`` on docker-compose.yml (``make ops-tools``
+What runs for real here: Debian's ``docker-compose config`` on docker-compose.yml (``make system-deps``
 installs it), the shell scripts of the one-shot jobs, every Grafana SQL query against a PostgreSQL database
 migrated and loaded by the init job's own script, the Promtail pipeline's JSON expressions (JMESPath, the
 language Promtail's ``json`` stage uses) on log lines the app really wrote. What cannot run without an
@@ -36,7 +36,7 @@ GRAFANA = ROOT / "grafana"
 def _docker_compose() -> str:
     exe = shutil.which("docker-compose")
     if exe is None:
-        pytest.fail("docker-compose is not installed: run `make ops-tools` (Debian package docker-compose)")
+        pytest.fail("docker-compose is not installed: run `make system-deps` (Debian package docker-compose)")
     return exe
 
 
@@ -309,6 +309,16 @@ def test_dockerfile_builds_the_wheel_with_the_makefiles_command():
         if instr == "COPY":
             for source in rest.split()[:-1]:
                 assert (ROOT / source).exists(), f"Dockerfile copies missing {source}"
+    # Everything the wheel includes (pyproject's [tool.maturin] include) is copied into the build stage.
+    import tomllib
+
+    copied = {rest.split()[-1].removeprefix("./") for instr, rest in build["lines"] if instr == "COPY"}
+    maturin = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["maturin"]
+    for include in maturin.get("include", []):
+        path = include["path"] if isinstance(include, dict) else include
+        top = path.split("/**")[0]
+        assert any(top == c or top.startswith(c.rstrip("/") + "/") for c in copied), f"wheel needs {path}"
+    assert maturin["python-source"] in copied
     # The wheel lands in the runtime stage from the build stage, not rebuilt there.
     assert any(instr == "COPY" and rest.startswith(f"--from={build['name']}") for instr, rest in runtime["lines"])
 
@@ -635,6 +645,33 @@ def test_every_datasource_uid_referenced_exists():
     grafana_mounts = {m["target"]: Path(m["source"]) for m in _bind_mounts(compose_config()["services"]["grafana"])}
     assert grafana_mounts[path] == GRAFANA / "dashboards"
     assert grafana_mounts["/etc/grafana/provisioning"] == GRAFANA / "provisioning"
+
+
+def test_dashboards_and_alert_rules_are_well_formed():
+    uids = []
+    for name, board in _dashboards().items():
+        uids.append(board["uid"])
+        ids = [panel["id"] for panel in board["panels"]]
+        assert len(ids) == len(set(ids)), f"{name}: duplicate panel ids"
+        for panel in board["panels"]:
+            grid = panel["gridPos"]
+            assert grid["x"] + grid["w"] <= 24 and grid["h"] > 0, f"{name}: {panel['title']} off the grid"
+            assert panel["type"] == "row" or panel.get("targets"), f"{name}: {panel['title']} has no query"
+    rules = _alert_rules()
+    uids += [rule["uid"] for rule in rules]
+    assert len(uids) == len(set(uids)) and all(re.fullmatch(r"[a-zA-Z0-9-]{1,40}", u) for u in uids)
+    assert len({rule["title"] for rule in rules}) == len(rules)
+    for rule in rules:
+        assert rule["noDataState"] in {"NoData", "Alerting", "OK"}
+        assert rule["execErrState"] in {"Error", "Alerting", "OK"}
+        assert re.fullmatch(r"\d+[smh]", rule["for"])
+        for query in rule["data"]:
+            if query["datasourceUid"] != "__expr__":
+                window = query["relativeTimeRange"]
+                assert window["from"] > window["to"] >= 0
+    titles = " ".join(rule["title"].lower() for rule in rules)
+    for wanted in ("failed-login burst", "falco", "kpi anomaly", "5xx"):
+        assert wanted in titles, f"no alert rule about {wanted}"
 
 
 def test_datasources_take_credentials_from_the_environment():
