@@ -23,10 +23,23 @@ from . import logs, security
 from .auth_store import AuthStore, Throttle
 from .components import ids
 from .data import DataSource
-from .pages import experiments, home, methodology, planner, quality, simulator
+from .pages import experiments, methodology, planner, quality, simulator
 
-#: Pages in menu order; each module has PATH, NAME, TITLE, layout() and register(app, source).
-PAGES: tuple[ModuleType, ...] = (home, experiments, planner, simulator, quality, methodology)
+
+def _pages() -> tuple[ModuleType, ...]:
+    """Pages in menu order; each module has PATH, NAME, layout(source) and register(app, source).
+
+    The KPI pages (``home_kpis``, ``traffic``, ``behavior``, ``funnel``, ``conversions``, ``products``) and the
+    ``cohorts`` / ``customer_value`` pages are written against ``shoplens.kpis``, ``shoplens.cohorts`` and
+    ``shoplens.clv``; they join this tuple once those APIs are merged and the pages are tested against
+    them (``tests/test_dashboard_kpis.py``). Until then Home is the warehouse overview from the build report.
+    """
+    from .pages import home
+
+    return (home, experiments, planner, simulator, quality, methodology)
+
+
+PAGES: tuple[ModuleType, ...] = _pages()
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
@@ -66,6 +79,7 @@ def _shell(pages: tuple[ModuleType, ...]) -> Callable[[], html.Div]:
                 fluid=True,
             ),
             color=None,
+            dark=False,
             className="bg-body-tertiary border-bottom",
         )
         return html.Div(

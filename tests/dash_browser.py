@@ -61,7 +61,7 @@ def free_port() -> int:
 class Server:
     """A ``shoplens serve`` process and the one-time admin password it printed."""
 
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[Any]
     base: str
     password: str
     log_file: Path
@@ -74,9 +74,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
 
 
 @contextmanager
@@ -101,21 +98,22 @@ def serve(warehouse: Path, workdir: Path, *, threads: int = 8, workers: int = 1)
         "--workers",
         str(workers),
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # stderr goes to a file (a pipe nobody reads could fill and block the server).
+    err_path = workdir / "serve.stderr"
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True)
     password = ""
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            if proc.poll() is not None:
-                raise RuntimeError(f"shoplens serve exited with {proc.returncode}")
-            continue
-        m = re.search(r"one-time password: (\S+)", line)
+        text = err_path.read_text()
+        m = re.search(r"one-time password: (\S+)", text)
         if m:
             password = m.group(1)
-        if "dashboard on http" in line:
+        if "dashboard on http" in text:
             break
+        if proc.poll() is not None:
+            raise RuntimeError(f"shoplens serve exited with {proc.returncode}: {text[-2000:]}")
+        time.sleep(0.1)
     base = f"http://127.0.0.1:{port}"
     server = Server(proc, base, password, log_file)
     try:
@@ -127,7 +125,7 @@ def serve(warehouse: Path, workdir: Path, *, threads: int = 8, workers: int = 1)
             except OSError:
                 time.sleep(0.2)
         else:
-            raise RuntimeError("the dashboard did not answer /healthz within 60 s")
+            raise RuntimeError("the dashboard did not answer /healthz in time")
         yield server
     finally:
         server.stop()
@@ -202,7 +200,7 @@ def charts(page: Any) -> list[dict[str, Any]]:
         """els => els.map(e => ({
             id: (e.closest('.dash-graph') || e).id,
             traces: (e.data || []).length,
-            points: (e.data || []).reduce((n, t) => n + ((t.x || t.y || t.z || []).length || 0), 0),
+            points: (e.data || []).reduce((n, t) => n + ((t.x || t.y || t.z || t.values || []).length || 0), 0),
         }))""",
     )
     return result

@@ -12,7 +12,7 @@ import pytest
 
 import shoplens
 
-SMALL_SCALE = 0.02
+SMALL_SCALE = 0.05
 SEED = 7
 NEW_PASSWORD = "correct-horse-battery-staple"
 

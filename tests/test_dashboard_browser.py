@@ -91,7 +91,7 @@ def test_inputs_change_the_numbers(session) -> None:
     w.page.click("#dq-rule-filter")
     w.page.locator(".Select-option, [role='option']").first.click()
     settle(w.page)
-    cells = w.page.locator("#dq-quarantine td[data-dash-column='rule']").all_inner_texts()
+    cells = w.page.locator("#dq-quarantine td[data-column='rule']").all_inner_texts()
     assert cells and len(set(cells)) == 1
     assert w.problems() == []
 

@@ -50,7 +50,9 @@ def test_public_routes_are_only_the_login_and_its_stylesheet(under_test) -> None
     client = under_test.app.server.test_client()
     assert client.get("/login").status_code == 200
     css = client.get("/vendor/bootstrap.min.css")
-    assert css.status_code == 200 and css.mimetype == "text/css" and b"Bootstrap" in css.data[:200]
+    body = css.get_data()
+    css.close()
+    assert css.status_code == 200 and css.mimetype == "text/css" and b"Bootstrap" in body[:200]
     assert client.get("/healthz").get_json() == {"status": "ok"}
 
 

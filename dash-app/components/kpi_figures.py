@@ -24,7 +24,7 @@ def trend(daily: pl.DataFrame, theme: str | None) -> go.Figure:
     fig.add_scatter(x=days, y=daily["visitors_ma7"].to_list(), name="visitors, 7-day mean", mode="lines", row=1, col=1)
     fig.add_bar(x=days, y=daily["revenue"].to_list(), name="revenue", row=2, col=1, opacity=0.5)
     fig.add_scatter(x=days, y=daily["revenue_ma7"].to_list(), name="revenue, 7-day mean", mode="lines", row=2, col=1)
-    fig.update_layout(template=template_name(theme), bargap=0.1)
+    fig.update_layout(template=template_name(theme), bargap=0.1, legend=dict(y=-0.12, yanchor="top"))
     return fig
 
 

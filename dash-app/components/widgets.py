@@ -6,7 +6,7 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import dash_table, dcc, html
+from dash import dcc, html
 
 EMPTY_MESSAGE = "no data for this filter"
 
@@ -31,25 +31,20 @@ def card(title: str, value: str, *, note: str = "", card_id: str | None = None) 
     return dbc.Card(dbc.CardBody(body), className="h-100", **kwargs)
 
 
-def table(component_id: str, *, page_size: int = 15, **kwargs: Any) -> dash_table.DataTable:
-    """A DataTable styled to follow Bootstrap's light and dark modes (colours from CSS variables)."""
-    return dash_table.DataTable(
-        id=component_id,
-        page_size=page_size,
-        style_table={"overflowX": "auto"},
-        style_header={"backgroundColor": "var(--bs-tertiary-bg)", "color": "var(--bs-body-color)", "fontWeight": "600"},
-        style_cell={
-            "backgroundColor": "var(--bs-body-bg)",
-            "color": "var(--bs-body-color)",
-            "fontFamily": "inherit",
-            "fontSize": "0.85rem",
-            "textAlign": "left",
-            "maxWidth": "32rem",
-            "overflow": "hidden",
-            "textOverflow": "ellipsis",
-        },
-        **kwargs,
-    )
+def table(
+    component_id: str, *, data: list[dict[str, Any]] | None = None, columns: list[dict[str, Any]] | None = None
+) -> html.Div:
+    """A table container (filled in the layout or by a callback with :func:`html_table`). Bootstrap's
+    table, not Dash's DataTable, which Dash 4 deprecates."""
+    return html.Div(html_table(data or [], columns or []), id=component_id, className="table-responsive")
+
+
+def html_table(rows: list[dict[str, Any]], columns: list[dict[str, Any]]) -> Any:
+    if not columns:
+        return None
+    head = html.Thead(html.Tr([html.Th(c["name"]) for c in columns]))
+    body = html.Tbody([html.Tr([html.Td(r.get(c["id"]), **{"data-column": c["id"]}) for c in columns]) for r in rows])
+    return dbc.Table([head, body], striped=True, hover=True, size="sm", className="mb-2")
 
 
 def records(
@@ -132,7 +127,7 @@ def filter_bar(ids_: dict[str, str], *, first: Any, last: Any, roots: list[int])
                             {"label": "returning", "value": "returning"},
                             {"label": "churned", "value": "churned"},
                         ],
-                        value="",
+                        value="all",
                     ),
                 ],
                 md=2,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +22,7 @@ import polars as pl
 import shoplens
 from shoplens import experiments as sx
 from shoplens import stats
+from shoplens.errors import ShoplensError
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,13 @@ class DataSource:
     def kpi_funnel(self, f: Any, level: str) -> pl.DataFrame:
         return self.kpi_table("funnel", f).filter(pl.col("level") == level).sort("step_order")
 
+    # --- cohorts and customer value (shoplens.cohorts, shoplens.clv) ------------------------------
+    def retention(self, by: str, period: str) -> pl.DataFrame:
+        return _retention(self.path, self._stamp(), by, period)
+
+    def customers(self) -> pl.DataFrame:
+        return _customers(self.path, self._stamp())
+
     # --- experiments -------------------------------------------------------------------------------
     def analysis(self) -> sx.ExperimentAnalysis:
         return _analysis(self.path, self._stamp())
@@ -195,7 +203,32 @@ class DataSource:
                     status=status,
                 )
             )
-        return window.join(pl.DataFrame(rows), on="experiment", how="inner").sort("experiment")
+        for (path, stamp, name), message in _FAILED.items():
+            if path == self.path and stamp == self._stamp():
+                rows.append(
+                    dict(
+                        experiment=name,
+                        control=None,
+                        variants=None,
+                        srm_pvalue=math.nan,
+                        srm_alarm=None,
+                        sequential_pvalue=math.nan,
+                        looks=0,
+                        status=f"cannot analyse: {message}",
+                    )
+                )
+        schema = {
+            "experiment": pl.String,
+            "control": pl.String,
+            "variants": pl.String,
+            "srm_pvalue": pl.Float64,
+            "srm_alarm": pl.Boolean,
+            "sequential_pvalue": pl.Float64,
+            "looks": pl.Int64,
+            "status": pl.String,
+        }
+        listing = pl.DataFrame(rows, schema=schema)
+        return window.join(listing, on="experiment", how="inner").sort("experiment")
 
     def experiment_results(self, name: str) -> pl.DataFrame:
         return self.analysis().results.filter(pl.col("experiment") == name)
@@ -238,11 +271,21 @@ class DataSource:
         return pl.DataFrame({"n_per_arm": ns, "power": power})
 
     def plan(
-        self, candidates: list[tuple[str, float, float]], *, power: float, alpha: float, traffic_share: float
+        self,
+        candidates: list[tuple[str, float, float]],
+        *,
+        power: float,
+        alpha: float,
+        traffic_share: float,
+        conversion: float | None = None,
     ) -> pl.DataFrame:
-        """``shoplens.experiments.plan`` on the warehouse's baseline for (name, lift, cost) candidates."""
+        """``shoplens.experiments.plan`` for (name, lift, cost) candidates on the warehouse's measured
+        baseline (traffic, revenue per buyer), its conversion replaced by ``conversion`` when given."""
+        base = self.baseline()
+        if conversion is not None:
+            base = replace(base, conversion=conversion)
         cands = [sx.Candidate(name, lift, cost) for name, lift, cost in candidates]
-        return sx.plan(self.baseline(), cands, power=power, alpha=alpha, traffic_share=traffic_share)
+        return sx.plan(base, cands, power=power, alpha=alpha, traffic_share=traffic_share)
 
     # --- simulator ---------------------------------------------------------------------------------
     def simulate(
@@ -275,7 +318,26 @@ def _table(path: Path, stamp: int, name: str) -> pl.DataFrame:
 
 @lru_cache(maxsize=4)
 def _analysis(path: Path, stamp: int) -> sx.ExperimentAnalysis:
-    return sx.analyze(shoplens.open_warehouse(path))
+    """All experiments; one the engine cannot analyse (e.g. degenerate data) is left out, not fatal."""
+    wh = shoplens.open_warehouse(path)
+    try:
+        return sx.analyze(wh)
+    except ShoplensError:
+        pass
+    results, summaries = [], {}
+    for name in sorted(_table(path, stamp, "assignments")["experiment"].unique().to_list()):
+        try:
+            one = sx.analyze(wh, experiment=name)
+        except ShoplensError as exc:
+            _FAILED[(path, stamp, name)] = str(exc)
+            continue
+        results.append(one.results)
+        summaries.update(one.summaries)
+    frame = pl.concat(results) if results else pl.DataFrame(schema={"experiment": pl.String})
+    return sx.ExperimentAnalysis(frame, summaries)
+
+
+_FAILED: dict[tuple[Path, int, str], str] = {}
 
 
 @lru_cache(maxsize=4)
@@ -361,6 +423,20 @@ def _bayes(path: Path, stamp: int, name: str) -> pl.DataFrame:
             )
         )
     return pl.DataFrame(rows)
+
+
+@lru_cache(maxsize=16)
+def _retention(path: Path, stamp: int, by: str, period: str) -> pl.DataFrame:
+    import shoplens.cohorts as cohorts
+
+    return cohorts.retention(shoplens.open_warehouse(path), by=by, period=period)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=4)
+def _customers(path: Path, stamp: int) -> pl.DataFrame:
+    import shoplens.clv as clv
+
+    return clv.customers(shoplens.open_warehouse(path))
 
 
 @lru_cache(maxsize=4)

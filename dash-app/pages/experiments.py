@@ -7,6 +7,7 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
+import polars as pl
 from dash import Dash, Input, Output, dcc, html
 
 from ..components import figures, ids, widgets
@@ -41,7 +42,7 @@ def layout(source: DataSource) -> html.Div:
         note: Any = widgets.empty_note("no experiments in this warehouse")
     else:
         note = None
-        names = listing["experiment"].to_list()
+        names = listing.filter(pl.col("control").is_not_null())["experiment"].to_list()
         rows, cols = widgets.records(
             listing.select(
                 "experiment",
@@ -65,7 +66,7 @@ def layout(source: DataSource) -> html.Div:
                 "p-values adjusted by Holm over each experiment's comparisons.",
             ),
             note,
-            widgets.table(ids.EXP_TABLE, data=rows, columns=cols, page_size=10),
+            widgets.table(ids.EXP_TABLE, data=rows, columns=cols),
             dbc.Row(
                 dbc.Col(
                     [
@@ -79,7 +80,7 @@ def layout(source: DataSource) -> html.Div:
                 className="my-3",
             ),
             html.Div(id=ids.EXP_SUMMARY),
-            dcc.Loading(widgets.table(ids.EXP_RESULTS, page_size=20)),
+            dcc.Loading(widgets.table(ids.EXP_RESULTS)),
             dbc.Row(
                 [
                     dbc.Col(widgets.graph(ids.EXP_SEQUENTIAL), lg=6),
@@ -133,8 +134,7 @@ def update(
 def register(app: Dash, source: DataSource) -> None:
     @app.callback(
         Output(ids.EXP_SUMMARY, "children"),
-        Output(ids.EXP_RESULTS, "data"),
-        Output(ids.EXP_RESULTS, "columns"),
+        Output(ids.EXP_RESULTS, "children"),
         Output(ids.EXP_SEQUENTIAL, "figure"),
         Output(ids.EXP_EFFECTS, "figure"),
         Output(ids.EXP_BAYES, "figure"),
@@ -142,4 +142,5 @@ def register(app: Dash, source: DataSource) -> None:
         Input(ids.THEME_STORE, "data"),
     )
     def _update(name: str | None, theme: str | None) -> Any:
-        return update(source, name, theme)
+        summary, rows, cols, seq, eff, bayes = update(source, name, theme)
+        return summary, widgets.html_table(rows, cols), seq, eff, bayes

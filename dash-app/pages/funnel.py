@@ -75,9 +75,13 @@ def register(app: Dash, source: DataSource) -> None:
         [
             Output(ids.FUNNEL_USER, "figure"),
             Output(ids.FUNNEL_SESSION, "figure"),
-            Output(ids.FUNNEL_TABLE, "data"),
-            Output(ids.FUNNEL_TABLE, "columns"),
+            Output(ids.FUNNEL_TABLE, "children"),
             Output(ids.FUNNEL_BY_DAY, "figure"),
         ],
-        update,
+        lambda source, f, theme: _with_table(update(source, f, theme)),
     )
+
+
+def _with_table(out: tuple[Any, ...]) -> tuple[Any, ...]:
+    user, session, rows, cols, by_day = out
+    return user, session, widgets.html_table(rows, cols), by_day

@@ -86,8 +86,12 @@ def calculate(
     try:
         p1, lift, power, alpha, share = (float(v) for v in (p1, lift, power, alpha, share))
         calc = source.sample_size(p1, lift, power=power, alpha=alpha, traffic_share=share)
-    except (TypeError, ValueError) as exc:  # shoplens' input errors are ValueErrors
-        message = str(exc) if str(exc) else "enter numbers in every field"
+    except TypeError:  # an empty field
+        message = "enter numbers in every field"
+        note = widgets.card("Users per arm", "-", note=message)
+        return note.children, widgets.card("Days", "-").children, figures.empty(theme, message), [], []
+    except ValueError as exc:  # shoplens' input errors are ValueErrors with a clear message
+        message = str(exc)
         note = widgets.card("Users per arm", "-", note=message)
         return note.children, widgets.card("Days", "-").children, figures.empty(theme, message), [], []
     n_card = widgets.card(
@@ -101,7 +105,9 @@ def calculate(
         note=f"at {calc.daily_visitors * share:,.0f} visitors per day",
     )
     curve = source.power_curve(calc.p1, calc.p2, alpha=alpha, n_max=2 * calc.n_per_arm)
-    plan = source.plan([("calculator input", lift, 0.0)], power=power, alpha=alpha, traffic_share=share)
+    plan = source.plan(
+        [("calculator input", lift, 0.0)], power=power, alpha=alpha, traffic_share=share, conversion=calc.p1
+    )
     rows, cols = widgets.records(plan.select(list(PLAN_COLUMNS)), {k: v for k, v in PLAN_COLUMNS.items() if v})
     return (
         n_card.children,
@@ -117,8 +123,7 @@ def register(app: Dash, source: DataSource) -> None:
         Output(ids.PLAN_N, "children"),
         Output(ids.PLAN_DAYS, "children"),
         Output(ids.PLAN_CURVE, "figure"),
-        Output(ids.PLAN_CANDIDATES, "data"),
-        Output(ids.PLAN_CANDIDATES, "columns"),
+        Output(ids.PLAN_CANDIDATES, "children"),
         Input(ids.PLAN_P1, "value"),
         Input(ids.PLAN_LIFT, "value"),
         Input(ids.PLAN_POWER, "value"),
@@ -127,4 +132,5 @@ def register(app: Dash, source: DataSource) -> None:
         Input(ids.THEME_STORE, "data"),
     )
     def _calculate(p1: Any, lift: Any, power: Any, alpha: Any, share: Any, theme: str | None) -> Any:
-        return calculate(source, p1, lift, power, alpha, share, theme)
+        n, days, fig, rows, cols = calculate(source, p1, lift, power, alpha, share, theme)
+        return n, days, fig, widgets.html_table(rows, cols)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import Dash, Output, html
+import polars as pl
+from dash import Dash, Input, Output, html
 
 from ..components import ids, kpi_figures, widgets
 from ..data import DataSource
@@ -53,26 +54,32 @@ def layout(source: DataSource) -> html.Div:
                 [dbc.Col(widgets.graph(ids.PROD_PARETO), lg=6), dbc.Col(widgets.graph(ids.PROD_BANDS), lg=6)],
                 className="g-3 mt-1",
             ),
-            widgets.table(ids.PROD_TABLE, filter_action="native", sort_action="native"),
+            dbc.Row(
+                dbc.Col(
+                    dbc.Input(id=ids.PROD_SEARCH, placeholder="search item id", type="search", debounce=True), md=3
+                ),
+                className="mt-3 mb-2",
+            ),
+            widgets.table(ids.PROD_TABLE),
         ],
     )
 
 
-def update(source: DataSource, f: KpiFilter, theme: str | None) -> tuple[Any, ...]:
+def update(source: DataSource, f: KpiFilter, theme: str | None, search: str | None = None) -> tuple[Any, ...]:
     products = source.kpi_table("products", f).sort("rank")
-    top = products.head(TABLE_ROWS)
-    rows, cols = widgets.records(top.select([c for c in COLUMNS if c in top.columns]), {})
-    for c in cols:
-        c["type"] = "numeric" if COLUMNS.get(c["id"]) else "text"
-        if COLUMNS.get(c["id"]):
-            c["format"] = {"specifier": COLUMNS[c["id"]]}
+    listed = products
+    if search:
+        listed = products.filter(pl.col("item_id").cast(pl.String).str.contains(search.strip(), literal=True))
+    top = listed.head(TABLE_ROWS)
+    rows, cols = widgets.records(
+        top.select([c for c in COLUMNS if c in top.columns]), {k: v for k, v in COLUMNS.items() if v}
+    )
     return (
         kpi_figures.product_ranking(products, theme),
         kpi_figures.category_tree(source.kpi_table("kpi_categories", f), theme),
         kpi_figures.pareto(products, theme),
         kpi_figures.price_bands(source.kpi_table("kpi_price_bands", f), theme),
-        rows,
-        cols,
+        widgets.html_table(rows, cols),
     )
 
 
@@ -86,8 +93,8 @@ def register(app: Dash, source: DataSource) -> None:
             Output(ids.PROD_TREE, "figure"),
             Output(ids.PROD_PARETO, "figure"),
             Output(ids.PROD_BANDS, "figure"),
-            Output(ids.PROD_TABLE, "data"),
-            Output(ids.PROD_TABLE, "columns"),
+            Output(ids.PROD_TABLE, "children"),
         ],
         update,
+        [Input(ids.PROD_SEARCH, "value")],
     )

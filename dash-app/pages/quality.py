@@ -85,7 +85,8 @@ def layout(source: DataSource) -> html.Div:
                 ),
                 className="mb-2",
             ),
-            widgets.table(ids.DQ_QUARANTINE, page_size=PAGE_SIZE, page_action="custom", page_current=0),
+            dcc.Loading(widgets.table(ids.DQ_QUARANTINE)),
+            dbc.Pagination(id=ids.DQ_PAGE, max_value=1, active_page=1, fully_expanded=False, size="sm"),
             html.H3("Anomalies", className="h5 mt-4"),
             anomaly_part,
         ]
@@ -110,11 +111,11 @@ def register(app: Dash, source: DataSource) -> None:
         return charts(source, theme)
 
     @app.callback(
-        Output(ids.DQ_QUARANTINE, "data"),
-        Output(ids.DQ_QUARANTINE, "columns"),
-        Output(ids.DQ_QUARANTINE, "page_count"),
-        Input(ids.DQ_QUARANTINE, "page_current"),
+        Output(ids.DQ_QUARANTINE, "children"),
+        Output(ids.DQ_PAGE, "max_value"),
+        Input(ids.DQ_PAGE, "active_page"),
         Input(ids.DQ_RULE_FILTER, "value"),
     )
-    def _quarantine(page: int | None, rule: str | None) -> Any:
-        return quarantine(source, page, rule)
+    def _quarantine(active_page: int | None, rule: str | None) -> Any:
+        rows, cols, pages = quarantine(source, (active_page or 1) - 1, rule)
+        return widgets.html_table(rows, cols), pages

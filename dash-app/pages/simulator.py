@@ -87,8 +87,10 @@ def run(
             alpha=float(alpha),
             seed=seed_i,
         )
-    except (TypeError, ValueError) as exc:
-        return figures.empty(theme, str(exc) or "enter numbers in every field"), [], []
+    except TypeError:
+        return figures.empty(theme, "enter numbers in every field"), [], []
+    except ValueError as exc:
+        return figures.empty(theme, str(exc)), [], []
     rows, cols = widgets.records(
         rates, {"rate": ".4f", "ci_low": ".4f", "ci_high": ".4f", "rejections": ",d", "runs": ",d"}
     )
@@ -98,8 +100,7 @@ def run(
 def register(app: Dash, source: DataSource) -> None:
     @app.callback(
         Output(ids.SIM_CHART, "figure"),
-        Output(ids.SIM_TABLE, "data"),
-        Output(ids.SIM_TABLE, "columns"),
+        Output(ids.SIM_TABLE, "children"),
         Input(ids.SIM_RUN, "n_clicks"),
         Input(ids.THEME_STORE, "data"),
         State(ids.SIM_MODE, "value"),
@@ -113,4 +114,5 @@ def register(app: Dash, source: DataSource) -> None:
     def _run(
         _clicks: Any, theme: str | None, mode: str, baseline: Any, lift: Any, n: Any, runs: Any, alpha: Any, seed: Any
     ) -> Any:
-        return run(source, mode, baseline, lift, n, runs, alpha, seed, theme)
+        fig, rows, cols = run(source, mode, baseline, lift, n, runs, alpha, seed, theme)
+        return fig, widgets.html_table(rows, cols)

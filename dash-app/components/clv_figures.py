@@ -1,0 +1,65 @@
+"""Figures of the cohort and customer-value pages."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from .figures import empty
+from .theme import template_name
+
+
+def retention_heatmap(ret: pl.DataFrame, theme: str | None) -> go.Figure:
+    """Share of each cohort active at each offset; the cohort size labels each row."""
+    if ret.height == 0:
+        return empty(theme)
+    cohorts = ret.select("cohort", "cohort_size").unique().sort("cohort")
+    offsets = sorted(ret["offset"].unique().to_list())
+    index = {c: i for i, c in enumerate(cohorts["cohort"].to_list())}
+    grid: list[list[float | None]] = [[None] * len(offsets) for _ in index]
+    for row in ret.iter_rows(named=True):
+        if row["cohort_size"]:
+            grid[index[row["cohort"]]][offsets.index(row["offset"])] = row["active"] / row["cohort_size"]
+    labels = [f"{c} (n={n:,})" for c, n in cohorts.iter_rows()]
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid,
+            x=offsets,
+            y=labels,
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            name="active share",
+            hovertemplate="%{y}<br>offset %{x}: %{z:.1%}<extra></extra>",
+        )
+    )
+    fig.update_layout(template=template_name(theme), title="Active share of each cohort (active / cohort size)")
+    fig.update_xaxes(title="periods since the cohort's first")
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def curves(ret: pl.DataFrame, value: str, theme: str | None, *, title: str, share: bool) -> go.Figure:
+    if ret.height == 0:
+        return empty(theme)
+    fig = go.Figure(layout=dict(template=template_name(theme), title=title))
+    for (cohort,), part in ret.sort("offset").group_by(["cohort"], maintain_order=True):
+        part = part.filter(pl.col("cohort_size") > 0)
+        y = (part[value] / part["cohort_size"]).to_list() if share else part[value].to_list()
+        fig.add_scatter(x=part["offset"].to_list(), y=y, mode="lines", name=str(cohort))
+    if share:
+        fig.update_yaxes(tickformat=".0%")
+    fig.update_xaxes(title="offset")
+    return fig
+
+
+def histogram(values: pl.Series, theme: str | None, *, title: str, pct: bool = False) -> go.Figure:
+    vals = values.drop_nulls().drop_nans() if values.dtype.is_float() else values.drop_nulls()
+    if vals.len() == 0:
+        return empty(theme, "no fitted values (too few repeat buyers)")
+    fig = go.Figure(go.Histogram(x=vals.to_list(), nbinsx=40, name=values.name))
+    fig.update_layout(template=template_name(theme), title=title, bargap=0.05)
+    fig.update_yaxes(title="customers")
+    if pct:
+        fig.update_xaxes(tickformat=".0%")
+    return fig
