@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -783,3 +784,54 @@ def test_falco_events_are_parsed_into_the_labels_dashboards_and_alerts_use():
         assert bool(re.fullmatch(regex, name)) == (priority in severe), name
     rules = [i for i in falco_items() if "rule" in i]
     assert any(r["priority"].upper() in severe for r in rules)
+
+
+# ------------------------------------------------------------------------------ the app's real log lines
+@pytest.fixture(scope="module")
+def demo_data(tmp_path_factory) -> Path:
+    """A small demo warehouse made by the shoplens CLI, as the init job makes it (generate, build, experiment)."""
+    data = tmp_path_factory.mktemp("ops-data")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for args in (
+        ["generate", "--out", str(data / "demo"), "--scale", "0.01", "--seed", "42"],
+        ["build", "--raw", str(data / "demo"), "--out", str(data / "warehouse")],
+        ["experiment", "--warehouse", str(data / "warehouse")],
+    ):
+        run = subprocess.run(["shoplens", *args], capture_output=True, text=True, env=env, check=False)
+        assert run.returncode == 0, f"shoplens {args[0]}: {run.stderr}"
+    return data
+
+
+@pytest.fixture(scope="module")
+def app_log_lines(demo_data: Path, tmp_path_factory) -> list[str]:
+    """Lines the dashboard wrote to its log file while it was used and attacked (tests/dash_support.py)."""
+    from dash_support import NEW_PASSWORD, login, login_and_change, make_app
+
+    tmp = tmp_path_factory.mktemp("ops-app")
+    log_file = tmp / "app.log"
+    under_test = make_app(demo_data / "warehouse", tmp, log_file=log_file, rate_limit="10 per minute")
+    client = under_test.app.server.test_client()
+    assert client.get("/").status_code == 302  # a request without a session
+    for _ in range(5):
+        assert login(client, "admin", "wrong password").status_code == 401
+    assert login(client, "admin", under_test.password).status_code == 429  # locked out
+    under_test.clock.now += 3600
+    login_and_change(client, under_test.password, NEW_PASSWORD)
+    statuses = [client.get("/_dash-dependencies").status_code for _ in range(12)]
+    assert 200 in statuses and 429 in statuses  # served, then the rate limit answered
+    lines = log_file.read_text().splitlines()
+    assert lines
+    return lines
+
+
+def test_app_log_lines_are_parsed_into_the_labels_dashboards_and_alerts_use(app_log_lines):
+    check_labels("shoplens-app", app_log_lines)
+    labels = [apply_pipeline(_scrape_job("shoplens-app")["pipeline_stages"], line) for line in app_log_lines]
+    # Each security panel has something to count in this run.
+    seen = {(lab.get("event"), lab.get("outcome")) for lab in labels}
+    for wanted in [("login", "failure"), ("login", "locked"), ("login", "success"), ("rate_limited", "refused")]:
+        assert wanted in seen, f"no {wanted} line in the run"
+    # HTTP statuses are three-digit label values, so the 5xx selections (status=~"5..") apply to them.
+    statuses = {lab["status"] for lab in labels if "status" in lab}
+    assert statuses and all(re.fullmatch(r"[1-5]\d\d", s) for s in statuses)
+    assert {"200", "302", "429"} <= statuses
