@@ -835,3 +835,94 @@ def test_app_log_lines_are_parsed_into_the_labels_dashboards_and_alerts_use(app_
     statuses = {lab["status"] for lab in labels if "status" in lab}
     assert statuses and all(re.fullmatch(r"[1-5]\d\d", s) for s in statuses)
     assert {"200", "302", "429"} <= statuses
+
+
+# ------------------------------------------------------------------- PostgreSQL: Grafana's login role job
+DEFAULT_TEST_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _pg_env(url: str, **extra: str) -> dict[str, str]:
+    """libpq environment for ``url`` (psql and the job scripts take their connection from it)."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(PGHOST=parts.hostname or "127.0.0.1", PGPORT=str(parts.port or 5432), PGCONNECT_TIMEOUT="5")
+    env.update(PGUSER=unquote(parts.username or "postgres"), PGDATABASE=parts.path.lstrip("/") or "postgres")
+    if parts.password:
+        env["PGPASSWORD"] = unquote(parts.password)
+    env.update(extra)
+    return env
+
+
+def psql(url: str, sql: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-A", "-F", "\t", "-P", "footer=off", "-t"],
+        input=sql,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_pg_env(url, **extra),
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def scratch_database():
+    """A database of its own on the test server (SHOPLENS_TEST_DATABASE_URL), dropped after."""
+    import secrets
+    from urllib.parse import urlsplit, urlunsplit
+
+    admin = os.environ.get("SHOPLENS_TEST_DATABASE_URL", DEFAULT_TEST_URL)
+    probe = psql(admin, "SELECT 1;") if shutil.which("psql") else None
+    if probe is None or probe.returncode != 0:
+        reason = f"PostgreSQL at {admin} is unreachable: {probe.stderr.strip() if probe else 'no psql'}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    name = f"shoplens_ops_{os.getpid()}_{secrets.token_hex(4)}"
+    assert psql(admin, f'CREATE DATABASE "{name}";').returncode == 0
+    try:
+        yield admin, urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
+    finally:
+        psql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')
+
+
+def test_grafana_role_job_creates_a_read_only_login_with_a_quoted_password(scratch_database):
+    import secrets
+
+    admin, url = scratch_database
+    role = f"shoplens_grafana_{secrets.token_hex(4)}"
+    # The group role the migrations create (NOLOGIN; created only when missing, as they do), with a table.
+    setup = psql(url, """
+        DO $$ BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'shoplens_readonly') THEN
+                CREATE ROLE shoplens_readonly NOLOGIN;
+            END IF;
+        END $$;
+        CREATE TABLE kpis (day date, visitors bigint);
+        INSERT INTO kpis VALUES ('2015-05-03', 7);
+        GRANT SELECT ON kpis TO shoplens_readonly;
+    """)  # fmt: skip
+    assert setup.returncode == 0, setup.stderr
+    password = 'it\'s "quoted"; DROP TABLE kpis; --' + secrets.token_hex(6)  # quoted by psql, never spliced
+    job = ["bash", str(ROOT / "docker/postgres/grafana-role.sh")]
+    env = _pg_env(url, GRAFANA_DB_USER=role, GRAFANA_DB_PASSWORD=password)
+    try:
+        for _ in range(2):  # a restart of the stack runs the job again: harmless
+            run = subprocess.run(job, capture_output=True, text=True, env=env, check=False, timeout=60)
+            assert run.returncode == 0, run.stderr
+        info = psql(admin, f"SELECT rolcanlogin, rolsuper, rolcreaterole, rolpassword LIKE 'SCRAM-SHA-256$%', "
+                           f"pg_has_role('{role}', 'shoplens_readonly', 'member') FROM pg_authid "
+                           f"WHERE rolname = '{role}';")  # fmt: skip
+        assert info.stdout.split() == ["t", "f", "f", "t", "t"], info.stdout + info.stderr
+        as_role = {"PGUSER": role, "PGPASSWORD": password}
+        assert psql(url, "SELECT visitors FROM kpis;", **as_role).stdout.split() == ["7"]
+        denied = psql(url, "DELETE FROM kpis;", **as_role)
+        assert denied.returncode != 0 and "read-only transaction" in denied.stderr
+        denied = psql(url, "SET default_transaction_read_only = off; DELETE FROM kpis;", **as_role)
+        assert denied.returncode != 0 and "permission denied" in denied.stderr
+        assert psql(url, "SELECT count(*) FROM kpis;").stdout.split() == ["1"]
+    finally:
+        psql(url, f'DROP OWNED BY "{role}";')
+        psql(admin, f'DROP ROLE IF EXISTS "{role}";')
