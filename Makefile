@@ -22,9 +22,10 @@ MYPY_CHECKED := shoplens/stats.py shoplens/experiments shoplens/_analyze.py shop
 	shoplens/_compare.py shoplens/_frames.py shoplens/_validate.py shoplens/_types.py shoplens/_display.py
 SEED ?= 42
 PORT ?= 8050
+DIST ?= dist
 
 .PHONY: help venv dev test test-rust test-py lint fmt demo bench clean system-deps
-.PHONY: browser serve screenshots loadtest
+.PHONY: browser serve screenshots loadtest wheel
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,9 +38,10 @@ $(VENV)/.installed: requirements-dev.txt
 
 venv: $(VENV)/.installed ## create the Python environment with pinned tools
 
-# Debian packages the test suite uses (headless Chromium for the dashboard's browser tests); installs only
+# Debian packages the test suite uses (headless Chromium for the dashboard's browser tests, docker-compose
+# to validate docker-compose.yml without an engine); installs only
 # what is missing, so a machine that has them makes no network call.
-SYSTEM_PACKAGES := chromium chromium-driver
+SYSTEM_PACKAGES := chromium chromium-driver docker-compose
 system-deps: ## install the system packages the tests need (root, apt)
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -83,6 +85,10 @@ demo: dev ## generate the RetailRocket-scale demo, build the warehouse, print th
 bench: dev ## benchmarks (times, ratios to the I/O floor, peak memory); results in docs/benchmarks.md
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/run.py
+
+wheel: venv ## release wheel into $(DIST): the build command docker/Dockerfile runs (tests/test_ops.py checks)
+	VIRTUAL_ENV=$(VENV) PATH=$(VENV)/bin:$$PATH CARGO_TARGET_DIR=$(PY_TARGET) \
+		$(VENV)/bin/maturin build --release --out $(DIST)
 
 clean: ## remove demo data and the warehouse (build caches stay in $(CACHE))
 	rm -rf data
