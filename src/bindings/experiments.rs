@@ -16,8 +16,8 @@ use crate::experiments::simulate::{
 use crate::experiments::welch::WelchComparison;
 use crate::experiments::winsor::winsorize;
 use crate::experiments::{ExperimentsError, Result as ExpResult};
-use crate::stats::{CoMoments, CoSums, Moments, Sums};
 use crate::stats::Alternative;
+use crate::stats::{CoMoments, CoSums, Moments, Sums};
 
 type MomentsTuple = (u64, f64, f64);
 type CoMomentsTuple = (u64, f64, f64, f64, f64, f64);

@@ -3,9 +3,9 @@
 use polars::prelude::*;
 
 use super::*;
+use crate::build::clean_retailrocket;
 use crate::clean::CleanConfig;
 use crate::generate::{generate, GenerateConfig};
-use crate::warehouse::clean_retailrocket;
 
 fn cleaned(scale: f64, seed: u64) -> (DataFrame, DataFrame, DataFrame) {
     let dir = tempfile::tempdir().expect("temp dir");
