@@ -77,7 +77,9 @@ class Server:
 
 
 @contextmanager
-def serve(warehouse: Path, workdir: Path, *, threads: int = 8, workers: int = 1) -> Iterator[Server]:
+def serve(
+    warehouse: Path, workdir: Path, *, threads: int = 8, workers: int = 1, extra: list[str] | None = None
+) -> Iterator[Server]:
     port = free_port()
     log_file = workdir / "dashboard.log"
     cmd = [
@@ -97,6 +99,7 @@ def serve(warehouse: Path, workdir: Path, *, threads: int = 8, workers: int = 1)
         str(threads),
         "--workers",
         str(workers),
+        *(extra or []),
     ]
     # stderr goes to a file (a pipe nobody reads could fill and block the server).
     err_path = workdir / "serve.stderr"

@@ -86,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
     serve.add_argument("--users-file", type=Path, default=None, help="default: WAREHOUSE.users.sqlite beside it")
     serve.add_argument("--log-file", type=Path, default=None, help="JSON lines; default: WAREHOUSE.dashboard.log")
+    serve.add_argument("--rate-limit", default="600 per minute", help="per signed-in user, callbacks included")
+    serve.add_argument("--login-rate-limit", default="30 per minute", help="sign-in attempts per address")
     serve.add_argument("--behind-tls-proxy", action="store_true",
                        help="trust one reverse proxy's X-Forwarded-* headers and mark cookies Secure")  # fmt: skip
     return parser
@@ -276,6 +278,8 @@ def _serve(args: argparse.Namespace) -> None:
         log_file=args.log_file,
         behind_proxy=args.behind_tls_proxy,
         secure_cookies=args.behind_tls_proxy,
+        rate_limit=args.rate_limit,
+        login_rate_limit=args.login_rate_limit,
     )
 
 

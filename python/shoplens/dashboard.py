@@ -88,6 +88,8 @@ def serve(
     log_file: str | os.PathLike[str] | None = None,
     behind_proxy: bool = False,
     secure_cookies: bool = False,
+    rate_limit: str = "600 per minute",
+    login_rate_limit: str = "30 per minute",
 ) -> None:
     """Serve the dashboard with gunicorn (threads; the engine releases the GIL). Prints the one-time admin
     password when the users file is new."""
@@ -120,6 +122,8 @@ def serve(
         log_file=log,
         behind_proxy=behind_proxy,
         secure_cookies=secure_cookies,
+        rate_limit=rate_limit,
+        login_rate_limit=login_rate_limit,
     )
 
     class _Server(BaseApplication):  # type: ignore[misc]
