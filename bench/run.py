@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument(
         "--skip-stats", action="store_true", help="skip the statistics benchmarks (bench/stats_bench.py)"
     )
+    parser.add_argument("--skip-clv", action="store_true", help="skip the CLV benchmark (bench/clv_bench.py)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as tmp:
         res = pipeline(args.scale, args.repeat, Path(tmp))
@@ -145,6 +146,10 @@ def main() -> None:
         from stats_bench import run_stats_bench
 
         run_stats_bench(write=None if args.no_doc else write_doc)
+    if not args.skip_clv:
+        from clv_bench import run_clv_bench
+
+        run_clv_bench(write=None if args.no_doc else write_doc)
 
 
 if __name__ == "__main__":

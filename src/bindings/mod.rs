@@ -3,6 +3,7 @@ use pyo3::prelude::*;
 
 #[cfg(target_os = "linux")]
 mod alloc;
+mod clv;
 mod compare;
 pub(crate) mod errors;
 mod experiments;
@@ -22,5 +23,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stats::register(m)?;
     experiments::register(m)?;
     compare::register(m)?;
+    clv::register(m)?;
     Ok(())
 }
