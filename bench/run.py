@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument(
         "--skip-kpis", action="store_true", help="skip the interactive KPI benchmark (bench/kpis_bench.py)"
     )
+    parser.add_argument("--skip-clv", action="store_true", help="skip the CLV benchmark (bench/clv_bench.py)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as tmp:
         res = pipeline(args.scale, args.repeat, Path(tmp))
@@ -171,6 +172,10 @@ def main() -> None:
         from kpis_bench import run_kpis_bench
 
         run_kpis_bench(scale=args.scale, write=None if args.no_doc else write_doc)
+    if not args.skip_clv:
+        from clv_bench import run_clv_bench
+
+        run_clv_bench(write=None if args.no_doc else write_doc)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 # Stubs of the native module shoplens._native (checked by `python -m mypy.stubtest` in `make lint`).
 # Each area keeps to its own section.
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -529,3 +529,53 @@ class KpiIndex:
 def kpi_anomalies(daily: pl.DataFrame, *, all_days: bool = False) -> pl.DataFrame: ...
 
 # --- end kpis ---
+
+# --- cohorts and CLV (clv) ---
+F64Array = npt.NDArray[np.float64]
+
+def cohort_retention(events: pl.DataFrame, by: str, period: str, include_bots: bool) -> pl.DataFrame: ...
+def derived_tables(events: pl.DataFrame) -> list[tuple[str, pl.DataFrame]]: ...
+def clv_customers(events: pl.DataFrame) -> pl.DataFrame: ...
+def clv_summary_events(events: pl.DataFrame, observation_end: int | None, unit: str) -> pl.DataFrame: ...
+def clv_summary(
+    transactions: pl.DataFrame,
+    customer_id_col: str,
+    datetime_col: str,
+    monetary_value_col: str | None,
+    observation_end: int | None,
+    unit: str,
+) -> pl.DataFrame: ...
+def fit_bgnbd(frequency: F64Array, recency: F64Array, t: F64Array) -> dict[str, Any]: ...
+def bgnbd_log_likelihood(
+    params: tuple[float, float, float, float], frequency: F64Array, recency: F64Array, t: F64Array
+) -> float: ...
+def bgnbd_predict(
+    params: tuple[float, float, float, float],
+    what: str,
+    horizon: float,
+    frequency: F64Array,
+    recency: F64Array,
+    t: F64Array,
+) -> F64Array: ...
+def bgnbd_expected_purchases_new(params: tuple[float, float, float, float], horizon: float) -> float: ...
+def fit_gamma_gamma(frequency: F64Array, monetary_value: F64Array) -> dict[str, Any]: ...
+def gamma_gamma_log_likelihood(
+    params: tuple[float, float, float], frequency: F64Array, monetary_value: F64Array
+) -> float: ...
+def gamma_gamma_expected_spend(
+    params: tuple[float, float, float], frequency: F64Array, monetary_value: F64Array
+) -> F64Array: ...
+def customer_lifetime_value(
+    bgnbd: tuple[float, float, float, float],
+    gamma_gamma: tuple[float, float, float],
+    frequency: F64Array,
+    recency: F64Array,
+    t: F64Array,
+    monetary_value: F64Array,
+    months: int,
+    discount_rate: float,
+    unit: str,
+) -> F64Array: ...
+def simulate_bgnbd(
+    n: int, params: tuple[float, float, float, float], t_range: tuple[float, float], seed: int
+) -> tuple[F64Array, F64Array, F64Array]: ...

@@ -3,6 +3,7 @@ use pyo3::prelude::*;
 
 #[cfg(target_os = "linux")]
 mod alloc;
+mod clv;
 mod compare;
 pub(crate) mod errors;
 mod experiments;
@@ -24,5 +25,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     experiments::register(m)?;
     compare::register(m)?;
     kpis::register(m)?;
+    clv::register(m)?;
     Ok(())
 }
