@@ -431,20 +431,6 @@ def test_partitions_do_not_change_any_table(gen: tuple[Path, dict]) -> None:
         assert_frame_equal(stored, one[name])
 
 
-def test_outage_is_flagged(tmp_path: Path) -> None:
-    g = shoplens.generate(tmp_path / "raw", scale=0.3, seed=5)
-    shoplens.build_warehouse(g.out_dir, tmp_path / "wh")
-    outage = g.truth["outage"]
-    day = dt.datetime.fromtimestamp(outage["start_ms"] / 1000, tz=dt.UTC).date()
-    a = kpis.anomalies(tmp_path / "wh")
-    flagged = a.filter(pl.col("date") == day)
-    assert set(flagged["metric"]) & {"orders", "buyers", "conversion"}
-    assert (flagged["deviation"] < 0).all()
-    assert (flagged["value"] < flagged["low"]).all()
-    stored = pl.read_parquet(tmp_path / "wh" / "anomalies.parquet")
-    assert_frame_equal(stored, a)
-
-
 def test_clean_series_false_flags_within_the_stated_rate(tmp_path: Path) -> None:
     from scipy.stats import binom
 

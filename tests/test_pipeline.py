@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -322,7 +323,7 @@ def test_generic_events_with_schema_and_dedup(tmp_path):
     again = shoplens.clean(shoplens.read_events(pdf, schema=schema))
     assert again.events.equals(result.events, null_equal=True)
     with pytest.raises(SchemaError, match="the visitor column 'nope' is not in the table"):
-        shoplens.clean(shoplens.read_events(df, schema=EventSchema(user="nope")))
+        shoplens.clean(shoplens.read_events(df, schema=dataclasses.replace(schema, user="nope")))
 
 
 def test_generic_csv_with_ragged_rows(tmp_path):
@@ -745,5 +746,6 @@ def test_own_data_example_runs_and_matches_pandas(tmp_path):
 def test_warehouse_table_names_the_tables_that_exist(tmp_path, make_folder):
     out = tmp_path / "wh"
     shoplens.build_warehouse(make_folder([f"{T0},1,view,5,"]), out)
-    with pytest.raises(MissingFileError, match=r"no table 'evnts' in the warehouse; its tables are .*events, items"):
+    expected = r"no table 'evnts' in the warehouse; its tables are .*\bevents, .*\bitems"
+    with pytest.raises(MissingFileError, match=expected):
         shoplens.open_warehouse(out).table("evnts")

@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::bindings::errors::{run, run_detached, to_pyerr};
-use crate::compare::{compare_ratio_row, RatioSums};
+use crate::compare::compare_ratio_row;
 use crate::experiments::bayes::{bayes_means, bayes_proportions, ProbMethod};
 use crate::experiments::bootstrap::{bootstrap_ci, bootstrap_interval, BootstrapOptions, Sample};
 use crate::experiments::cuped::{cuped, cuped_from_stats, CupedResult};
@@ -631,11 +631,11 @@ fn exp_prob_better<'py>(
         (0..rows)
             .map(|i| -> ExpResult<f64> {
                 let moments_of = |c: &[Vec<f64>; 3], arm: &str| -> ExpResult<Moments> {
-                    Moments::from_sums(&Sums {
+                    Ok(Moments::from_sums(&Sums {
                         n: whole(c[0][i], i, &format!("n_{arm}"))?,
                         sum: c[1][i],
                         sum_sq: c[2][i],
-                    })
+                    })?)
                 };
                 match kind.as_str() {
                     "proportion" => {
@@ -659,17 +659,20 @@ fn exp_prob_better<'py>(
                                 "kind='ratio' needs the denominator sums of both arms".into(),
                             ));
                         };
-                        let ratio = |c: &[Vec<f64>; 3], d: &[Vec<f64>; 3]| RatioSums {
-                            n: c[0][i],
-                            sum: c[1][i],
-                            sum_sq: c[2][i],
-                            sum_den: d[0][i],
-                            sum_sq_den: d[1][i],
-                            sum_num_den: d[2][i],
+                        // Numerator x, denominator y: (n, Σx, Σx²) and (Σy, Σy², Σxy) per arm.
+                        let ratio = |c: &[Vec<f64>; 3], d: &[Vec<f64>; 3], arm: &str| {
+                            Ok::<_, ExperimentsError>(CoSums {
+                                n: whole(c[0][i], i, &format!("n_{arm}"))?,
+                                sum_x: c[1][i],
+                                sum_y: d[0][i],
+                                sum_xx: c[2][i],
+                                sum_yy: d[1][i],
+                                sum_xy: d[2][i],
+                            })
                         };
                         let row = compare_ratio_row(
-                            ratio(&a, da),
-                            ratio(&b, db),
+                            ratio(&a, da, "a")?,
+                            ratio(&b, db, "b")?,
                             i,
                             Alternative::Less,
                             0.95,

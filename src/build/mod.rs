@@ -157,7 +157,7 @@ pub fn clean_retailrocket(
         price_source,
     )?;
     progress("tables", 4, steps);
-    with_derived(out)
+    Ok(out)
 }
 
 /// Cleans a user's own event table (CSV or Parquet file, or DataFrame) read through `mapping`. There
@@ -230,7 +230,7 @@ pub fn clean_generic(
     ids.decode(&mut out.tables, table.position)?;
     out.report.notes.extend(notes);
     out.report.position = table.position.name();
-    with_derived(out)
+    Ok(out)
 }
 
 /// Adds the [`derived_tables`] to a build's output.
@@ -369,6 +369,13 @@ fn finish(
     started: Instant,
     progress: Progress<'_>,
 ) -> Result<Report> {
+    // Derived tables (KPIs, cohorts, CLV) belong to a build, not to `clean`'s result.
+    let derived_start = Instant::now();
+    let mut cleaned = with_derived(cleaned)?;
+    cleaned.report.timings_ms.push((
+        "derived_tables".into(),
+        derived_start.elapsed().as_millis() as u64,
+    ));
     let write_start = Instant::now();
     progress("write parquet", 4, 5);
     let mut report = cleaned.report.clone();
