@@ -19,7 +19,8 @@ WAREHOUSE ?= data/warehouse
 SCALE ?= 1.0
 # Modules type-checked against the native stub (a result key renamed on one side fails lint).
 MYPY_CHECKED := shoplens/stats.py shoplens/experiments shoplens/_analyze.py shoplens/_planner.py \
-	shoplens/_compare.py shoplens/_frames.py shoplens/_validate.py shoplens/_types.py shoplens/_display.py
+	shoplens/_compare.py shoplens/_frames.py shoplens/_validate.py shoplens/_types.py shoplens/_display.py \
+	shoplens/clv.py shoplens/cohorts.py shoplens/kpis.py shoplens/summary.py shoplens/_pipeline.py
 SEED ?= 42
 PORT ?= 8050
 DIST ?= dist

@@ -345,6 +345,12 @@ def _comparisons(sums: pl.DataFrame, controls: pl.DataFrame, level_: float) -> p
     return pl.concat(parts)
 
 
+def _sequential_status(pvalue: float, alpha: float) -> str:
+    if math.isnan(pvalue):
+        return "no information yet (no variance in either arm)"
+    return "stop: effect detected" if pvalue <= alpha else "continue"
+
+
 def _sequential(users: pl.DataFrame, controls: pl.DataFrame, alpha: float) -> pl.DataFrame:
     """Always-valid p-value of the conversion difference after daily looks (users assigned by each
     day's end, converted by then), per experiment and treatment variant."""
@@ -571,7 +577,7 @@ def analyze(
             experiment=exp_name, control=s["control"], variants=s["variants"], assigned=s["assigned"],
             analysed={v: int(got.get(v, 0)) for v in s["variants"]}, planned_weights=s["w"], srm=s["srm"],
             sequential_pvalue=seq_p,
-            sequential_status={v: "stop: effect detected" if p <= alpha else "continue" for v, p in seq_p.items()},
+            sequential_status={v: _sequential_status(p, alpha) for v, p in seq_p.items()},
             looks=n_looks,
         )  # fmt: skip
     return ExperimentAnalysis(results, summaries)

@@ -1,7 +1,7 @@
 # Stubs of the native module shoplens._native (checked by `python -m mypy.stubtest` in `make lint`).
 # Each area keeps to its own section.
 
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -533,6 +533,23 @@ def kpi_anomalies(daily: pl.DataFrame, *, all_days: bool = False) -> pl.DataFram
 # --- cohorts and CLV (clv) ---
 F64Array = npt.NDArray[np.float64]
 
+class _BgNbdFit(TypedDict):
+    r: float
+    alpha: float
+    a: float
+    b: float
+    log_likelihood: float
+    n_customers: int
+    iterations: int
+
+class _GammaGammaFit(TypedDict):
+    p: float
+    q: float
+    v: float
+    log_likelihood: float
+    n_customers: int
+    iterations: int
+
 def cohort_retention(events: pl.DataFrame, by: str, period: str, include_bots: bool) -> pl.DataFrame: ...
 def derived_tables(events: pl.DataFrame) -> list[tuple[str, pl.DataFrame]]: ...
 def clv_customers(events: pl.DataFrame) -> pl.DataFrame: ...
@@ -545,7 +562,7 @@ def clv_summary(
     observation_end: int | None,
     unit: str,
 ) -> pl.DataFrame: ...
-def fit_bgnbd(frequency: F64Array, recency: F64Array, t: F64Array) -> dict[str, Any]: ...
+def fit_bgnbd(frequency: F64Array, recency: F64Array, t: F64Array) -> _BgNbdFit: ...
 def bgnbd_log_likelihood(
     params: tuple[float, float, float, float], frequency: F64Array, recency: F64Array, t: F64Array
 ) -> float: ...
@@ -558,7 +575,7 @@ def bgnbd_predict(
     t: F64Array,
 ) -> F64Array: ...
 def bgnbd_expected_purchases_new(params: tuple[float, float, float, float], horizon: float) -> float: ...
-def fit_gamma_gamma(frequency: F64Array, monetary_value: F64Array) -> dict[str, Any]: ...
+def fit_gamma_gamma(frequency: F64Array, monetary_value: F64Array) -> _GammaGammaFit: ...
 def gamma_gamma_log_likelihood(
     params: tuple[float, float, float], frequency: F64Array, monetary_value: F64Array
 ) -> float: ...

@@ -15,6 +15,7 @@ import polars as pl
 from shoplens import _native
 from shoplens._build import build_events, build_retailrocket
 from shoplens._config import RETAILROCKET_SCHEMA, CleanConfig, EventSchema
+from shoplens._display import ResultDisplay
 from shoplens.errors import DataFileError, MissingFileError, SchemaError, ShoplensWarning
 
 __all__ = [
@@ -196,7 +197,7 @@ def _warn_if_empty(report: Mapping[str, Any]) -> None:
 
 
 @dataclass(frozen=True)
-class CleanResult:
+class CleanResult(ResultDisplay):
     """Cleaned tables (polars DataFrames) and the validation report of one source."""
 
     events: pl.DataFrame
@@ -220,6 +221,13 @@ class CleanResult:
             f"quarantined={ev['quarantined']}, duplicates={ev['duplicates_removed']}, "
             f"sessions={ev['sessions']}, visitors={ev['visitors']})"
         )
+
+    def _display_fields(self) -> list[tuple[str, Any]]:
+        ev = self.report["events"]
+        counts = [(k, ev[k]) for k in ("source", "rows_read", "kept", "quarantined", "duplicates_removed")]
+        counts += [(k, ev[k]) for k in ("sessions", "visitors", "bot_visitors")]
+        shapes = [(name, f"{t.height:,} rows x {t.width} columns") for name, t in self.tables().items()]
+        return [*counts, ("by_rule", dict(ev["by_rule"])), *shapes]
 
 
 def _source(source: Source | str | os.PathLike[str]) -> Source:

@@ -99,6 +99,7 @@ def baseline_from_events(events: Any) -> Baseline:
     daily = (
         ev.group_by(pl.col("timestamp").dt.date().alias("day"))
         .agg(pl.col("visitor_id").n_unique().alias("n"))
+        .sort("day")  # group order varies from run to run; a fixed order makes the mean reproducible
         .select(pl.col("n").mean())
         .collect()
         .item()

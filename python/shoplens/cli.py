@@ -239,16 +239,15 @@ def _build(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int | None:
     from shoplens import open_warehouse
-    from shoplens.kpis import report_text
-    from shoplens.summary import headline, to_json
+    from shoplens.summary import headline, render, to_json
 
-    wh = open_warehouse(args.warehouse)
+    summary = headline(open_warehouse(args.warehouse))
     if args.json:
         import json
 
-        print(json.dumps(to_json(headline(wh)), indent=2))
+        print(json.dumps(to_json(summary), indent=2))
     else:
-        print(report_text(wh))
+        print(render(summary))
 
 
 def _experiment(args: argparse.Namespace) -> int | None:

@@ -312,7 +312,6 @@ def summary(
     >>> summary(tx, monetary_value_col="value", observation_period_end=date(2024, 1, 29), unit="W").rows()
     [(7, 1.0, 2.0, 4.0, 20.0), (8, 0.0, 0.0, 3.0, 0.0)]
     """
-    import polars as pl
 
     from shoplens._pipeline import Warehouse, open_warehouse
 
@@ -322,14 +321,9 @@ def summary(
         data = open_warehouse(data)
     if isinstance(data, Warehouse):
         return _native.clv_summary_events(data.table("events"), end, unit)
-    if not isinstance(data, pl.DataFrame):
-        try:
-            import pandas as pd
-        except ImportError:  # pragma: no cover - pandas is optional
-            pd = None
-        if pd is None or not isinstance(data, pd.DataFrame):
-            raise InvalidArgumentError(f"expected a warehouse or a DataFrame, got {type(data).__name__}")
-        data = pl.from_pandas(data)
+    from shoplens._frames import to_polars
+
+    data = to_polars(data, "transactions (a warehouse path, a Warehouse or a DataFrame)")
     needed = [customer_id_col, datetime_col, *([monetary_value_col] if monetary_value_col else [])]
     missing = [c for c in needed if c not in data.columns]
     if missing:
@@ -343,7 +337,6 @@ def customers(data: Warehouse | str | os.PathLike[str] | pl.DataFrame) -> pl.Dat
     discount), from BG/NBD and Gamma-Gamma fitted on the warehouse's non-bot buyers. Predictions are null
     when a model cannot be fitted (too few repeat buyers). Reads the warehouse's ``customers`` table when
     it has one; an events DataFrame is computed on the fly."""
-    import polars as pl
 
     from shoplens._pipeline import Warehouse, open_warehouse
 
@@ -353,6 +346,6 @@ def customers(data: Warehouse | str | os.PathLike[str] | pl.DataFrame) -> pl.Dat
         if (data.path / "customers.parquet").is_file():
             return data.table("customers")
         data = data.table("events")
-    if not isinstance(data, pl.DataFrame):
-        raise InvalidArgumentError(f"expected a warehouse or an events DataFrame, got {type(data).__name__}")
-    return _native.clv_customers(data)
+    from shoplens._frames import to_polars
+
+    return _native.clv_customers(to_polars(data, "events (a warehouse path, a Warehouse or an events DataFrame)"))

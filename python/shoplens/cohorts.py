@@ -31,19 +31,9 @@ _COLUMNS = ("cohort", "offset", "cohort_size", "active", "buyers", "revenue", "c
 
 
 def _events_frame(data: Any) -> pl.DataFrame:
-    import polars as pl
+    from shoplens._frames import to_polars
 
-    if isinstance(data, pl.DataFrame):
-        return data
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is optional
-        pd = None
-    if pd is not None and isinstance(data, pd.DataFrame):
-        return pl.from_pandas(data)
-    raise InvalidArgumentError(
-        f"expected a warehouse (path or Warehouse) or an events DataFrame, got {type(data).__name__}"
-    )
+    return to_polars(data, "events (a warehouse path, a Warehouse or an events DataFrame)")
 
 
 def _warehouse(data: Any) -> Warehouse | None:

@@ -322,41 +322,8 @@ def anomalies(warehouse: Any, *, all_days: bool = False, **kwargs: Any) -> pl.Da
 
 def report_text(warehouse: Any) -> str:
     """The text ``shoplens report`` prints: the headline KPIs (bots excluded) with their definitions, then
-    the validation summary of ``report.json``."""
-    from shoplens._pipeline import open_warehouse
-    from shoplens.summary import Figure, render
+    the validation summary of ``report.json`` (see :mod:`shoplens.summary`)."""
+    from shoplens.summary import headline as summary_headline
+    from shoplens.summary import render
 
-    wh = open_warehouse(getattr(warehouse, "path", warehouse))
-    h = headline(wh).row(0, named=True)
-    first, last = (_EPOCH + dt.timedelta(days=d) for d in _index(wh).day_range)
-    figures = [
-        Figure("Visitors", h["visitors"], "distinct visitors with at least one event"),
-        Figure("Sessions", h["sessions"], "runs of a visitor's events with no gap over the session timeout"),
-        Figure("Events", h["events"], "kept events"),
-        Figure("Buyers", h["buyers"], "visitors with at least one purchase"),
-        Figure("Orders", h["orders"], "distinct transaction ids"),
-        Figure("Purchases", h["purchases"], "purchase rows (item lines of orders)"),
-        Figure("User conversion", h["conversion"], "buyers / visitors", "%"),
-        Figure("Session conversion", h["session_conversion"], "sessions with a purchase / sessions", "%"),
-        Figure(
-            "Cart abandonment",
-            h["cart_abandonment"],
-            "sessions with a cart and no purchase / sessions with a cart",
-            "%",
-        ),
-        Figure("Bounce rate", h["bounce_rate"], "one-event sessions / sessions", "%"),
-        Figure("Events per session", h["events_per_session"], "events / sessions"),
-        Figure(
-            "Median session duration",
-            h["median_session_duration_s"],
-            f"last - first event time, over the {h['multi_event_sessions']:,} sessions with >= 2 events "
-            "(one-event sessions have no duration)",
-            "s",
-        ),
-        Figure("Repeat purchase rate", h["repeat_purchase_rate"], "buyers with >= 2 orders / buyers", "%"),
-        Figure("Revenue", h["revenue"], "sum of item prices over purchase rows (price source in the report)"),
-        Figure("Average order value", h["aov"], "revenue / orders"),
-        Figure("Revenue per visitor", h["revenue_per_visitor"], "revenue / visitors"),
-        Figure("ARPPU", h["arppu"], "revenue / buyers"),
-    ]
-    return render({"figures": figures, "period": (first, last), "report": wh.report})
+    return render(summary_headline(warehouse))

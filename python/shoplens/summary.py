@@ -1,13 +1,14 @@
-"""Headline figures of a warehouse, each with what it counts (bots excluded, as everywhere by default)."""
+"""The headline report of a warehouse as text or JSON: the engine's KPIs (:func:`shoplens.kpis.headline`), each
+named with what it counts (bots excluded, as everywhere by default), and the validation summary.
+
+Presentation only: every figure is computed by the engine.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-
-import polars as pl
-
-from shoplens._pipeline import Warehouse
 
 __all__ = ["Figure", "headline", "render", "to_json"]
 
@@ -34,100 +35,46 @@ class Figure:
         return shown
 
 
-def _ratio(num: float, den: float) -> float | None:
-    return num / den if den else None
+def headline(warehouse: Any) -> dict[str, Any]:
+    """The engine's headline KPIs (:func:`shoplens.kpis.headline`, bots excluded) as named figures with their
+    definitions, the period the events cover and the build report."""
+    from shoplens import kpis
+    from shoplens._pipeline import open_warehouse
 
-
-def headline(warehouse: Warehouse) -> dict[str, Any]:
-    """KPIs over human traffic (visitors flagged as bots are excluded) and the validation summary."""
-    events = warehouse.scan("events").filter(~pl.col("is_bot"))
-    sessions = warehouse.scan("sessions").filter(~pl.col("is_bot"))
-    visitors = warehouse.scan("visitors").filter(~pl.col("is_bot"))
-    e = (
-        events.select(
-            pl.len().alias("events"),
-            (pl.col("event") == "view").sum().alias("views"),
-            (pl.col("event") == "addtocart").sum().alias("carts"),
-            (pl.col("event") == "transaction").sum().alias("purchases"),
-            pl.col("transaction_id").drop_nulls().n_unique().alias("orders"),
-            pl.col("revenue").sum().alias("revenue"),
-            pl.col("revenue").is_not_null().sum().alias("priced"),
-            pl.col("timestamp").min().alias("first"),
-            pl.col("timestamp").max().alias("last"),
-        )
-        .collect()
-        .row(0, named=True)
-    )
-    s = (
-        sessions.select(
-            pl.len().alias("sessions"),
-            pl.col("has_purchase").sum().alias("purchase_sessions"),
-            pl.col("has_cart").sum().alias("cart_sessions"),
-            (pl.col("has_cart") & ~pl.col("has_purchase")).sum().alias("abandoned"),
-            pl.col("is_bounce").sum().alias("bounces"),
-            pl.col("duration_s").median().alias("median_duration"),
-            pl.col("n_events").mean().alias("events_per_session"),
-        )
-        .collect()
-        .row(0, named=True)
-    )
-    v = (
-        visitors.select(
-            pl.len().alias("visitors"),
-            pl.col("is_buyer").sum().alias("buyers"),
-            (pl.col("n_purchases") > 0).sum().alias("buyers_check"),
-        )
-        .collect()
-        .row(0, named=True)
-    )
-    revenue = e["revenue"] if e["priced"] else None
+    wh = open_warehouse(getattr(warehouse, "path", warehouse))
+    h = kpis.headline(wh).row(0, named=True)
+    first, last = (kpis._EPOCH + dt.timedelta(days=d) for d in kpis._index(wh).day_range)
     figures = [
-        Figure("Visitors", v["visitors"], "distinct visitor ids with at least one kept event"),
-        Figure(
-            "Sessions",
-            s["sessions"],
-            "runs of a visitor's events with no gap over the session timeout",
-        ),
-        Figure("Events", e["events"], "kept events (views + add-to-carts + purchases)"),
-        Figure("Buyers", v["buyers"], "visitors with at least one purchase"),
-        Figure("Orders", e["orders"], "distinct transaction ids"),
-        Figure("Purchases", e["purchases"], "purchase rows (item lines of orders)"),
-        Figure("User conversion", _ratio(v["buyers"], v["visitors"]), "buyers / visitors", "%"),
-        Figure(
-            "Session conversion",
-            _ratio(s["purchase_sessions"], s["sessions"]),
-            "sessions with a purchase / sessions",
-            "%",
-        ),
+        Figure("Visitors", h["visitors"], "distinct visitors with at least one event"),
+        Figure("Sessions", h["sessions"], "runs of a visitor's events with no gap over the session timeout"),
+        Figure("Events", h["events"], "kept events"),
+        Figure("Buyers", h["buyers"], "visitors with at least one purchase"),
+        Figure("Orders", h["orders"], "distinct transaction ids"),
+        Figure("Purchases", h["purchases"], "purchase rows (item lines of orders)"),
+        Figure("User conversion", h["conversion"], "buyers / visitors", "%"),
+        Figure("Session conversion", h["session_conversion"], "sessions with a purchase / sessions", "%"),
         Figure(
             "Cart abandonment",
-            _ratio(s["abandoned"], s["cart_sessions"]),
+            h["cart_abandonment"],
             "sessions with a cart and no purchase / sessions with a cart",
             "%",
         ),
-        Figure("Bounce rate", _ratio(s["bounces"], s["sessions"]), "one-event sessions / sessions", "%"),
-        Figure("Events per session", s["events_per_session"], "events / sessions"),
+        Figure("Bounce rate", h["bounce_rate"], "one-event sessions / sessions", "%"),
+        Figure("Events per session", h["events_per_session"], "events / sessions"),
         Figure(
             "Median session duration",
-            s["median_duration"],
-            "median of last event time - first event time",
+            h["median_session_duration_s"],
+            f"last - first event time, over the {h['multi_event_sessions']:,} sessions with >= 2 events "
+            "(one-event sessions have no duration)",
             "s",
         ),
-        Figure("Revenue", revenue, "sum of item prices over purchase rows (price source in the report)"),
-        Figure(
-            "Average order value",
-            None if revenue is None else _ratio(revenue, e["orders"]),
-            "revenue / orders",
-        ),
-        Figure(
-            "Revenue per visitor",
-            None if revenue is None else _ratio(revenue, v["visitors"]),
-            "revenue / visitors",
-        ),
-        Figure("ARPPU", None if revenue is None else _ratio(revenue, v["buyers"]), "revenue / buyers"),
+        Figure("Repeat purchase rate", h["repeat_purchase_rate"], "buyers with >= 2 orders / buyers", "%"),
+        Figure("Revenue", h["revenue"], "sum of item prices over purchase rows (price source in the report)"),
+        Figure("Average order value", h["aov"], "revenue / orders"),
+        Figure("Revenue per visitor", h["revenue_per_visitor"], "revenue / visitors"),
+        Figure("ARPPU", h["arppu"], "revenue / buyers"),
     ]
-    report = warehouse.report
-    return {"figures": figures, "period": (e["first"], e["last"]), "report": report}
+    return {"figures": figures, "period": (first, last), "report": wh.report}
 
 
 def render(summary: dict[str, Any]) -> str:
@@ -145,7 +92,7 @@ def render(summary: dict[str, Any]) -> str:
         "Validation",
         f"  rows read {cons['rows_read']:,} = kept {cons['kept']:,} + quarantined {cons['quarantined']:,}"
         f" + exact duplicates {cons['duplicates_removed']:,}  ({'balanced' if cons['holds'] else 'NOT BALANCED'})",
-        f"  events.csv: {ev['rows_read']:,} read, {ev['kept']:,} kept, {ev['bot_visitors']:,} bot visitors flagged"
+        f"  {ev['source']}: {ev['rows_read']:,} read, {ev['kept']:,} kept, {ev['bot_visitors']:,} bot visitors flagged"
         f" ({ev['bot_events']:,} events), price source: {report['price_source']}",
     ]
     for rule, count in ev["by_rule"]:
@@ -164,7 +111,7 @@ def to_json(summary: dict[str, Any]) -> dict[str, Any]:
     """
     first, last = summary["period"]
     return {
-        "period": [None if t is None else t.isoformat() for t in (first, last)],
+        "period": [first.isoformat(), last.isoformat()],
         "figures": [
             {"name": f.name, "value": f.value, "unit": f.unit, "definition": f.definition} for f in summary["figures"]
         ],

@@ -132,6 +132,25 @@ pub fn parse_id(raw: &[u8], field: &str) -> Check<i64> {
     }
 }
 
+/// Parses an integer epoch-milliseconds field of a reference file (item properties, assignments):
+/// `BadTimestamp` when it is not an integer, `TimestampOutOfRange` outside `[min_ms, max_ms)`.
+/// `field` names it in the explanation.
+pub fn parse_epoch_ms(raw: &[u8], field: &str, min_ms: i64, max_ms: i64) -> Check<i64> {
+    let v = parse_i64(raw).ok_or_else(|| {
+        (
+            Rule::BadTimestamp,
+            format!("{field} '{}' is not an integer", lossy(raw)),
+        )
+    })?;
+    if v < min_ms || v >= max_ms {
+        return Err((
+            Rule::TimestampOutOfRange,
+            format!("{field} {v} ms is outside the plausible range"),
+        ));
+    }
+    Ok(v)
+}
+
 /// Strict integer: optional sign and ASCII digits, no overflow.
 pub fn parse_i64(text: &[u8]) -> Option<i64> {
     let (negative, digits) = match text.first() {

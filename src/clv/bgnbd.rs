@@ -13,8 +13,8 @@ use hashbrown::HashMap;
 use rayon::prelude::*;
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use super::hyp2f1::hyp2f1;
 use super::optimize::minimize;
+use crate::stats::hyp2f1;
 use crate::{Error, Result};
 
 /// Fitted BG/NBD parameters.

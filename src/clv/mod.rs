@@ -5,7 +5,6 @@
 //! that come from cohorts and CLV ([`tables`]).
 pub mod bgnbd;
 pub mod gamma_gamma;
-pub mod hyp2f1;
 mod optimize;
 pub mod simulate;
 pub mod summary;

@@ -37,16 +37,6 @@ fn arm_count(n: f64, row: usize, arm: char) -> Result<u64> {
     }
 }
 
-fn check_level(confidence_level: f64) -> Result<()> {
-    if confidence_level > 0.0 && confidence_level < 1.0 {
-        Ok(())
-    } else {
-        Err(StatsError::InvalidArgument(format!(
-            "confidence_level must be strictly between 0 and 1, got {confidence_level}"
-        )))
-    }
-}
-
 fn run_rows(
     rows: usize,
     row: impl Fn(usize) -> Result<RowComparison> + Sync + Send,
@@ -78,7 +68,7 @@ pub fn compare_from_sums(
         ("sum_b", treatment.sum.len()),
         ("sum_sq_b", treatment.sum_sq.len()),
     ])?;
-    check_level(confidence_level)?;
+    crate::stats::check_unit_open(confidence_level, "confidence_level")?;
     let sums = |arm: &ArmSums<'_>, i: usize, name: char| -> Result<Sums> {
         Ok(Sums {
             n: arm_count(arm.n[i], i, name)?,
@@ -123,7 +113,7 @@ pub fn compare_ratio_from_sums(
         ("sum_sq_den_b", treatment.sum_sq_den.len()),
         ("sum_num_den_b", treatment.sum_num_den.len()),
     ])?;
-    check_level(confidence_level)?;
+    crate::stats::check_unit_open(confidence_level, "confidence_level")?;
     let sums = |arm: &RatioArmSums<'_>, i: usize, name: char| -> Result<CoSums> {
         Ok(CoSums {
             n: arm_count(arm.n[i], i, name)?,

@@ -16,8 +16,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{check_unit_open, invalid, ExperimentsError, Result};
+use super::error::{invalid, ExperimentsError, Result};
 use super::quadrature::integrate;
+use crate::stats::check_unit_open;
 use crate::stats::{brent, ln_beta, norm_cdf, norm_isf, norm_pdf, BetaDist, Moments};
 
 /// Closed-form sums longer than this fall back to quadrature (each term costs a few ns, so

@@ -23,12 +23,11 @@ use rand_distr::{Binomial, Distribution};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::error::{
-    check_finite, check_same_len, check_unit_open, invalid, ExperimentsError, Result,
-};
+use super::error::{invalid, ExperimentsError, Result};
 use super::welch::Alternative;
 use super::winsor::quantile_linear;
 use crate::rng::{stream, sum_of_draws, uniform_index32, Domain};
+use crate::stats::{check_finite, check_same_len, check_unit_open};
 use crate::stats::{norm_cdf, norm_ppf};
 
 /// The statistic whose sampling distribution is bootstrapped.

@@ -9,9 +9,10 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::error::{check_finite, check_same_len, invalid, ExperimentsError, Result};
+use super::error::{invalid, ExperimentsError, Result};
 use super::welch::{welch_from_stats, Alternative, WelchComparison};
 use crate::stats::CoMoments;
+use crate::stats::{check_finite, check_same_len};
 
 /// One arm after adjustment.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

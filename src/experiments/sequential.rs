@@ -20,8 +20,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{check_unit_open, invalid, ExperimentsError, Result};
+use super::error::{invalid, ExperimentsError, Result};
 use crate::stats::{brent, norm_cdf, norm_isf, norm_pdf, norm_sf, Moments};
+use crate::stats::{check_same_len, check_unit_open};
 
 /// One look of the always-valid analysis of `a − b`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -68,13 +69,7 @@ pub fn confidence_sequence(
     null_difference: f64,
 ) -> Result<ConfidenceSequence> {
     check_unit_open(alpha, "alpha")?;
-    if looks_a.len() != looks_b.len() {
-        return Err(ExperimentsError::LengthMismatch {
-            what: "looks of arm a and arm b",
-            left: looks_a.len(),
-            right: looks_b.len(),
-        });
-    }
+    check_same_len("looks of arm a and arm b", looks_a.len(), looks_b.len())?;
     if looks_a.is_empty() {
         return Err(ExperimentsError::InsufficientData("no looks".into()));
     }
@@ -94,17 +89,24 @@ pub fn confidence_sequence(
             )));
         }
         let v = a.variance() / a.n as f64 + b.variance() / b.n as f64;
-        if !(v > 0.0 && v.is_finite()) {
+        if !v.is_finite() {
             return Err(ExperimentsError::Degenerate(format!(
-                "look {k}: the difference has zero variance"
+                "look {k}: the variance of the difference is not finite"
             )));
         }
         variances.push(v);
     }
+    // A look where both arms are constant (say, nobody has converted yet) carries no information
+    // about the difference: it leaves the p-value and the interval as they were. With no informative
+    // look at all, the p-value is undefined (NaN) and the interval unbounded.
+    let last_informative = variances.iter().rev().find(|&&v| v > 0.0).copied();
     let tau2 = match mixing_variance {
         Some(t) if t > 0.0 && t.is_finite() => t,
         Some(t) => return Err(invalid(format!("mixing_variance must be > 0, got {t}"))),
-        None => optimal_mixing_ratio(alpha) * variances[variances.len() - 1],
+        None => match last_informative {
+            Some(v) => optimal_mixing_ratio(alpha) * v,
+            None => f64::NAN,
+        },
     };
     let log_inv_alpha = (1.0 / alpha).ln();
     let mut running_p: f64 = 1.0;
@@ -115,6 +117,19 @@ pub fn confidence_sequence(
         .zip(&variances)
         .map(|((a, b), &v)| {
             let estimate = a.mean - b.mean;
+            if last_informative.is_none() || v == 0.0 {
+                return SequentialLook {
+                    estimate,
+                    std_error: 0.0,
+                    pvalue: if last_informative.is_none() {
+                        f64::NAN
+                    } else {
+                        running_p
+                    },
+                    ci_low: low,
+                    ci_high: high,
+                };
+            }
             let dev = estimate - null_difference;
             let log_lambda =
                 0.5 * (v / (v + tau2)).ln() + tau2 * dev * dev / (2.0 * v * (v + tau2));
@@ -439,5 +454,36 @@ mod tests {
         }
         let r = optimal_mixing_ratio(0.05);
         assert!((r - (2.0 * 20f64.ln() + r.ln_1p())).abs() < 1e-12);
+    }
+
+    #[test]
+    fn looks_without_variance_carry_no_information() {
+        // Nobody has converted by the first two looks (both arms constant): those looks leave p = 1
+        // and the interval unbounded; the later looks equal the sequence over the informative looks.
+        let zero = |n| Moments::from_mean_var(n, 0.0, 0.0).unwrap();
+        let a: Vec<Moments> = vec![zero(50), zero(80)]
+            .into_iter()
+            .chain((1..=3).map(|k| Moments::from_mean_var(100 * k, 0.3, 0.21).unwrap()))
+            .collect();
+        let b: Vec<Moments> = vec![zero(50), zero(80)]
+            .into_iter()
+            .chain((1..=3).map(|k| Moments::from_mean_var(100 * k, 0.2, 0.16).unwrap()))
+            .collect();
+        let all = confidence_sequence(&a, &b, 0.05, None, 0.0).unwrap();
+        let informative = confidence_sequence(&a[2..], &b[2..], 0.05, None, 0.0).unwrap();
+        for look in &all.looks[..2] {
+            assert_eq!(look.pvalue, 1.0);
+            assert!(look.ci_low.is_infinite() && look.ci_high.is_infinite());
+        }
+        assert_eq!(all.mixing_variance, informative.mixing_variance);
+        for (x, y) in all.looks[2..].iter().zip(&informative.looks) {
+            assert_eq!(
+                (x.pvalue, x.ci_low, x.ci_high),
+                (y.pvalue, y.ci_low, y.ci_high)
+            );
+        }
+        // No informative look at all: the p-value is undefined, not an error.
+        let none = confidence_sequence(&a[..2], &b[..2], 0.05, None, 0.0).unwrap();
+        assert!(none.looks.iter().all(|l| l.pvalue.is_nan()));
     }
 }

@@ -13,9 +13,10 @@ use rand_distr::{Binomial, ChiSquared, Distribution, LogNormal, Normal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::error::{check_unit_open, invalid, ExperimentsError, Result};
+use super::error::{invalid, ExperimentsError, Result};
 use super::sequential::optimal_mixing_ratio;
 use crate::rng::{stream, Domain};
+use crate::stats::check_unit_open;
 use crate::stats::{
     chi2_contingency, mannwhitneyu, norm_isf, norm_sf, test_proportions_2indep,
     ttest_ind_from_stats, Alternative as StatsAlternative, Moments, MwuMethod, StatsError,

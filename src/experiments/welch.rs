@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 pub use crate::stats::Alternative;
 use crate::stats::{t_confint, ttest_ind_from_stats};
 
-use super::error::{check_unit_open, invalid, ExperimentsError, Result};
+use super::error::{invalid, ExperimentsError, Result};
+use crate::stats::check_unit_open;
 
 /// Welch comparison of `first − second`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -9,7 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{check_finite, invalid, ExperimentsError, Result};
+use super::error::{invalid, ExperimentsError, Result};
+use crate::stats::check_finite;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Winsorized {

@@ -11,7 +11,7 @@ use super::fields::split;
 use super::text::TextFile;
 use super::{quarantine_row, FileStats};
 use crate::clean::columns::QuarantineRow;
-use crate::clean::rules::{lossy, parse_i64, parse_id, present, Rule};
+use crate::clean::rules::{lossy, parse_epoch_ms, parse_id, present, Rule};
 use crate::clean::tables::coded_strings;
 use crate::clean::CleanConfig;
 use crate::Result;
@@ -49,18 +49,12 @@ fn parse_assignment<'a>(
             "empty experiment, user_id, variant or assigned_at".into(),
         ));
     };
-    let at = parse_i64(at).ok_or_else(|| {
-        (
-            Rule::BadTimestamp,
-            format!("assigned_at '{}' is not an integer", lossy(at)),
-        )
-    })?;
-    if at < cfg.min_timestamp_ms || at >= cfg.max_timestamp_ms {
-        return Err((
-            Rule::TimestampOutOfRange,
-            format!("assigned_at {at} ms is outside the plausible range"),
-        ));
-    }
+    let at = parse_epoch_ms(
+        at,
+        "assigned_at",
+        cfg.min_timestamp_ms,
+        cfg.max_timestamp_ms,
+    )?;
     let user = parse_id(user, "user_id")?;
     // split() has checked UTF-8 for non-ASCII lines.
     let text = |b: &'a [u8]| std::str::from_utf8(b).unwrap_or_default();

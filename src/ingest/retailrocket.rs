@@ -338,21 +338,12 @@ fn parse_property(
             "empty timestamp, itemid or property".into(),
         ));
     };
-    let ts = crate::clean::rules::parse_i64(ts).ok_or_else(|| {
-        (
-            Rule::BadTimestamp,
-            format!(
-                "timestamp '{}' is not an integer",
-                crate::clean::rules::lossy(ts)
-            ),
-        )
-    })?;
-    if ts < vcfg.min_timestamp_ms || ts >= vcfg.max_timestamp_ms {
-        return Err((
-            Rule::TimestampOutOfRange,
-            format!("timestamp {ts} ms is outside the plausible range"),
-        ));
-    }
+    let ts = crate::clean::rules::parse_epoch_ms(
+        ts,
+        "timestamp",
+        vcfg.min_timestamp_ms,
+        vcfg.max_timestamp_ms,
+    )?;
     let item = parse_id(item, "itemid")?;
     let value = present(Some(f[3]));
     let bad = |what: &str| {

@@ -51,7 +51,7 @@ impl Alternative {
         standard_error: f64,
         confidence_level: f64,
     ) -> Result<(f64, f64), StatsError> {
-        check_confidence_level(confidence_level)?;
+        super::checks::check_unit_open(confidence_level, "confidence_level")?;
         Ok(match self {
             Alternative::TwoSided => {
                 let half = norm_isf((1.0 - confidence_level) / 2.0) * standard_error;
@@ -99,15 +99,4 @@ pub fn normal_confint(
     alternative: Alternative,
 ) -> Result<(f64, f64), StatsError> {
     alternative.normal_interval(estimate, standard_error, confidence_level)
-}
-
-/// A confidence level must lie strictly between 0 and 1.
-pub(crate) fn check_confidence_level(confidence_level: f64) -> Result<(), StatsError> {
-    if confidence_level > 0.0 && confidence_level < 1.0 {
-        Ok(())
-    } else {
-        Err(invalid(format!(
-            "confidence_level must be strictly between 0 and 1, got {confidence_level}"
-        )))
-    }
 }

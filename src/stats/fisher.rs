@@ -1,6 +1,7 @@
 //! Fisher's exact test on a 2×2 table, as scipy's `fisher_exact`.
 
-use super::alternative::{check_confidence_level, Alternative};
+use super::alternative::Alternative;
+use super::checks::check_unit_open;
 use super::error::Result;
 use super::special::norm_isf;
 
@@ -31,7 +32,7 @@ pub fn fisher_exact_confint(
     confidence_level: f64,
     alternative: Alternative,
 ) -> Result<(f64, f64)> {
-    check_confidence_level(confidence_level)?;
+    check_unit_open(confidence_level, "confidence_level")?;
     let cells = [table[0][0], table[0][1], table[1][0], table[1][1]];
     if cells.contains(&0) {
         return Ok((0.0, f64::INFINITY));

@@ -4,7 +4,8 @@
 
 use std::str::FromStr;
 
-use super::alternative::{check_confidence_level, Alternative};
+use super::alternative::Alternative;
+use super::checks::{check_nobs, check_unit_open};
 use super::error::{invalid, Result, StatsError};
 use super::moments::{compensated_sum, mean_var};
 use super::proportions::check_count;
@@ -73,7 +74,7 @@ impl RelativeLift {
     /// contains zero (the exact confidence set is then unbounded). With a
     /// zero denominator both ends are NaN.
     pub fn confidence_interval(&self, confidence_level: f64) -> Result<(f64, f64)> {
-        check_confidence_level(confidence_level)?;
+        check_unit_open(confidence_level, "confidence_level")?;
         if self.second == 0.0 || !self.estimate.is_finite() {
             return Ok((f64::NAN, f64::NAN));
         }
@@ -224,13 +225,7 @@ pub fn relative_lift_means(
     method: LiftMethod,
     alternative: Alternative,
 ) -> Result<RelativeLift> {
-    for (name, n) in [("nobs1", nobs1), ("nobs2", nobs2)] {
-        if !(n.is_finite() && n > 0.0) {
-            return Err(invalid(format!(
-                "{name} must be positive and finite, got {n}"
-            )));
-        }
-    }
+    check_nobs(&[("nobs1", nobs1), ("nobs2", nobs2)])?;
     relative_lift(
         mean1,
         std1 * std1 / nobs1,

@@ -23,9 +23,11 @@
 
 mod alternative;
 mod beta;
+mod checks;
 mod contingency;
 mod error;
 mod fisher;
+mod hyp2f1;
 mod lift;
 mod mannwhitney;
 mod moments;
@@ -40,11 +42,13 @@ mod ttest;
 
 pub use alternative::{normal_confint, Alternative};
 pub use beta::BetaDist;
+pub(crate) use checks::{check_finite, check_same_len, check_unit_open};
 pub use contingency::{
     chi2_contingency, srm_test, Chi2ContingencyResult, SrmResult, SRM_DEFAULT_THRESHOLD,
 };
 pub use error::{Result, StatsError};
 pub use fisher::{fisher_exact, fisher_exact_confint, FisherExactResult};
+pub use hyp2f1::hyp2f1;
 pub use lift::{
     ratio_metric_test, relative_lift, relative_lift_means, relative_lift_proportions, LiftMethod,
     RatioMetricStats, RatioMetricTest, RelativeLift,

@@ -17,27 +17,8 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::error::{invalid, Result, StatsError};
-
-/// Every value must be finite; the error names the first that is not.
-fn check_finite(values: &[f64], what: &str) -> Result<()> {
-    match values.iter().position(|v| !v.is_finite()) {
-        Some(index) => Err(invalid(format!(
-            "non-finite value in {what} at index {index}"
-        ))),
-        None => Ok(()),
-    }
-}
-
-fn check_same_len(what: &str, left: usize, right: usize) -> Result<()> {
-    if left == right {
-        Ok(())
-    } else {
-        Err(StatsError::InvalidArgument(format!(
-            "length mismatch: {what} ({left} vs {right})"
-        )))
-    }
-}
+use super::checks::{check_finite, check_same_len};
+use super::error::{invalid, Result};
 
 /// Slices at least this long are summarised in parallel chunks.
 const PARALLEL_MIN_LEN: usize = 1 << 17;

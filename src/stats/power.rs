@@ -10,6 +10,7 @@
 
 use std::str::FromStr;
 
+use super::checks::check_unit_open;
 use super::error::{invalid, Result, StatsError};
 use super::nct::{nct_cdf, nct_sf};
 use super::roots::brent;
@@ -44,16 +45,6 @@ impl FromStr for PowerAlternative {
                 "alternative must be 'two-sided' or 'one-sided', got {other:?}"
             ))),
         }
-    }
-}
-
-fn check_open_unit(name: &str, v: f64) -> Result<()> {
-    if v > 0.0 && v < 1.0 {
-        Ok(())
-    } else {
-        Err(invalid(format!(
-            "{name} must lie strictly between 0 and 1, got {v}"
-        )))
     }
 }
 
@@ -121,7 +112,7 @@ pub fn power_proportions_2indep(
     strict: bool,
 ) -> Result<f64> {
     check_positive("nobs1", nobs1)?;
-    check_open_unit("alpha", alpha)?;
+    check_unit_open(alpha, "alpha")?;
     prop_power_unchecked(p1, p2, nobs1, alpha, alternative, strict)
 }
 
@@ -138,8 +129,8 @@ pub fn samplesize_proportions_2indep(
     alternative: PowerAlternative,
     strict: bool,
 ) -> Result<f64> {
-    check_open_unit("power", power)?;
-    check_open_unit("alpha", alpha)?;
+    check_unit_open(power, "power")?;
+    check_unit_open(alpha, "alpha")?;
     let (s0, s1) = prop_sds(p1, p2)?;
     let d = (p1 - p2).abs();
     if d == 0.0 {
@@ -200,10 +191,10 @@ pub fn mde_proportions_2indep(
     strict: bool,
     increase: bool,
 ) -> Result<f64> {
-    check_open_unit("p1", p1)?;
+    check_unit_open(p1, "p1")?;
     check_positive("nobs1", nobs1)?;
-    check_open_unit("power", power)?;
-    check_open_unit("alpha", alpha)?;
+    check_unit_open(power, "power")?;
+    check_unit_open(alpha, "alpha")?;
     let f = |p2: f64| {
         prop_power_unchecked(p1, p2, nobs1, alpha, alternative, strict).unwrap_or(f64::NAN) - power
     };
@@ -265,7 +256,7 @@ pub fn power_ttest_ind(
         return Err(invalid(format!("delta must be finite, got {delta}")));
     }
     check_positive("sd", sd)?;
-    check_open_unit("alpha", alpha)?;
+    check_unit_open(alpha, "alpha")?;
     t_power_unchecked(delta, sd, nobs1, alpha, alternative, strict)
 }
 
@@ -295,8 +286,8 @@ pub fn samplesize_ttest_ind(
     strict: bool,
 ) -> Result<f64> {
     check_positive("sd", sd)?;
-    check_open_unit("power", power)?;
-    check_open_unit("alpha", alpha)?;
+    check_unit_open(power, "power")?;
+    check_unit_open(alpha, "alpha")?;
     if !delta.is_finite()
         || delta == 0.0
         || (alternative == PowerAlternative::OneSided && delta < 0.0)
@@ -350,8 +341,8 @@ pub fn mde_ttest_ind(
             "nobs1 must be greater than 1, got {nobs1}"
         )));
     }
-    check_open_unit("power", power)?;
-    check_open_unit("alpha", alpha)?;
+    check_unit_open(power, "power")?;
+    check_unit_open(alpha, "alpha")?;
     let f = |delta: f64| {
         t_power_unchecked(delta, sd, nobs1, alpha, alternative, strict).unwrap_or(f64::NAN) - power
     };

@@ -3,7 +3,8 @@
 
 use std::str::FromStr;
 
-use super::alternative::{check_confidence_level, Alternative};
+use super::alternative::Alternative;
+use super::checks::check_unit_open;
 use super::error::{invalid, Result, StatsError};
 use super::special::{beta_quantile, norm_isf};
 
@@ -168,7 +169,7 @@ pub fn proportions_diff_confint(
 ) -> Result<(f64, f64)> {
     check_count(count1, nobs1, "group 1")?;
     check_count(count2, nobs2, "group 2")?;
-    check_confidence_level(confidence_level)?;
+    check_unit_open(confidence_level, "confidence_level")?;
     let p1 = count1 / nobs1;
     let p2 = count2 / nobs2;
     let difference = p1 - p2;
@@ -239,7 +240,7 @@ pub fn proportion_confint(
     method: ConfintMethod,
 ) -> Result<(f64, f64)> {
     check_count(count, nobs, "proportion")?;
-    check_confidence_level(confidence_level)?;
+    check_unit_open(confidence_level, "confidence_level")?;
     let tail = (1.0 - confidence_level) / 2.0;
     let q = count / nobs;
     let (low, high) = match method {

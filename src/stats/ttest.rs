@@ -1,6 +1,7 @@
 //! Two-sample t tests (Welch and Student), as scipy's `ttest_ind`.
 
-use super::alternative::{check_confidence_level, Alternative};
+use super::alternative::Alternative;
+use super::checks::{check_nobs, check_unit_open};
 use super::error::{invalid, Result};
 use super::moments::mean_var;
 use super::special::{t_cdf, t_isf, t_sf};
@@ -43,7 +44,7 @@ pub fn t_confint(
     confidence_level: f64,
     alternative: Alternative,
 ) -> Result<(f64, f64)> {
-    check_confidence_level(confidence_level)?;
+    check_unit_open(confidence_level, "confidence_level")?;
     Ok(match alternative {
         Alternative::TwoSided => {
             let half = t_isf((1.0 - confidence_level) / 2.0, df)? * standard_error;
@@ -103,13 +104,7 @@ pub fn ttest_ind_from_stats(
     equal_var: bool,
     alternative: Alternative,
 ) -> Result<TTestResult> {
-    for (name, n) in [("nobs1", nobs1), ("nobs2", nobs2)] {
-        if !(n.is_finite() && n > 0.0) {
-            return Err(invalid(format!(
-                "{name} must be positive and finite, got {n}"
-            )));
-        }
-    }
+    check_nobs(&[("nobs1", nobs1), ("nobs2", nobs2)])?;
     for (name, s) in [("std1", std1), ("std2", std2)] {
         if s < 0.0 {
             return Err(invalid(format!("{name} must be non-negative, got {s}")));

@@ -1,21 +1,21 @@
 //! Gauss hypergeometric function 2F1(a, b; c; z) for 0 <= z < 1 by its power series.
 //!
 //! Only the BG/NBD expectation needs it, and there it is called after Euler's transformation
-//! (`bgnbd.rs`), which leaves small parameters whose series has bounded terms and converges like
+//! (`clv/bgnbd.rs`), which leaves small parameters whose series has bounded terms and converges like
 //! n^(c-a-b-1) z^n: a plain series is then both exact enough and fast. The series is summed until the
 //! terms are below 1e-17 of the sum and shrinking, with a hard cap on the number of terms.
-use crate::{Error, Result};
+use super::error::{Result, StatsError};
 
 const MAX_TERMS: usize = 2_000_000;
 
 pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Result<f64> {
     if !(0.0..1.0).contains(&z) || !a.is_finite() || !b.is_finite() || !c.is_finite() {
-        return Err(Error::Numerical(format!(
+        return Err(StatsError::InvalidArgument(format!(
             "hyp2f1({a}, {b}; {c}; {z}): needs finite parameters and 0 <= z < 1"
         )));
     }
     if c <= 0.0 && c == c.floor() {
-        return Err(Error::Numerical(format!(
+        return Err(StatsError::InvalidArgument(format!(
             "hyp2f1({a}, {b}; {c}; {z}): c is a pole (non-positive integer)"
         )));
     }
@@ -33,7 +33,7 @@ pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Result<f64> {
             break;
         }
     }
-    Err(Error::Numerical(format!(
+    Err(StatsError::NoConvergence(format!(
         "hyp2f1({a}, {b}; {c}; {z}): series did not converge"
     )))
 }
