@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+import shoplens
+import shoplens.kpis as kpis
 from dash_browser import NEW_PASSWORD, PAGES, browser, charts, serve, settle, sign_in, visit, watched_page
 from shoplens import stats
 
@@ -38,7 +40,15 @@ def test_a_new_browser_is_sent_to_the_login(session) -> None:
         other.close()
 
 
-@pytest.mark.parametrize("path", list(PAGES))
+# Engine issue (reported, not worked around here): shoplens.clv.customers leaves every prediction null when
+# one buyer has T = 0 (first purchase on the last day; fit_bgnbd rejects T = 0), so the customer-value
+# charts show their empty state on warehouses that have such a buyer (the generated ones do).
+_CLV_ENGINE = pytest.mark.xfail(
+    strict=True, reason="shoplens.clv.customers: BG/NBD not fitted when a buyer has T = 0 (engine issue)"
+)
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=_CLV_ENGINE) if p == "/customer-value" else p for p in PAGES])
 def test_every_page_renders_without_errors_and_charts_have_data(session, path: str) -> None:
     server, w = session
     before = len(w.problems())
@@ -108,4 +118,67 @@ def test_dark_mode_switches_the_page_and_the_charts(session) -> None:
     assert bg in ("#212529", "rgb(33, 37, 41)")
     w.page.locator("#theme-switch").uncheck()
     settle(w.page)
+    assert w.problems() == []
+
+
+def _home_cards(page: Any) -> dict[str, str]:
+    texts = page.eval_on_selector_all(
+        "[id^='home-card-']", "els => els.map(e => [e.id.slice(10), e.querySelector('.fs-4').innerText])"
+    )
+    return dict(texts)
+
+
+def _expected_cards(wh: Any, **f: Any) -> dict[str, str]:
+    h = kpis.headline(wh, **f).row(0, named=True)
+    return {
+        "visitors": f"{h['visitors']:,d}",
+        "sessions": f"{h['sessions']:,d}",
+        "buyers": f"{h['buyers']:,d}",
+        "orders": f"{h['orders']:,d}",
+        "revenue": f"{h['revenue']:,.2f}",
+        "conversion": f"{h['conversion']:.3%}",
+        "aov": f"{h['aov']:,.2f}",
+    }
+
+
+def _wait_cards_change(page: Any, before: dict[str, str]) -> dict[str, str]:
+    page.wait_for_function(
+        "v => { const e = document.querySelector('#home-card-visitors .fs-4');"
+        " return e && e.innerText && e.innerText !== v; }",
+        arg=before["visitors"],
+        timeout=30_000,
+    )
+    settle(page)
+    return _home_cards(page)
+
+
+def test_home_filters_change_the_numbers_and_equal_kpis(session, small_warehouse: Path) -> None:
+    server, w = session
+    page = w.page
+    visit(page, server.base, "/")
+    wh = shoplens.open_warehouse(small_warehouse)
+    # Dash 4's DatePickerRange: the start input carries the component id, the end one "<id>-end-date".
+    start = page.input_value("input.dash-datepicker-start-date#home-dates")
+    end = page.input_value("#home-dates-end-date")
+    shown = _home_cards(page)
+    assert shown == _expected_cards(wh, start=start, end=end)
+    seen = [shown["visitors"]]
+    # Each step changes one widget; the cards must then equal shoplens.kpis for the whole filter.
+    f: dict[str, Any] = {}
+    for action, change in (
+        (lambda: page.locator("#home-bots").check(), {"include_bots": True}),
+        (lambda: page.select_option("#home-days", "weekends"), {"days": "weekends"}),
+        (lambda: page.select_option("#home-segment", "new"), {"segment": "new"}),
+    ):
+        action()
+        f.update(change)
+        shown = _wait_cards_change(page, shown)
+        assert shown == _expected_cards(wh, start=start, end=end, **f), f
+        seen.append(shown["visitors"])
+    assert len(set(seen)) == len(seen), "every filter step must change the visitors shown"
+    # every chart of the page followed the filter and still has data
+    names = {c["id"] for c in charts(page)}
+    assert {"home-trend", "home-funnel", "home-weekday"} <= names
+    for chart in charts(page):
+        assert chart["traces"] > 0 and chart["points"] > 0, chart
     assert w.problems() == []

@@ -56,7 +56,7 @@ def curves(ret: pl.DataFrame, value: str, theme: str | None, *, title: str, shar
 def histogram(values: pl.Series, theme: str | None, *, title: str, pct: bool = False) -> go.Figure:
     vals = values.drop_nulls().drop_nans() if values.dtype.is_float() else values.drop_nulls()
     if vals.len() == 0:
-        return empty(theme, "no fitted values (too few repeat buyers)")
+        return empty(theme, "no fitted values: the engine could not fit the model on this warehouse")
     fig = go.Figure(go.Histogram(x=vals.to_list(), nbinsx=40, name=values.name))
     fig.update_layout(template=template_name(theme), title=title, bargap=0.05)
     fig.update_yaxes(title="customers")

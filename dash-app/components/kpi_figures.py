@@ -32,8 +32,18 @@ def funnel(steps: pl.DataFrame, theme: str | None, *, title: str = "Funnel (user
     if steps.height == 0 or steps["n"].sum() == 0:
         return empty(theme)
     fig = go.Figure(layout=dict(template=template_name(theme), title=title))
+    text = []
+    for i, (n, first, prev) in enumerate(
+        zip(steps["n"], steps["rate_from_start"], steps["rate_from_previous"], strict=True)
+    ):
+        rates = (
+            []
+            if i == 0
+            else [f"{r:.1%} of {what}" for r, what in ((first, "step 1"), (prev, "previous")) if r is not None]
+        )
+        text.append(f"{n:,}" + (f"<br>{', '.join(rates)}" if rates else ""))
     fig.add_trace(
-        go.Funnel(y=steps["step"].to_list(), x=steps["n"].to_list(), textinfo="value+percent initial", name="units")
+        go.Funnel(y=steps["step"].to_list(), x=steps["n"].to_list(), text=text, textinfo="text", name="units")
     )
     return fig
 
@@ -129,8 +139,9 @@ def price_bands(bands: pl.DataFrame, theme: str | None) -> go.Figure:
     return fig
 
 
-def category_tree(cats: pl.DataFrame, theme: str | None, *, value: str = "views") -> go.Figure:
-    rows = cats.filter(pl.col(value) > 0)
+def category_tree(cats: pl.DataFrame, theme: str | None, *, value: str = "views", depth: int = 2) -> go.Figure:
+    """The category tree down to ``depth`` (0 = roots) as a treemap; each tile is its subtree's roll-up."""
+    rows = cats.filter((pl.col(value) > 0) & (pl.col("level") <= depth))
     if rows.height == 0:
         return empty(theme)
     ids = [str(c) for c in rows["category_id"].to_list()]
@@ -140,7 +151,9 @@ def category_tree(cats: pl.DataFrame, theme: str | None, *, value: str = "views"
     fig = go.Figure(
         go.Treemap(ids=ids, labels=ids, parents=parents, values=rows[value].to_list(), branchvalues="total", name=value)
     )
-    fig.update_layout(template=template_name(theme), title=f"Category tree by {value} (roll-up at every level)")
+    fig.update_layout(
+        template=template_name(theme), title=f"Category tree by {value} (levels 0-{depth}, roll-up at every level)"
+    )
     return fig
 
 

@@ -26,7 +26,7 @@ def layout(source: DataSource) -> html.Div:
         NAME,
         "Rates per user unless named otherwise: a visitor converts once however many orders.",
         [
-            html.Div(id=ids.CONV_CARDS),
+            widgets.loading(html.Div(id=ids.CONV_CARDS)),
             dbc.Row(
                 [dbc.Col(widgets.graph(ids.CONV_SEGMENTS), lg=6), dbc.Col(widgets.graph(ids.CONV_CATEGORIES), lg=6)],
                 className="g-3 mt-1",

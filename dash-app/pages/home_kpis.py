@@ -4,10 +4,12 @@ bots in or out). Every number is ``shoplens.kpis`` for that filter."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
+import polars as pl
 from dash import Dash, Input, Output, html
 
 from ..components import ids, kpi_figures, widgets
@@ -16,6 +18,9 @@ from ..data.kpis import KpiFilter
 
 PATH = "/"
 NAME = "Home"
+#: The range shown first: the last four weeks of data (so every card has a previous period to compare with).
+DEFAULT_DAYS = 28
+TABLES = ("kpi_daily", "funnel", "kpi_hour_weekday")
 
 FILTER_IDS = {
     "start_end": ids.HOME_DATES,
@@ -38,11 +43,12 @@ CARDS = (
 
 def layout(source: DataSource) -> html.Div:
     first, last = source.date_bounds()
+    start = max(first, last - dt.timedelta(days=DEFAULT_DAYS - 1))
     return html.Div(
         [
             widgets.header("shoplens", "Headline KPIs of the shop; every card and chart follows the filter."),
-            widgets.filter_bar(FILTER_IDS, first=first, last=last, roots=source.root_categories()),
-            dcc_loading(html.Div(id=ids.HOME_CARDS)),
+            widgets.filter_bar(FILTER_IDS, first=first, last=last, roots=source.root_categories(), start=start),
+            widgets.loading(html.Div(id=ids.HOME_CARDS)),
             dbc.Row(
                 [
                     dbc.Col(widgets.graph(ids.HOME_TREND, height=460), lg=8),
@@ -53,12 +59,6 @@ def layout(source: DataSource) -> html.Div:
             dbc.Row(dbc.Col(widgets.graph(ids.HOME_WEEKDAY, height=320), lg=8), className="g-3 mt-1"),
         ]
     )
-
-
-def dcc_loading(child: Any) -> Any:
-    from dash import dcc
-
-    return dcc.Loading(child, type="default")
 
 
 def _change(now: float | None, before: float | None) -> str:
@@ -88,11 +88,13 @@ def update(
     if not head.get("visitors"):
         note = widgets.empty_note()
         return note, kpi_figures.empty(theme), kpi_figures.empty(theme), kpi_figures.empty(theme)
+    t = source.kpi_tables(TABLES, f)
+    user_funnel = t["funnel"].filter(pl.col("level") == "user").sort("step_order")
     return (
         cards(head, prev),
-        kpi_figures.trend(source.kpi_table("kpi_daily", f), theme),
-        kpi_figures.funnel(source.kpi_funnel(f, "user"), theme),
-        kpi_figures.weekday_events(source.kpi_table("kpi_hour_weekday", f), theme),
+        kpi_figures.trend(t["kpi_daily"], theme),
+        kpi_figures.funnel(user_funnel, theme),
+        kpi_figures.weekday_events(t["kpi_hour_weekday"], theme),
     )
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import plotly.graph_objects as go
 import polars as pl
 import pytest
-import shoplens.kpis as kpis
 
 import shoplens
+import shoplens.kpis as kpis
 from dash_support import load_dash_package
 
 
@@ -24,7 +24,9 @@ def source(small_warehouse: Path):
 
 
 def _has_data(fig: go.Figure) -> bool:
-    return any(len(getattr(t, "x", None) or getattr(t, "y", None) or getattr(t, "z", None) or []) > 0 for t in fig.data)
+    """At least one trace with points (x, y or z; a treemap's values)."""
+    keys = ("x", "y", "z", "values")
+    return any(any(len(getattr(t, k, None) or []) > 0 for k in keys if k in t) for t in fig.data)
 
 
 def _visitors(path: Path, start: dt.date, end: dt.date, *, weekends: bool | None = None, bots: bool = False) -> int:
