@@ -77,40 +77,58 @@ def cards(head: dict[str, Any], prev: dict[str, Any] | None) -> dbc.Row:
     return dbc.Row(out, className="g-3")
 
 
-def update(
-    source: DataSource, start: Any, end: Any, days: Any, root: Any, segment: Any, bots: Any, theme: str | None
-) -> tuple[Any, go.Figure, go.Figure, go.Figure]:
-    """Callback body: the filter's KPI cards and charts."""
-    f = KpiFilter.from_inputs(start, end, days, root, segment, bots)
+def update_cards(source: DataSource, f: KpiFilter) -> Any:
+    """The KPI cards of a filter (``shoplens.kpis.headline`` of it and of the previous period)."""
     head = source.kpi_headline(f)
-    prev_f = f.previous(source.date_bounds()[0])
-    prev = source.kpi_headline(prev_f) if prev_f else None
     if not head.get("visitors"):
-        note = widgets.empty_note()
-        return note, kpi_figures.empty(theme), kpi_figures.empty(theme), kpi_figures.empty(theme)
+        return widgets.empty_note()
+    prev_f = f.previous(source.date_bounds()[0])
+    return cards(head, source.kpi_headline(prev_f) if prev_f else None)
+
+
+def update_charts(source: DataSource, f: KpiFilter, theme: str | None) -> tuple[go.Figure, go.Figure, go.Figure]:
+    """The charts of a filter: daily trend, user funnel, weekday view (one ``shoplens.kpis.tables`` pass)."""
     t = source.kpi_tables(TABLES, f)
     user_funnel = t["funnel"].filter(pl.col("level") == "user").sort("step_order")
     return (
-        cards(head, prev),
         kpi_figures.trend(t["kpi_daily"], theme),
         kpi_figures.funnel(user_funnel, theme),
         kpi_figures.weekday_events(t["kpi_hour_weekday"], theme),
     )
 
 
+def update(
+    source: DataSource, start: Any, end: Any, days: Any, root: Any, segment: Any, bots: Any, theme: str | None
+) -> tuple[Any, go.Figure, go.Figure, go.Figure]:
+    """Both callbacks' bodies for the widgets' values: the cards, then the three charts."""
+    f = KpiFilter.from_inputs(start, end, days, root, segment, bots)
+    return (update_cards(source, f), *update_charts(source, f, theme))
+
+
+FILTER_INPUTS = (
+    Input(ids.HOME_DATES, "start_date"),
+    Input(ids.HOME_DATES, "end_date"),
+    Input(ids.HOME_DAYS, "value"),
+    Input(ids.HOME_ROOT, "value"),
+    Input(ids.HOME_SEGMENT, "value"),
+    Input(ids.HOME_BOTS, "value"),
+)
+
+
 def register(app: Dash, source: DataSource) -> None:
+    """Two callbacks on the same filter, so the cards (a headline row: fast) do not wait for the charts
+    (a pass over the events for the daily, funnel and hour x weekday tables)."""
+
+    @app.callback(Output(ids.HOME_CARDS, "children"), *FILTER_INPUTS)
+    def _cards(start: Any, end: Any, days: Any, root: Any, segment: Any, bots: Any) -> Any:
+        return update_cards(source, KpiFilter.from_inputs(start, end, days, root, segment, bots))
+
     @app.callback(
-        Output(ids.HOME_CARDS, "children"),
         Output(ids.HOME_TREND, "figure"),
         Output(ids.HOME_FUNNEL, "figure"),
         Output(ids.HOME_WEEKDAY, "figure"),
-        Input(ids.HOME_DATES, "start_date"),
-        Input(ids.HOME_DATES, "end_date"),
-        Input(ids.HOME_DAYS, "value"),
-        Input(ids.HOME_ROOT, "value"),
-        Input(ids.HOME_SEGMENT, "value"),
-        Input(ids.HOME_BOTS, "value"),
+        *FILTER_INPUTS,
         Input(ids.THEME_STORE, "data"),
     )
-    def _update(start: Any, end: Any, days: Any, root: Any, segment: Any, bots: Any, theme: str | None) -> Any:
-        return update(source, start, end, days, root, segment, bots, theme)
+    def _charts(start: Any, end: Any, days: Any, root: Any, segment: Any, bots: Any, theme: str | None) -> Any:
+        return update_charts(source, KpiFilter.from_inputs(start, end, days, root, segment, bots), theme)
