@@ -63,6 +63,10 @@ class DataSource:
     def _stamp(self) -> int:
         return (self.path / "report.json").stat().st_mtime_ns
 
+    def stamp(self) -> int:
+        """Identifies the warehouse build (changes when ``shoplens build`` replaces it): a cache key."""
+        return self._stamp()
+
     # --- data quality ------------------------------------------------------------------------------
     def report(self) -> dict[str, Any]:
         return _report(self.path, self._stamp())

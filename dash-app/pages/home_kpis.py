@@ -5,6 +5,7 @@ bots in or out). Every number is ``shoplens.kpis`` for that filter."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -87,7 +88,14 @@ def update_cards(source: DataSource, f: KpiFilter) -> Any:
 
 
 def update_charts(source: DataSource, f: KpiFilter, theme: str | None) -> tuple[go.Figure, go.Figure, go.Figure]:
-    """The charts of a filter: daily trend, user funnel, weekday view (one ``shoplens.kpis.tables`` pass)."""
+    """The charts of a filter: daily trend, user funnel, weekday view (one ``shoplens.kpis.tables`` pass).
+    Built figures are kept per (warehouse build, filter, theme): Plotly's figure construction costs more
+    than a cached table read, and a figure is never changed after it is returned."""
+    return _charts(source, source.stamp(), f, theme)
+
+
+@lru_cache(maxsize=256)
+def _charts(source: DataSource, stamp: int, f: KpiFilter, theme: str | None) -> tuple[go.Figure, go.Figure, go.Figure]:
     t = source.kpi_tables(TABLES, f)
     user_funnel = t["funnel"].filter(pl.col("level") == "user").sort("step_order")
     return (
