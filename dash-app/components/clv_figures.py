@@ -21,6 +21,8 @@ def retention_heatmap(ret: pl.DataFrame, theme: str | None) -> go.Figure:
         if row["cohort_size"]:
             grid[index[row["cohort"]]][offsets.index(row["offset"])] = row["active"] / row["cohort_size"]
     labels = [f"{c} (n={n:,})" for c, n in cohorts.iter_rows()]
+    # Offset 0 is 100 % by definition for first-visit cohorts: scale the colours to the later offsets.
+    later = [v for row in grid for v in row[1:] if v is not None]
     fig = go.Figure(
         go.Heatmap(
             z=grid,
@@ -28,8 +30,9 @@ def retention_heatmap(ret: pl.DataFrame, theme: str | None) -> go.Figure:
             y=labels,
             colorscale="Blues",
             zmin=0,
-            zmax=1,
+            zmax=max(later) if later and max(later) > 0 else 1,
             name="active share",
+            colorbar=dict(tickformat=".0%"),
             hovertemplate="%{y}<br>offset %{x}: %{z:.1%}<extra></extra>",
         )
     )
@@ -50,13 +53,14 @@ def curves(ret: pl.DataFrame, value: str, theme: str | None, *, title: str, shar
     if share:
         fig.update_yaxes(tickformat=".0%")
     fig.update_xaxes(title="offset")
+    fig.update_layout(showlegend=False)  # one line per cohort: named on hover
     return fig
 
 
 def histogram(values: pl.Series, theme: str | None, *, title: str, pct: bool = False) -> go.Figure:
     vals = values.drop_nulls().drop_nans() if values.dtype.is_float() else values.drop_nulls()
     if vals.len() == 0:
-        return empty(theme, "no fitted values: the engine could not fit the model on this warehouse")
+        return empty(theme, "no fitted values:<br>the engine could not fit<br>the model on this warehouse")
     fig = go.Figure(go.Histogram(x=vals.to_list(), nbinsx=40, name=values.name))
     fig.update_layout(template=template_name(theme), title=title, bargap=0.05)
     fig.update_yaxes(title="customers")

@@ -44,19 +44,31 @@ def funnel(steps: pl.DataFrame, theme: str | None, *, title: str = "Funnel (user
     if steps.height == 0 or steps["n"].sum() == 0:
         return empty(theme)
     fig = go.Figure(layout=dict(template=template_name(theme), title=title))
-    text = []
+    # Rates are the engine's (rate_from_previous shown, rate_from_start on hover).
+    text, hover = [], []
     for i, (n, first, prev) in enumerate(
         zip(steps["n"], steps["rate_from_start"], steps["rate_from_previous"], strict=True)
     ):
-        rates = (
-            []
-            if i == 0
-            else [f"{r:.1%} of {what}" for r, what in ((first, "step 1"), (prev, "previous")) if r is not None]
+        text.append(f"{n:,}" if i == 0 or prev is None else f"{n:,} ({prev:.1%})")
+        hover.append(
+            f"{n:,}"
+            + ("" if first is None or i == 0 else f"<br>{first:.2%} of step 1")
+            + ("" if prev is None or i == 0 else f"<br>{prev:.2%} of the previous step")
         )
-        text.append(f"{n:,}" + (f"<br>{', '.join(rates)}" if rates else ""))
     fig.add_trace(
-        go.Funnel(y=steps["step"].to_list(), x=steps["n"].to_list(), text=text, textinfo="text", name="units")
+        go.Funnel(
+            y=steps["step"].to_list(),
+            x=steps["n"].to_list(),
+            text=text,
+            textinfo="text",
+            # inside the widest bar (the first), beside the narrower ones
+            textposition=["inside" if i == 0 else "outside" for i in range(steps.height)],
+            hovertext=hover,
+            hoverinfo="text+y",
+            name="units",
+        )
     )
+    fig.update_layout(title=f"{title}: count (share of the previous step)")
     return fig
 
 
