@@ -182,3 +182,52 @@ def test_home_filters_change_the_numbers_and_equal_kpis(session, small_warehouse
     for chart in charts(page):
         assert chart["traces"] > 0 and chart["points"] > 0, chart
     assert w.problems() == []
+
+
+def test_every_page_in_dark_mode(session) -> None:
+    """The theme switch holds across pages: each page renders dark (Bootstrap's colour mode and every
+    chart's paper), without errors."""
+    server, w = session
+    page = w.page
+    visit(page, server.base, "/")
+    page.locator("#theme-switch").check()
+    page.wait_for_function("() => document.documentElement.getAttribute('data-bs-theme') === 'dark'")
+    try:
+        for path in PAGES:
+            visit(page, server.base, path)
+            page.wait_for_function("() => document.documentElement.getAttribute('data-bs-theme') === 'dark'")
+            settle(page)
+            backgrounds = page.eval_on_selector_all(
+                ".js-plotly-plot", "els => els.map(e => e._fullLayout && e._fullLayout.paper_bgcolor)"
+            )
+            assert all(bg in ("#212529", "rgb(33, 37, 41)") for bg in backgrounds), (path, backgrounds)
+            body = page.eval_on_selector("body", "e => getComputedStyle(e).backgroundColor")
+            assert body == "rgb(33, 37, 41)", (path, body)
+    finally:
+        visit(page, server.base, "/")
+        page.locator("#theme-switch").uncheck()
+        settle(page)
+    assert w.problems() == []
+
+
+def test_products_table_is_searchable(session) -> None:
+    server, w = session
+    page = w.page
+    visit(page, server.base, "/products")
+    first_item = page.locator("#prod-table td[data-column='item_id']").first.inner_text()
+    needle = first_item[:3]
+    page.fill("#prod-search", needle)
+    page.press("#prod-search", "Enter")
+    page.wait_for_function(
+        "n => [...document.querySelectorAll(\"#prod-table td[data-column='item_id']\")]"
+        ".every(td => td.innerText.includes(n))",
+        arg=needle,
+        timeout=30_000,
+    )
+    settle(page)
+    items = page.locator("#prod-table td[data-column='item_id']").all_inner_texts()
+    assert items and all(needle in i for i in items)
+    page.fill("#prod-search", "no-such-item")
+    page.press("#prod-search", "Enter")
+    page.wait_for_function("() => document.querySelector('#prod-table').innerText.includes('no data')")
+    assert w.problems() == []

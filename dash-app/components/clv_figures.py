@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from .figures import empty
-from .theme import template_name
+from .theme import COLORWAY, template_name
 
 
 def retention_heatmap(ret: pl.DataFrame, theme: str | None) -> go.Figure:
@@ -43,13 +43,30 @@ def retention_heatmap(ret: pl.DataFrame, theme: str | None) -> go.Figure:
 
 
 def curves(ret: pl.DataFrame, value: str, theme: str | None, *, title: str, share: bool) -> go.Figure:
+    """One line per cohort; with ``share``, the active share with its 95 % Wilson band (columns
+    ``active_low`` / ``active_high`` of the data layer), drawn in the line's colour."""
     if ret.height == 0:
         return empty(theme)
     fig = go.Figure(layout=dict(template=template_name(theme), title=title))
-    for (cohort,), part in ret.sort("offset").group_by(["cohort"], maintain_order=True):
+    colors = fig.layout.template.layout.colorway or COLORWAY
+    groups = ret.sort("offset").group_by(["cohort"], maintain_order=True)
+    for i, ((cohort,), part) in enumerate(groups):
         part = part.filter(pl.col("cohort_size") > 0)
+        color = colors[i % len(colors)]
+        x = part["offset"].to_list()
         y = (part[value] / part["cohort_size"]).to_list() if share else part[value].to_list()
-        fig.add_scatter(x=part["offset"].to_list(), y=y, mode="lines", name=str(cohort))
+        if share and "active_low" in part.columns:
+            fig.add_scatter(
+                x=x + x[::-1],
+                y=part["active_high"].to_list() + part["active_low"].to_list()[::-1],
+                fill="toself",
+                fillcolor=color,
+                opacity=0.15,
+                line=dict(width=0),
+                hoverinfo="skip",
+                name=f"{cohort} 95% interval",
+            )
+        fig.add_scatter(x=x, y=y, mode="lines", name=str(cohort), line=dict(color=color))
     if share:
         fig.update_yaxes(tickformat=".0%")
     fig.update_xaxes(title="offset")

@@ -456,9 +456,19 @@ def _bayes(path: Path, stamp: int, name: str) -> pl.DataFrame:
 
 @lru_cache(maxsize=16)
 def _retention(path: Path, stamp: int, by: str, period: str) -> pl.DataFrame:
+    """``shoplens.cohorts.retention`` plus the 95 % Wilson interval of each active share
+    (``shoplens.stats.proportion_confint`` of active out of cohort_size; null for an empty cohort)."""
     import shoplens.cohorts as cohorts
 
-    return cohorts.retention(shoplens.open_warehouse(path), by=by, period=period)  # type: ignore[arg-type]
+    ret = cohorts.retention(shoplens.open_warehouse(path), by=by, period=period)  # type: ignore[arg-type]
+    bounds = [
+        stats.proportion_confint(a, n, method="wilson") if n else (None, None)
+        for a, n in zip(ret["active"].to_list(), ret["cohort_size"].to_list(), strict=True)
+    ]
+    return ret.with_columns(
+        pl.Series("active_low", [b[0] for b in bounds], dtype=pl.Float64),
+        pl.Series("active_high", [b[1] for b in bounds], dtype=pl.Float64),
+    )
 
 
 @lru_cache(maxsize=4)
