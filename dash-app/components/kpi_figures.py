@@ -187,11 +187,16 @@ def category_tree(cats: pl.DataFrame, theme: str | None, *, value: str = "views"
     return fig
 
 
-def bars(frame: pl.DataFrame, x: str, y: str, theme: str | None, *, title: str, pct: bool = False) -> go.Figure:
+def bars(
+    frame: pl.DataFrame, x: str, y: str, theme: str | None, *, title: str, pct: bool = False, ids: bool = False
+) -> go.Figure:
+    """One bar per row; ``ids``: the x values are identifiers (category ids), not numbers on an axis."""
     if frame.height == 0:
         return empty(theme)
     fig = go.Figure(layout=dict(template=template_name(theme), title=title))
     fig.add_bar(x=[str(v) for v in frame[x].to_list()], y=frame[y].to_list(), name=y)
+    if ids:
+        fig.update_xaxes(type="category", title=x)
     if pct:
         fig.update_yaxes(tickformat=".1%")
     return fig
