@@ -136,3 +136,15 @@ def test_cohort_curves_carry_wilson_bands_from_the_cohort_sizes(source, small_wa
         n = len(line.y)
         upper, lower = band.y[:n], band.y[n:][::-1]
         assert all(lo - 1e-12 <= y <= hi + 1e-12 for lo, y, hi in zip(lower, line.y, upper, strict=True))
+
+
+def test_customer_value_rfm_chart_is_the_engines_segment_table(source, small_warehouse: Path) -> None:
+    from shoplens_dash.pages import customer_value  # type: ignore[import-not-found]
+
+    rfm, *_ = customer_value.update(source, "light")
+    ref = kpis.segment_conversion(shoplens.open_warehouse(small_warehouse))
+    for trace, kind in zip(rfm.data, ("r_score", "f_score"), strict=False):
+        part = ref.filter(pl.col("segment_type") == kind)
+        assert list(trace.x) == part["segment"].to_list()
+        assert list(trace.y) == part["visitors"].to_list()
+    assert len(rfm.data) == ref.filter(pl.col("segment_type") != "lifecycle")["segment_type"].n_unique()

@@ -84,3 +84,25 @@ def histogram(values: pl.Series, theme: str | None, *, title: str, pct: bool = F
     if pct:
         fig.update_xaxes(tickformat=".0%")
     return fig
+
+
+def rfm_scores(seg: pl.DataFrame, theme: str | None) -> go.Figure:
+    """Visitors per recency and frequency quintile score (``kpi_segment_conversion``), conversion on hover."""
+    rows = seg.filter(pl.col("segment_type").is_in(["r_score", "f_score", "m_score"]))
+    if rows.height == 0 or rows["visitors"].sum() == 0:
+        return empty(theme)
+    names = {"r_score": "recency score", "f_score": "frequency score", "m_score": "monetary score"}
+    fig = go.Figure(layout=dict(template=template_name(theme), title="Visitors per RFM score (5 = best)"))
+    for (kind,), part in rows.group_by(["segment_type"], maintain_order=True):
+        conv = ["-" if c is None else f"{c:.2%}" for c in part["conversion"].to_list()]
+        fig.add_bar(
+            x=part["segment"].to_list(),
+            y=part["visitors"].to_list(),
+            name=names.get(str(kind), str(kind)),
+            customdata=conv,
+            hovertemplate="score %{x}: %{y:,} visitors, conversion %{customdata}<extra></extra>",
+        )
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(type="category", title="score")
+    fig.update_yaxes(title="visitors")
+    return fig
