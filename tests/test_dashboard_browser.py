@@ -231,3 +231,14 @@ def test_products_table_is_searchable(session) -> None:
     page.press("#prod-search", "Enter")
     page.wait_for_function("() => document.querySelector('#prod-table').innerText.includes('no data')")
     assert w.problems() == []
+
+
+def test_the_worker_warmed_its_caches_before_serving(session) -> None:
+    """gunicorn's post_worker_init filled the caches (logged once per worker, before any request)."""
+    import json
+
+    server, _ = session
+    events = [json.loads(line) for line in server.log_file.read_text().splitlines()]
+    warm = [i for i, e in enumerate(events) if e["event"] == "startup" and "caches warm" in (e["detail"] or "")]
+    requests = [i for i, e in enumerate(events) if e["event"] == "request"]
+    assert len(warm) == 1 and requests and warm[0] < requests[0]
