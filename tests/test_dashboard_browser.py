@@ -176,7 +176,14 @@ def test_home_filters_change_the_numbers_and_equal_kpis(session, small_warehouse
         assert shown == _expected_cards(wh, start=start, end=end, **f), f
         seen.append(shown["visitors"])
     assert len(set(seen)) == len(seen), "every filter step must change the visitors shown"
-    # every chart of the page followed the filter and still has data
+    # every chart of the page followed the filter: the trend's bars are kpis.daily, the funnel kpis.funnel
+    daily = kpis.daily(wh, start=start, end=end, **f)
+    bars = page.eval_on_selector("#home-trend .js-plotly-plot", "e => e.data.map(t => [t.name, t.y])")
+    shown_series = dict(bars)
+    assert shown_series["visitors"] == daily["visitors"].to_list()
+    assert shown_series["revenue"] == pytest.approx(daily["revenue"].to_list())
+    funnel = page.eval_on_selector("#home-funnel .js-plotly-plot", "e => e.data[0].x")
+    assert funnel == kpis.funnel(wh, level="user", start=start, end=end, **f)["n"].to_list()
     names = {c["id"] for c in charts(page)}
     assert {"home-trend", "home-funnel", "home-weekday"} <= names
     for chart in charts(page):
