@@ -200,7 +200,10 @@ def create_app(
         started = time.perf_counter()
         source.warm()
         for page in PAGES:
-            page.layout(source)
+            try:
+                page.layout(source)
+            except Exception as exc:  # the page shows its error when visited; the worker still serves
+                logs.event(logger, "startup", level=logging.WARNING, detail=f"warm-up of {page.NAME}: {exc}")
         logs.event(logger, "startup", detail=f"caches warm in {time.perf_counter() - started:.1f} s")
 
     server.shoplens_warm = warm  # type: ignore[attr-defined]
