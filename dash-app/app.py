@@ -22,21 +22,41 @@ from dash import Input, Output, dcc, html
 from . import logs, security
 from .auth_store import AuthStore, Throttle
 from .components import ids
-from .data import DataSource
-from .pages import experiments, methodology, planner, quality, simulator
+from .data import DataSource, open_source
+from .pages import (
+    behavior,
+    cohorts,
+    conversions,
+    customer_value,
+    experiments,
+    funnel,
+    home_kpis,
+    methodology,
+    planner,
+    products,
+    quality,
+    simulator,
+    traffic,
+)
 
 
 def _pages() -> tuple[ModuleType, ...]:
-    """Pages in menu order; each module has PATH, NAME, layout(source) and register(app, source).
-
-    The KPI pages (``home_kpis``, ``traffic``, ``behavior``, ``funnel``, ``conversions``, ``products``) and the
-    ``cohorts`` / ``customer_value`` pages are written against ``shoplens.kpis``, ``shoplens.cohorts`` and
-    ``shoplens.clv``; they join this tuple once those APIs are merged and the pages are tested against
-    them (``tests/test_dashboard_kpis.py``). Until then Home is the warehouse overview from the build report.
-    """
-    from .pages import home
-
-    return (home, experiments, planner, simulator, quality, methodology)
+    """Pages in menu order (SPEC section 6); each module has PATH, NAME, layout(source) and register(app, source)."""
+    return (
+        home_kpis,
+        traffic,
+        behavior,
+        funnel,
+        conversions,
+        products,
+        cohorts,
+        customer_value,
+        experiments,
+        planner,
+        simulator,
+        quality,
+        methodology,
+    )
 
 
 PAGES: tuple[ModuleType, ...] = _pages()
@@ -103,7 +123,7 @@ def _bind(layout: Callable[[DataSource], Any], source: DataSource) -> Callable[.
 
 
 def create_app(
-    warehouse: str | os.PathLike[str],
+    warehouse: Any,
     *,
     auth_db: str | os.PathLike[str],
     log_file: str | os.PathLike[str] | None = None,
@@ -120,7 +140,7 @@ def create_app(
     The Flask server is ``app.server`` (a WSGI app for gunicorn). Debug is off; every route needs a
     session except ``/login``, ``/healthz`` and the Bootstrap stylesheet.
     """
-    source = DataSource(warehouse)
+    source = open_source(warehouse)
     store = AuthStore(auth_db, throttle=throttle, clock=clock)
     logger = logs.configure(Path(log_file) if log_file else None, stream=log_stream)
     server = flask.Flask("shoplens_dash", static_folder=None)
@@ -173,5 +193,19 @@ def create_app(
     )
     for page in PAGES:
         page.register(app, source)
-    logs.event(logger, "startup", detail=f"warehouse {Path(warehouse)}", level=logging.INFO)
+
+    def warm() -> None:
+        """Fill the caches every page needs (the KPI index, each page's layout data); gunicorn calls it
+        in each worker before the first request (``shoplens.dashboard.serve``)."""
+        started = time.perf_counter()
+        source.warm()
+        for page in PAGES:
+            try:
+                page.layout(source)
+            except Exception as exc:  # the page shows its error when visited; the worker still serves
+                logs.event(logger, "startup", level=logging.WARNING, detail=f"warm-up of {page.NAME}: {exc}")
+        logs.event(logger, "startup", detail=f"caches warm in {time.perf_counter() - started:.1f} s")
+
+    server.shoplens_warm = warm  # type: ignore[attr-defined]
+    logs.event(logger, "startup", detail=f"warehouse {source.path}", level=logging.INFO)
     return app

@@ -32,14 +32,19 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PAGES = {
-    "/": "home",
-    "/experiments": "experiments",
-    "/planner": "planner",
-    "/simulator": "simulator",
-    "/data-quality": "data-quality",
-    "/methodology": "methodology",
-}
+
+
+def _pages() -> dict[str, str]:
+    """URL path -> screenshot name of every page, in menu order (from the app's own page list)."""
+    from shoplens.dashboard import load
+
+    load()
+    from shoplens_dash import app  # type: ignore[import-not-found]
+
+    return {m.PATH: f"{i + 1:02d}-{m.NAME.lower().replace(' ', '-')}" for i, m in enumerate(app.PAGES)}
+
+
+PAGES = _pages()
 NEW_PASSWORD = "correct-horse-battery-staple"
 VIEWPORT = {"width": 1440, "height": 900}
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from dash_browser import PAGES as PAGE_NAMES
 from dash_support import NEW_PASSWORD, csrf_from, iter_routes, login, login_and_change, make_app
 
 PUBLIC = {"/login", "/healthz", "/vendor/bootstrap.min.css"}
-PAGES = ["/", "/experiments", "/planner", "/simulator", "/data-quality", "/methodology"]
+PAGES = list(PAGE_NAMES)
 
 
 @pytest.fixture
@@ -212,3 +213,60 @@ def test_logout_ends_the_session(under_test) -> None:
     assert client.post("/logout").status_code == 403  # no CSRF token
     assert client.post("/logout", data={"csrf_token": csrf_from_session(client)}).status_code == 302
     assert client.get("/_dash-layout").status_code == 401
+
+
+def _assert_security_headers(h, where: str) -> None:
+    csp = h.get("Content-Security-Policy", "")
+    for part in ("default-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'self'"):
+        assert part in csp, (where, part)
+    assert "'unsafe-eval'" not in csp and "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";")[0], where
+    assert h.get("X-Content-Type-Options") == "nosniff", where
+    assert h.get("X-Frame-Options") == "DENY", where
+    assert h.get("Referrer-Policy") == "same-origin", where
+    assert h.get("Cross-Origin-Opener-Policy") == "same-origin", where
+    assert "camera=()" in h.get("Permissions-Policy", ""), where
+
+
+def test_every_callback_of_every_page_refuses_without_a_session(under_test) -> None:
+    """Each registered callback, posted as the browser would (well-formed body, a CSRF header), is refused
+    without a session; with a session and the token the same body is answered."""
+    signed_in = under_test.app.server.test_client()
+    login_and_change(signed_in, under_test.password)
+    deps = signed_in.get("/_dash-dependencies").get_json()
+    assert len(deps) >= len(PAGES), "every page registers at least one callback"
+    anonymous = under_test.app.server.test_client()
+    for cb in deps:
+        if cb.get("clientside_function"):
+            continue
+        body = {
+            "output": cb["output"],
+            "outputs": [],
+            "inputs": [{"id": i["id"], "property": i["property"], "value": None} for i in cb["inputs"]],
+            "state": [{"id": s["id"], "property": s["property"]} for s in cb.get("state", [])],
+            "changedPropIds": [],
+        }
+        r = anonymous.post("/_dash-update-component", json=body, headers={"X-CSRFToken": "guess"})
+        assert r.status_code == 401, (cb["output"], r.status_code)
+        _assert_security_headers(r.headers, cb["output"])
+
+
+def test_headers_on_refusals_pages_and_callbacks(under_test) -> None:
+    anonymous = under_test.app.server.test_client()
+    for r, where in (
+        (anonymous.get("/"), "redirect to login"),
+        (anonymous.get("/_dash-layout"), "401 on a Dash endpoint"),
+        (anonymous.get("/login"), "login page"),
+    ):
+        _assert_security_headers(r.headers, where)
+        assert r.headers.get("Cache-Control") == "no-store", where
+    client = under_test.app.server.test_client()
+    login_and_change(client, under_test.password)
+    for path in PAGES:
+        r = client.get(path)
+        assert r.status_code == 200, path
+        _assert_security_headers(r.headers, path)
+        assert r.headers.get("Cache-Control") == "no-store", path
+    r = client.get("/_dash-layout")
+    assert r.status_code == 200 and r.headers.get("Cache-Control") == "no-store"
+    _assert_security_headers(r.headers, "/_dash-layout")
+    assert r.headers["Content-Type"].startswith("application/json")

@@ -25,10 +25,11 @@ def _template(mode: str) -> go.layout.Template:
             plot_bgcolor=_PAPER[mode],
             xaxis=axis,
             yaxis=axis,
-            margin=dict(l=56, r=24, t=48, b=48),
-            legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+            # The title sits at the top of the figure, the legend in one row between it and the plot.
+            margin=dict(l=56, r=24, t=84, b=48),
+            legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0),
             hoverlabel=dict(font=dict(color=ink), bgcolor=_PAPER[mode]),
-            title=dict(x=0, xanchor="left", font=dict(size=15)),
+            title=dict(x=0, xanchor="left", y=0.985, yanchor="top", yref="container", font=dict(size=15)),
             shapedefaults=dict(line=dict(color=ink)),
             annotationdefaults=dict(font=dict(color=ink)),
         )

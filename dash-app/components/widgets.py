@@ -23,6 +23,11 @@ def graph(component_id: str, *, height: int = 380) -> dcc.Loading:
     )
 
 
+def loading(child: Any) -> dcc.Loading:
+    """A container (cards, a table) that shows a spinner while its callback runs."""
+    return dcc.Loading(child, type="default")
+
+
 def card(title: str, value: str, *, note: str = "", card_id: str | None = None) -> dbc.Card:
     body = [html.Div(title, className="text-body-secondary small"), html.Div(value, className="fs-4 fw-semibold")]
     if note:
@@ -70,9 +75,10 @@ def empty_note(message: str = EMPTY_MESSAGE) -> dbc.Alert:
     return dbc.Alert(message, color="secondary", className="my-2")
 
 
-def filter_bar(ids_: dict[str, str], *, first: Any, last: Any, roots: list[int]) -> dbc.Row:
+def filter_bar(ids_: dict[str, str], *, first: Any, last: Any, roots: list[int], start: Any = None) -> dbc.Row:
     """Date range, weekday/weekend, root category, segment and bots in/out; ``ids_`` names the components
-    (keys: start_end, days, root, segment, bots)."""
+    (keys: start_end, days, root, segment, bots). The range shown first is ``start`` (default ``first``)
+    to ``last``."""
     return dbc.Row(
         [
             dbc.Col(
@@ -82,7 +88,7 @@ def filter_bar(ids_: dict[str, str], *, first: Any, last: Any, roots: list[int])
                         id=ids_["start_end"],
                         min_date_allowed=first,
                         max_date_allowed=last,
-                        start_date=first,
+                        start_date=start or first,
                         end_date=last,
                         display_format="YYYY-MM-DD",
                         minimum_nights=0,
@@ -122,7 +128,7 @@ def filter_bar(ids_: dict[str, str], *, first: Any, last: Any, roots: list[int])
                     dbc.Select(
                         id=ids_["segment"],
                         options=[
-                            {"label": "all visitors", "value": ""},
+                            {"label": "all visitors", "value": "all"},
                             {"label": "new", "value": "new"},
                             {"label": "returning", "value": "returning"},
                             {"label": "churned", "value": "churned"},

@@ -37,21 +37,35 @@ class Calculation:
     daily_visitors: float
 
 
+def open_source(warehouse: Any) -> DataSource:
+    """The data layer's one entry point: the cached reads of ``warehouse`` (a folder written by
+    ``shoplens build`` or an open ``shoplens.Warehouse``)."""
+    return DataSource(warehouse)
+
+
 class DataSource:
     """Cached reads of one warehouse.
 
     Parameters
     ----------
-    warehouse : path
-        A folder written by ``shoplens build``.
+    warehouse : path or shoplens.Warehouse
+        A folder written by ``shoplens build``, or the warehouse opened on it.
     """
 
-    def __init__(self, warehouse: str | os.PathLike[str]) -> None:
-        self.warehouse = shoplens.open_warehouse(warehouse)
-        self.path = Path(warehouse)
+    def __init__(self, warehouse: Any) -> None:
+        if isinstance(warehouse, str | os.PathLike):
+            warehouse = shoplens.open_warehouse(warehouse)
+        if not (hasattr(warehouse, "path") and hasattr(warehouse, "table")):
+            raise TypeError(f"expected a warehouse folder or a shoplens.Warehouse, not {type(warehouse).__name__}")
+        self.warehouse = warehouse
+        self.path = Path(warehouse.path)
 
     def _stamp(self) -> int:
         return (self.path / "report.json").stat().st_mtime_ns
+
+    def stamp(self) -> int:
+        """Identifies the warehouse build (changes when ``shoplens build`` replaces it): a cache key."""
+        return self._stamp()
 
     # --- data quality ------------------------------------------------------------------------------
     def report(self) -> dict[str, Any]:
@@ -152,6 +166,21 @@ class DataSource:
         from .kpis import table
 
         return table(self.path, self._stamp(), name, f)
+
+    def kpi_tables(self, names: tuple[str, ...], f: Any) -> dict[str, pl.DataFrame]:
+        """Several ``shoplens.kpis`` tables of one filter from one pass over the events."""
+        from .kpis import tables
+
+        return tables(self.path, self._stamp(), names, f)
+
+    def warm(self) -> None:
+        """Load what every visit needs before the first request: the engine's KPI index of the events and
+        the unfiltered KPI tables (a gunicorn worker calls this at start, not in a request)."""
+        from .kpis import KpiFilter
+
+        self.report()
+        self.root_categories()
+        self.kpi_headline(KpiFilter())
 
     def kpi_funnel(self, f: Any, level: str) -> pl.DataFrame:
         return self.kpi_table("funnel", f).filter(pl.col("level") == level).sort("step_order")
@@ -427,9 +456,19 @@ def _bayes(path: Path, stamp: int, name: str) -> pl.DataFrame:
 
 @lru_cache(maxsize=16)
 def _retention(path: Path, stamp: int, by: str, period: str) -> pl.DataFrame:
+    """``shoplens.cohorts.retention`` plus the 95 % Wilson interval of each active share
+    (``shoplens.stats.proportion_confint`` of active out of cohort_size; null for an empty cohort)."""
     import shoplens.cohorts as cohorts
 
-    return cohorts.retention(shoplens.open_warehouse(path), by=by, period=period)  # type: ignore[arg-type]
+    ret = cohorts.retention(shoplens.open_warehouse(path), by=by, period=period)  # type: ignore[arg-type]
+    bounds = [
+        stats.proportion_confint(a, n, method="wilson") if n else (None, None)
+        for a, n in zip(ret["active"].to_list(), ret["cohort_size"].to_list(), strict=True)
+    ]
+    return ret.with_columns(
+        pl.Series("active_low", [b[0] for b in bounds], dtype=pl.Float64),
+        pl.Series("active_high", [b[1] for b in bounds], dtype=pl.Float64),
+    )
 
 
 @lru_cache(maxsize=4)

@@ -84,6 +84,14 @@ def table(path: Path, stamp: int, name: str, f: KpiFilter) -> pl.DataFrame:
     return kpis.tables(shoplens.open_warehouse(path), [name], **f.kwargs())[name]
 
 
+@lru_cache(maxsize=256)
+def tables(path: Path, stamp: int, names: tuple[str, ...], f: KpiFilter) -> dict[str, pl.DataFrame]:
+    """Several ``shoplens.kpis`` tables of one filter, computed in one pass over the events."""
+    import shoplens.kpis as kpis
+
+    return kpis.tables(shoplens.open_warehouse(path), list(names), **f.kwargs())
+
+
 @lru_cache(maxsize=8)
 def root_categories(path: Path, stamp: int) -> list[int]:
     """Root category ids of the category tree (the filter's choices)."""

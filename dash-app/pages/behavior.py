@@ -26,7 +26,7 @@ def layout(source: DataSource) -> html.Div:
         NAME,
         "Sessions: 30 minutes of inactivity end one. Each rate names what it counts.",
         [
-            html.Div(id=ids.BEHAVIOR_CARDS),
+            widgets.loading(html.Div(id=ids.BEHAVIOR_CARDS)),
             dbc.Row(
                 [dbc.Col(widgets.graph(ids.BEHAVIOR_DROPOFF), lg=6), dbc.Col(widgets.graph(ids.BEHAVIOR_HOURS), lg=6)],
                 className="g-3 mt-1",

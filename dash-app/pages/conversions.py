@@ -26,7 +26,7 @@ def layout(source: DataSource) -> html.Div:
         NAME,
         "Rates per user unless named otherwise: a visitor converts once however many orders.",
         [
-            html.Div(id=ids.CONV_CARDS),
+            widgets.loading(html.Div(id=ids.CONV_CARDS)),
             dbc.Row(
                 [dbc.Col(widgets.graph(ids.CONV_SEGMENTS), lg=6), dbc.Col(widgets.graph(ids.CONV_CATEGORIES), lg=6)],
                 className="g-3 mt-1",
@@ -69,7 +69,13 @@ def update(source: DataSource, f: KpiFilter, theme: str | None) -> tuple[Any, ..
         dbc.Row([dbc.Col(c, md=4, lg=2) for c in cards], className="g-3"),
         kpi_figures.bars(seg, "segment", "conversion", theme, title="Conversion per user by lifecycle stage", pct=True),
         kpi_figures.bars(
-            cats, "category_id", "view_to_purchase", theme, title="Viewers who bought, by root category", pct=True
+            cats,
+            "category_id",
+            "view_to_purchase",
+            theme,
+            title="Viewers who bought, by root category (most viewed first)",
+            pct=True,
+            ids=True,
         ),
     )
 

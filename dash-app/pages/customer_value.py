@@ -1,4 +1,5 @@
-"""Customer value: per buyer, BG/NBD probability of being alive and expected purchases, Gamma-Gamma spend,
+"""Customer value: visitors per RFM score (``shoplens.kpis``); per buyer, BG/NBD probability of being alive
+and expected purchases, Gamma-Gamma spend,
 discounted CLV (``shoplens.clv.customers``; models fitted by maximum likelihood in the engine)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dash import Dash, Input, Output, html
 
 from ..components import clv_figures, ids, widgets
 from ..data import DataSource
+from ..data.kpis import KpiFilter
 
 PATH = "/customer-value"
 NAME = "Customer value"
@@ -29,6 +31,7 @@ def layout(source: DataSource) -> html.Div:
         [
             widgets.header(NAME, "Predicted from each buyer's purchase history (frequency, recency, age T, spend)."),
             dbc.Row([dbc.Col(c, md=3) for c in cards], className="g-3 mb-3", id=ids.CLV_CARDS),
+            dbc.Row(dbc.Col(widgets.graph(ids.CLV_RFM, height=340), lg=8), className="g-3 mb-3"),
             dbc.Row(
                 [
                     dbc.Col(widgets.graph(ids.CLV_PALIVE), lg=4),
@@ -44,6 +47,7 @@ def layout(source: DataSource) -> html.Div:
 def update(source: DataSource, theme: str | None) -> tuple[go.Figure, ...]:
     cust = source.customers()
     return (
+        clv_figures.rfm_scores(source.kpi_table("kpi_segment_conversion", KpiFilter()), theme),
         clv_figures.histogram(cust["p_alive"], theme, title="P(alive), BG/NBD", pct=True),
         clv_figures.histogram(cust["expected_purchases_90d"], theme, title="Expected purchases, next 90 days"),
         clv_figures.histogram(cust["clv_365d"], theme, title="Discounted CLV, next 12 months"),
@@ -52,6 +56,7 @@ def update(source: DataSource, theme: str | None) -> tuple[go.Figure, ...]:
 
 def register(app: Dash, source: DataSource) -> None:
     @app.callback(
+        Output(ids.CLV_RFM, "figure"),
         Output(ids.CLV_PALIVE, "figure"),
         Output(ids.CLV_PURCHASES, "figure"),
         Output(ids.CLV_VALUE, "figure"),

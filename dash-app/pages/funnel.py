@@ -43,7 +43,7 @@ def layout(source: DataSource) -> html.Div:
                 ],
                 className="g-3",
             ),
-            widgets.table(ids.FUNNEL_TABLE),
+            widgets.loading(widgets.table(ids.FUNNEL_TABLE)),
             widgets.graph(ids.FUNNEL_BY_DAY, height=300),
         ],
     )
@@ -84,4 +84,5 @@ def register(app: Dash, source: DataSource) -> None:
 
 def _with_table(out: tuple[Any, ...]) -> tuple[Any, ...]:
     user, session, rows, cols, by_day = out
-    return user, session, widgets.html_table(rows, cols), by_day
+    table = widgets.html_table(rows, cols) if any(r["n"] != "0" for r in rows) else widgets.empty_note()
+    return user, session, table, by_day

@@ -18,7 +18,7 @@ from . import _kpi
 PATH = "/products"
 NAME = "Products"
 PREFIX = "prod"
-TABLE_ROWS = 2000  # rows sent to the browser table (by rank)
+TABLE_ROWS = 25  # rows shown in the table (by rank; the search narrows them to matching item ids)
 COLUMNS = {
     "rank": ",d",
     "item_id": None,
@@ -60,7 +60,7 @@ def layout(source: DataSource) -> html.Div:
                 ),
                 className="mt-3 mb-2",
             ),
-            widgets.table(ids.PROD_TABLE),
+            widgets.loading(widgets.table(ids.PROD_TABLE)),
         ],
     )
 
@@ -79,7 +79,19 @@ def update(source: DataSource, f: KpiFilter, theme: str | None, search: str | No
         kpi_figures.category_tree(source.kpi_table("kpi_categories", f), theme),
         kpi_figures.pareto(products, theme),
         kpi_figures.price_bands(source.kpi_table("kpi_price_bands", f), theme),
-        widgets.html_table(rows, cols),
+        html.Div(
+            [
+                html.P(
+                    f"{top.height:,} of {listed.height:,} items"
+                    + (f" matching '{search.strip()}'" if search else "")
+                    + ", by rank",
+                    className="small text-body-secondary mb-1",
+                ),
+                widgets.html_table(rows, cols),
+            ]
+        )
+        if rows
+        else widgets.empty_note(),
     )
 
 

@@ -37,7 +37,7 @@ def layout(source: DataSource) -> html.Div:
                 inline=True,
                 className="mb-2",
             ),
-            html.Div(id=ids.TRAFFIC_EPS),
+            widgets.loading(html.Div(id=ids.TRAFFIC_EPS)),
             dbc.Row(
                 [
                     dbc.Col(widgets.graph(ids.TRAFFIC_SERIES), lg=7),

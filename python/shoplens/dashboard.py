@@ -76,6 +76,30 @@ def default_auth_db(warehouse: Path) -> Path:
     return warehouse.parent / f"{warehouse.name}.users.sqlite"
 
 
+def _warm_worker(worker: Any) -> None:
+    """gunicorn's post_worker_init hook: fill the worker's caches (the engine's KPI index of the events, the
+    analyses every page shows) before it takes its first request. The worker tells the arbiter it is alive
+    while it warms, so a large warehouse does not get it killed by gunicorn's timeout."""
+    import threading
+
+    warm = getattr(getattr(worker, "wsgi", None), "shoplens_warm", None)
+    if warm is None:
+        return
+    done = threading.Event()
+
+    def heartbeat() -> None:
+        while not done.wait(1.0):
+            worker.notify()
+
+    beat = threading.Thread(target=heartbeat, name="shoplens-warm-heartbeat", daemon=True)
+    beat.start()
+    try:
+        warm()
+    finally:
+        done.set()
+        beat.join()
+
+
 def serve(
     warehouse: str | os.PathLike[str] | None = None,
     *,
@@ -135,6 +159,7 @@ def serve(
             self.cfg.set("timeout", 120)
             self.cfg.set("accesslog", None)  # the app writes its own JSON request log
             self.cfg.set("proc_name", "shoplens-dashboard")
+            self.cfg.set("post_worker_init", _warm_worker)
 
         def load(self) -> Any:
             return create_app(**options).server

@@ -9,9 +9,9 @@ from pathlib import Path
 import plotly.graph_objects as go
 import polars as pl
 import pytest
-import shoplens.kpis as kpis
 
 import shoplens
+import shoplens.kpis as kpis
 from dash_support import load_dash_package
 
 
@@ -24,7 +24,9 @@ def source(small_warehouse: Path):
 
 
 def _has_data(fig: go.Figure) -> bool:
-    return any(len(getattr(t, "x", None) or getattr(t, "y", None) or getattr(t, "z", None) or []) > 0 for t in fig.data)
+    """At least one trace with points (x, y or z; a treemap's values)."""
+    keys = ("x", "y", "z", "values")
+    return any(any(len(getattr(t, k, None) or []) > 0 for k in keys if k in t) for t in fig.data)
 
 
 def _visitors(path: Path, start: dt.date, end: dt.date, *, weekends: bool | None = None, bots: bool = False) -> int:
@@ -109,3 +111,40 @@ def test_funnel_table_is_kpis_funnel(source, small_warehouse: Path) -> None:
     wh = shoplens.open_warehouse(small_warehouse)
     ref = pl.concat([kpis.funnel(wh, level="user", days="weekdays"), kpis.funnel(wh, level="session", days="weekdays")])
     assert [r["n"] for r in rows] == [f"{n:,d}" for n in ref["n"]]
+
+
+def test_cohort_curves_carry_wilson_bands_from_the_cohort_sizes(source, small_warehouse: Path) -> None:
+    from shoplens_dash.pages import cohorts as page  # type: ignore[import-not-found]
+    from statsmodels.stats.proportion import proportion_confint
+
+    import shoplens.cohorts as cohorts
+
+    ret = source.retention("first_visit", "week")
+    ref = cohorts.retention(shoplens.open_warehouse(small_warehouse), by="first_visit", period="week")
+    assert ret.select(ref.columns).equals(ref)
+    for row in ret.filter(pl.col("cohort_size") > 0).iter_rows(named=True):
+        low, high = proportion_confint(row["active"], row["cohort_size"], method="wilson")
+        assert row["active_low"] == pytest.approx(low, abs=1e-12)
+        assert row["active_high"] == pytest.approx(high, abs=1e-12)
+    heat, curves, revenue = page.update(source, "first_visit", "week", "light")
+    assert _has_data(heat) and _has_data(curves) and _has_data(revenue)
+    bands = [t for t in curves.data if t.fill == "toself"]
+    lines = [t for t in curves.data if t.fill != "toself"]
+    assert len(bands) == len(lines) == ret["cohort"].n_unique()
+    # each band encloses its line
+    for band, line in zip(bands, lines, strict=True):
+        n = len(line.y)
+        upper, lower = band.y[:n], band.y[n:][::-1]
+        assert all(lo - 1e-12 <= y <= hi + 1e-12 for lo, y, hi in zip(lower, line.y, upper, strict=True))
+
+
+def test_customer_value_rfm_chart_is_the_engines_segment_table(source, small_warehouse: Path) -> None:
+    from shoplens_dash.pages import customer_value  # type: ignore[import-not-found]
+
+    rfm, *_ = customer_value.update(source, "light")
+    ref = kpis.segment_conversion(shoplens.open_warehouse(small_warehouse))
+    for trace, kind in zip(rfm.data, ("r_score", "f_score"), strict=False):
+        part = ref.filter(pl.col("segment_type") == kind)
+        assert list(trace.x) == part["segment"].to_list()
+        assert list(trace.y) == part["visitors"].to_list()
+    assert len(rfm.data) == ref.filter(pl.col("segment_type") != "lifecycle")["segment_type"].n_unique()
