@@ -61,11 +61,12 @@ def test_partitioned_build_equals_in_memory_build(generated: tuple[Path, Path], 
     report_mem = json.loads((memory / "report.json").read_text())
     assert not any("partitions" in n for n in report_mem["notes"])
     events_bytes = (raw / "events.csv").stat().st_size
-    # A limit of a tenth of the input forces many partitions (the plan allows 1/20 of the limit each).
+    # A limit of twice events.csv forces many partitions: the build needs about 10 bytes per byte, and
+    # the reference files (larger than the events here) leave each partition an eighth of the limit.
     out = tmp_path / "limited"
-    report = shoplens.build_warehouse(raw, out, memory_limit=events_bytes // 10)
+    report = shoplens.build_warehouse(raw, out, memory_limit=2 * events_bytes)
     notes = [n for n in report["notes"] if "visitor partitions" in n]
-    assert notes and int(notes[0].split()[2]) >= 50
+    assert notes and int(notes[0].split()[2]) >= 20
     assert_same_warehouse(memory, out)
 
     # Row accounting: every line of events.csv is kept, quarantined or a removed duplicate, summed over

@@ -50,16 +50,25 @@ use crate::{Error, Result};
 pub const PART_TABLES: [&str; 3] = ["events", "sessions", "visitors"];
 
 /// Peak memory of the in-memory build per byte of `events.csv` (measured: scale 1.0, 2.76 M events
-/// in 101 MB, peaks at about 0.93 GiB with the reference data; rounded up).
+/// in 94.5 MB, peaks at 1.0-1.4 GB with the reference data; rounded down, the reference counted apart).
 pub const BYTES_PER_INPUT_BYTE: u64 = 10;
 
-/// Number of visitor partitions for an `events.csv` of `events_bytes` under `memory_limit` bytes: one
-/// when the in-memory build fits in half the limit (the other half holds the reference data and the
-/// merged partials), else enough partitions that each does.
-pub fn plan_partitions(events_bytes: u64, memory_limit: u64) -> usize {
-    let budget = (memory_limit / 2).max(1);
+/// Number of visitor partitions for an `events.csv` of `events_bytes` and reference files (item
+/// properties, prices, tree) of `reference_bytes` under `memory_limit` bytes. Held for the whole build:
+/// the reference data (about its size on disk) and the partials (about 2 bytes per byte of events:
+/// per-visitor rows). One partition (the in-memory build) when everything fits; else enough partitions
+/// that each fits in what the reserve leaves (at least an eighth of the limit).
+pub fn plan_partitions(events_bytes: u64, reference_bytes: u64, memory_limit: u64) -> usize {
     let need = events_bytes.saturating_mul(BYTES_PER_INPUT_BYTE);
-    need.div_ceil(budget).clamp(1, 4096) as usize
+    if need.saturating_add(reference_bytes) <= memory_limit {
+        return 1;
+    }
+    let reserve = reference_bytes.saturating_add(events_bytes.saturating_mul(2));
+    let budget = memory_limit
+        .saturating_sub(reserve)
+        .max(memory_limit / 8)
+        .max(1);
+    need.div_ceil(budget).clamp(2, 4096) as usize
 }
 
 /// The partition key of one `events.csv` line (without its terminator): a hash of the visitor id of a
@@ -87,15 +96,14 @@ impl Shared {
         cfg.check()?;
         let started = Instant::now();
         let folder = RawFolder::locate(dir)?;
-        let (reference, experiments) = rayon::join(
-            || read_reference(&folder, cfg),
-            || match &folder.assignments {
-                Some(path) => read_assignments(path, folder.weights.as_deref(), cfg).map(Some),
-                None => Ok(None),
-            },
-        );
-        let mut reference = reference?;
-        if let Some(exp) = experiments? {
+        // One after the other: the peak is the larger reader's, not the sum (the in-memory build
+        // reads them side by side).
+        let mut reference = read_reference(&folder, cfg)?;
+        let experiments = match &folder.assignments {
+            Some(path) => Some(read_assignments(path, folder.weights.as_deref(), cfg)?),
+            None => None,
+        };
+        if let Some(exp) = experiments {
             reference.quarantine.extend(exp.quarantine);
             reference.files.extend(exp.files);
             reference.experiments = Some((exp.assignments, exp.weights));
@@ -651,7 +659,11 @@ fn merged_derived(
         item_ids,
         item_code,
     };
-    let mut merged = Partials::default();
+    // Room for every visitor row at once: growing by doubling would hold up to twice the rows.
+    let mut merged = Partials {
+        visitors: Vec::with_capacity(parts.iter().map(|p| p.kpi.partials.visitors.len()).sum()),
+        ..Partials::default()
+    };
     let mut is_bot = vec![false; visitor_ids.len()];
     for (p, codes) in parts.iter_mut().zip(visitor_code) {
         let k = std::mem::take(&mut p.kpi);
@@ -775,6 +787,7 @@ pub fn merge_partitions(
     shared: &Shared,
     out: &Path,
     mut timings: Vec<(String, u64)>,
+    prebuilt: &[(&'static str, PathBuf)],
     progress: Progress<'_>,
 ) -> Result<Report> {
     let clock = Instant::now();
@@ -867,6 +880,7 @@ pub fn merge_partitions(
     )?;
     drop(visitor_ids);
     drop(visitor_code);
+    release_free_memory();
     built
         .report
         .timings_ms
@@ -876,7 +890,7 @@ pub fn merge_partitions(
     let mut tables: Vec<(String, DataFrame)> = built
         .tables
         .into_iter()
-        .filter(|(n, _)| !PART_TABLES.contains(n))
+        .filter(|(n, _)| !PART_TABLES.contains(n) && !prebuilt.iter().any(|(p, _)| p == n))
         .map(|(n, df)| (n.to_string(), df))
         .collect();
     tables.extend(derived.into_iter().map(|(n, df)| (n.to_string(), df)));
@@ -887,6 +901,10 @@ pub fn merge_partitions(
     ));
     let value = serde_json::to_value(&report)?;
     crate::warehouse::write_staged(out, tables, &value, |staging| {
+        for (name, path) in prebuilt {
+            let target = staging.join(format!("{name}.parquet"));
+            std::fs::copy(path, &target).map_err(|e| Error::io(&target, e))?;
+        }
         for name in PART_TABLES {
             let mut writer: Option<TableWriter> = None;
             for (i, p) in parts.iter().enumerate() {
@@ -904,6 +922,8 @@ pub fn merge_partitions(
                     )?),
                 };
                 w.write(&mut df)?;
+                drop(df);
+                release_free_memory();
             }
             if let Some(w) = writer {
                 w.finish()?;
@@ -945,6 +965,21 @@ fn renumber_sessions(df: &mut DataFrame, visitors: &[(i64, u64)], shift: &[i64])
     Ok(())
 }
 
+/// Hands the allocator's free memory back to the system. glibc keeps freed blocks in its arenas, so
+/// partition after partition the process would keep the peak of all of them instead of one.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: malloc_trim only returns free pages of the allocator's heaps to the kernel.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
 /// Removes a scratch folder when dropped (also when the build fails).
 struct Scratch(PathBuf);
 
@@ -965,7 +1000,7 @@ pub fn build_warehouse_partitioned(
     progress: Progress<'_>,
 ) -> Result<Report> {
     let started = Instant::now();
-    let shared = Shared::read(raw, cfg)?;
+    let mut shared = Shared::read(raw, cfg)?;
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -977,6 +1012,20 @@ pub fn build_warehouse_partitioned(
     let scratch = Scratch(parent.join(format!(".{name}.partitions-{}", std::process::id())));
     let spill_dir = scratch.0.join("spill");
     let part_dir = scratch.0.join("parts");
+    std::fs::create_dir_all(&part_dir).map_err(|e| Error::io(&part_dir, e))?;
+    // Assignments only pass through to their tables: written now, not held through the build.
+    let mut prebuilt = Vec::new();
+    if let Some((mut assignments, mut weights)) = shared.reference.experiments.take() {
+        for (name, df) in [
+            ("assignments", &mut assignments),
+            ("experiment_weights", &mut weights),
+        ] {
+            let path = part_dir.join(format!("{name}.parquet"));
+            write_table(&path, df)?;
+            prebuilt.push((name, path));
+        }
+    }
+    release_free_memory();
     let mut timings = vec![("read_reference".to_string(), shared.read_ms)];
     let clock = Instant::now();
     let spills = spill_events(&shared.folder.events, &spill_dir, partitions, cfg, progress)?;
@@ -989,10 +1038,11 @@ pub fn build_warehouse_partitioned(
         parts.push(build_spilled(i, spill, &shared, &part_dir)?);
         let _ = std::fs::remove_file(&spill.csv);
         let _ = std::fs::remove_file(&spill.lines);
+        release_free_memory();
     }
     progress("pass 2/3: clean and derive partitions", n, n);
     timings.push(("partitions".into(), clock.elapsed().as_millis() as u64));
-    let mut report = merge_partitions(parts, &shared, out, timings, progress)?;
+    let mut report = merge_partitions(parts, &shared, out, timings, &prebuilt, progress)?;
     drop(scratch);
     report
         .timings_ms
@@ -1026,10 +1076,24 @@ pub fn build_warehouse_limited(
         }
         (None, Some(limit)) => {
             let folder = RawFolder::locate(raw)?;
-            let size = std::fs::metadata(&folder.events)
-                .map_err(|e| Error::io(&folder.events, e))?
-                .len();
-            Some(plan_partitions(size, limit)).filter(|&p| p > 1)
+            let size = |p: &Path| -> Result<u64> {
+                Ok(std::fs::metadata(p).map_err(|e| Error::io(p, e))?.len())
+            };
+            let mut reference = 0;
+            for p in folder
+                .properties
+                .iter()
+                .chain(&folder.prices)
+                .chain(&folder.tree)
+            {
+                reference += size(p.as_path())?;
+            }
+            Some(plan_partitions(
+                size(folder.events.as_path())?,
+                reference,
+                limit,
+            ))
+            .filter(|&p| p > 1)
         }
         (None, None) => None,
     };
@@ -1088,7 +1152,7 @@ pub fn merge_into(
 ) -> Result<Report> {
     let started = Instant::now();
     let timings = vec![("read_reference".to_string(), shared.read_ms)];
-    let mut report = merge_partitions(parts, shared, out, timings, progress)?;
+    let mut report = merge_partitions(parts, shared, out, timings, &[], progress)?;
     report
         .timings_ms
         .push(("total".into(), started.elapsed().as_millis() as u64));
