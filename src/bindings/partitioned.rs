@@ -24,7 +24,7 @@ fn config(config_json: Option<&str>) -> crate::Result<CleanConfig> {
 /// one build reads the item properties once.
 static SHARED: Mutex<Option<(String, Arc<Shared>)>> = Mutex::new(None);
 
-fn shared(raw_dir: &PathBuf, config_json: Option<&str>) -> crate::Result<Arc<Shared>> {
+fn shared(raw_dir: &std::path::Path, config_json: Option<&str>) -> crate::Result<Arc<Shared>> {
     let key = format!("{}\u{0}{}", raw_dir.display(), config_json.unwrap_or(""));
     let mut slot = SHARED
         .lock()
