@@ -69,7 +69,7 @@ class ExperimentSummary(ResultDisplay):
         Sample-ratio mismatch check of the assigned counts.
     sequential_pvalue, sequential_status : mapping of str to float / str
         Always-valid p-value of the primary metric per treatment variant after daily looks, and
-        ``"stop: effect detected"`` or ``"continue"``.
+        ``"stop: effect detected"``, ``"continue"`` or ``"no information yet ..."`` (no day with variance).
     looks : int
         Number of daily looks.
     """
@@ -351,24 +351,32 @@ def _sequential_status(pvalue: float, alpha: float) -> str:
     return "stop: effect detected" if pvalue <= alpha else "continue"
 
 
-def _sequential(users: pl.DataFrame, controls: pl.DataFrame, alpha: float) -> pl.DataFrame:
-    """Always-valid p-value of the conversion difference after daily looks (users assigned by each
-    day's end, converted by then), per experiment and treatment variant."""
+def _day_counts(analysed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Users assigned per day and buyers per day of their first purchase, per experiment and variant."""
     day = pl.col("assigned_at").dt.truncate("1d")
-    tagged = users.join(controls, on="experiment").with_columns(
-        day.alias("assign_day"),
-        # first_purchase >= assigned_at, so a buyer counts as converted from the day of purchase on.
-        pl.col("first_purchase").cast(users.schema["assigned_at"]).dt.truncate("1d").alias("buy_day"),
+    # first_purchase >= assigned_at, so a buyer counts as converted from the day of purchase on.
+    buy_day = pl.col("first_purchase").cast(analysed.schema["assigned_at"]).dt.truncate("1d")
+    assign_days = analysed.group_by("experiment", "variant", day.alias("day")).agg(pl.len().cast(pl.Int64).alias("new"))
+    buy_days = (
+        analysed.filter(pl.col("first_purchase").is_not_null())
+        .group_by("experiment", "variant", buy_day.alias("buy_day"))
+        .agg(pl.len().cast(pl.Int64).alias("new_buyers"))
     )
-    days = tagged.group_by("experiment").agg(pl.col("assign_day").unique().sort().alias("day")).explode("day")
-    variants = tagged.select("experiment", "variant").unique()
+    return assign_days, buy_days
+
+
+def _sequential(
+    assign_days: pl.DataFrame, buy_days: pl.DataFrame, controls: pl.DataFrame, alpha: float
+) -> pl.DataFrame:
+    """Always-valid p-value of the conversion difference after daily looks (users assigned by each
+    day's end, converted by then), per experiment and treatment variant, from the daily counts of
+    :func:`_day_counts` (of all users, or summed over partitions of them)."""
+    days = assign_days.group_by("experiment").agg(pl.col("day").unique().sort()).explode("day")
+    variants = assign_days.select("experiment", "variant").unique()
     grid = days.join(variants, on="experiment")
-    assigned = tagged.group_by("experiment", "variant", pl.col("assign_day").alias("day")).agg(pl.len().alias("new"))
     # A buyer counts from the first look on or after the day of the purchase.
     bought = (
-        tagged.filter(pl.col("buy_day").is_not_null())
-        .select("experiment", "variant", "buy_day")
-        .sort("buy_day")
+        buy_days.sort("buy_day")
         .join_asof(
             days.sort("day"),
             left_on="buy_day",
@@ -379,10 +387,10 @@ def _sequential(users: pl.DataFrame, controls: pl.DataFrame, alpha: float) -> pl
         )
         .filter(pl.col("day").is_not_null())
         .group_by("experiment", "variant", "day")
-        .agg(pl.len().alias("new_buyers"))
+        .agg(pl.col("new_buyers").sum())
     )
     looks = (
-        grid.join(assigned, on=["experiment", "variant", "day"], how="left")
+        grid.join(assign_days, on=["experiment", "variant", "day"], how="left")
         .join(bought, on=["experiment", "variant", "day"], how="left")
         .sort("experiment", "variant", "day")
         .with_columns(
@@ -506,11 +514,128 @@ def analyze(
     users = user_metrics(events, assignments).with_columns(
         pl.col("experiment").cast(pl.String), pl.col("variant").cast(pl.String)
     )
+    return analyze_aggregates(
+        aggregates(users, metrics, exclude_bots),
+        metrics=metrics,
+        control=control,
+        weights=weights,
+        correction=correction,
+        alpha=alpha,
+        confidence_level=confidence_level,
+        srm_threshold=srm_threshold,
+    )
+
+
+_STAT_COLUMNS = ("n", "sum", "sum_sq", "sum_den", "sum_sq_den", "sum_num_den")
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    """What an analysis needs of the per-user metrics: sums that add over any partition of the users.
+
+    ``assigned``: users per experiment and variant (bots included, for the SRM check); ``sums``: the
+    per-variant sufficient statistics of every metric over the analysed users; ``analysed``: analysed
+    users per variant; ``assign_days`` / ``buy_days``: analysed users per assignment day and buyers per
+    day of first purchase (the sequential read-out).
+    """
+
+    assigned: pl.DataFrame
+    sums: pl.DataFrame
+    analysed: pl.DataFrame
+    assign_days: pl.DataFrame
+    buy_days: pl.DataFrame
+
+    def long(self) -> pl.DataFrame:
+        """All five tables in one (``kind`` names the table), e.g. to collect them from a cluster."""
+        base: dict[str, pl.DataType] = {
+            "experiment": pl.String(),
+            "variant": pl.String(),
+            "metric": pl.String(),
+            "day": pl.Datetime("ms"),
+        }
+        empty = {c: pl.lit(None, dtype=t) for c, t in base.items()}
+        zero = {c: pl.lit(None, dtype=pl.Float64) for c in _STAT_COLUMNS}
+
+        def part(kind: str, frame: pl.DataFrame, **cols: pl.Expr) -> pl.DataFrame:
+            exprs = {**empty, **zero, **cols}
+            exprs["experiment"], exprs["variant"] = pl.col("experiment"), pl.col("variant")
+            return frame.select(
+                pl.lit(kind).alias("kind"),
+                *[e.cast(base.get(c, pl.Float64())).alias(c) for c, e in exprs.items()],
+            )
+
+        return pl.concat(
+            [
+                part("assigned", self.assigned, n=pl.col("assigned")),
+                part("analysed", self.analysed, n=pl.col("n")),
+                part("assign_day", self.assign_days, day=pl.col("day"), n=pl.col("new")),
+                part("buy_day", self.buy_days, day=pl.col("buy_day"), n=pl.col("new_buyers")),
+                part("sums", self.sums, metric=pl.col("metric"), **{c: pl.col(c) for c in _STAT_COLUMNS}),
+            ]
+        )
+
+    @staticmethod
+    def from_long(long: pl.DataFrame) -> Aggregates:
+        """The sums of the rows of :meth:`long` tables (of disjoint sets of users)."""
+
+        def total(kind: str, keys: list[str], value: str) -> pl.DataFrame:
+            return (
+                long.filter(pl.col("kind") == kind)
+                .group_by(keys)
+                .agg(pl.col("n").sum().round().cast(pl.Int64).alias(value))
+            )
+
+        sums = (
+            long.filter(pl.col("kind") == "sums")
+            .group_by("experiment", "variant", "metric")
+            .agg(pl.col(c).sum() for c in _STAT_COLUMNS)
+        )
+        return Aggregates(
+            assigned=total("assigned", ["experiment", "variant"], "assigned"),
+            sums=sums,
+            analysed=total("analysed", ["experiment", "variant"], "n"),
+            assign_days=total("assign_day", ["experiment", "variant", "day"], "new"),
+            buy_days=total("buy_day", ["experiment", "variant", "day"], "new_buyers").rename({"day": "buy_day"}),
+        )
+
+
+def aggregates(users: pl.DataFrame, metrics: Sequence[str], exclude_bots: bool = True) -> Aggregates:
+    """The :class:`Aggregates` of per-user metrics (:func:`user_metrics`)."""
+    analysed = users.filter(~pl.col("is_bot")) if exclude_bots else users
+    assign_days, buy_days = _day_counts(analysed)
+    return Aggregates(
+        assigned=users.group_by("experiment", "variant").agg(pl.len().cast(pl.Int64).alias("assigned")),
+        sums=_arm_sums(analysed, metrics),
+        analysed=analysed.group_by("experiment", "variant").agg(pl.len().cast(pl.Int64).alias("n")),
+        assign_days=assign_days,
+        buy_days=buy_days,
+    )
+
+
+def analyze_aggregates(
+    agg: Aggregates,
+    *,
+    metrics: Sequence[str] = ("conversion", "revenue", "orders", "aov"),
+    control: str | Mapping[str, str] | None = None,
+    weights: Any = None,
+    correction: AdjustMethod = "holm",
+    alpha: float = 0.05,
+    confidence_level: float = 0.95,
+    srm_threshold: float = 0.001,
+) -> ExperimentAnalysis:
+    """The read-out of :func:`analyze` from :class:`Aggregates` (computed at once, or summed over
+    partitions of the users, e.g. by :func:`shoplens.spark.analyze`)."""
+    correction = choice(correction, _ADJUST, "correction")
+    alpha = probability(alpha, "alpha")
+    confidence_level = level(confidence_level)
+    srm_threshold = probability(srm_threshold, "srm_threshold")
+    if is_pandas(weights):
+        weights = to_polars(weights, "weights")
     planned = _planned_weights(weights)
 
     # Per experiment: variants, control, assigned counts and the SRM check (one engine call each).
     summaries_in: dict[str, dict[str, Any]] = {}
-    assigned_tbl = users.group_by("experiment", "variant").agg(pl.len().alias("assigned")).sort("experiment", "variant")
+    assigned_tbl = agg.assigned.sort("experiment", "variant")
     for (exp_name,), counts in assigned_tbl.group_by("experiment", maintain_order=True):
         variants = tuple(counts["variant"].to_list())
         ctrl = _control(str(exp_name), variants, control)
@@ -525,9 +650,8 @@ def analyze(
         schema={"experiment": pl.String, "control": pl.String},
     )
 
-    analysed = users.filter(~pl.col("is_bot")) if exclude_bots else users
-    compared = _comparisons(_arm_sums(analysed, metrics), controls, confidence_level)
-    seq = _sequential(analysed, controls, alpha)
+    compared = _comparisons(agg.sums, controls, confidence_level)
+    seq = _sequential(agg.assign_days, agg.buy_days, controls, alpha)
 
     order = {m: i for i, m in enumerate(metrics)}
     table = (
@@ -565,7 +689,7 @@ def analyze(
         .alias("sequential_pvalue"),
     )  # fmt: skip
 
-    analysed_counts = analysed.group_by("experiment", "variant").agg(pl.len().alias("n"))
+    analysed_counts = agg.analysed
     summaries: dict[str, ExperimentSummary] = {}
     for exp_name, s in summaries_in.items():
         exp_seq = seq.filter(pl.col("experiment") == exp_name)

@@ -28,7 +28,26 @@ def build_events(
     index: list[int] | None = None,
     progress: bool = False,
 ) -> str: ...
-def build_warehouse(raw_dir: str, out_dir: str, config_json: str | None = None, progress: bool = False) -> str: ...
+def build_warehouse(
+    raw_dir: str,
+    out_dir: str,
+    config_json: str | None = None,
+    progress: bool = False,
+    memory_limit: int | None = None,
+    partitions: int | None = None,
+) -> str: ...
+
+# --- partitioned builds (src/bindings/partitioned.rs) ---
+
+def partition_line_keys(frame: pl.DataFrame, config_json: str | None = None) -> pl.DataFrame: ...
+def build_partition(
+    partition: int,
+    frame: pl.DataFrame,
+    raw_dir: str,
+    part_dir: str,
+    config_json: str | None = None,
+) -> bytes: ...
+def merge_partitions(partials: list[bytes], raw_dir: str, out_dir: str, config_json: str | None = None) -> str: ...
 
 # --- generate (gen) ---
 

@@ -267,15 +267,20 @@ def build_warehouse(
     *,
     config: CleanConfig | None = None,
     progress: bool = False,
+    memory_limit: str | int | None = None,
 ) -> dict[str, Any]:
     """Clean a source and write the Parquet warehouse (one file per table plus ``report.json``).
 
     The new warehouse replaces an existing one at ``out`` only once it is complete. Returns the report.
+    ``memory_limit`` (bytes or a size such as ``"4GiB"``; default half the machine's memory) bounds a
+    RetailRocket folder's build: when ``events.csv`` would not fit, the events are split by visitor
+    into partitions built one by one and merged into the same tables. An event file or frame is
+    built in memory.
     """
     config = config or CleanConfig()
     src = _source(source)
     if isinstance(src, RetailRocketSource):
-        report = build_retailrocket(src.path, out, config, progress=progress)
+        report = build_retailrocket(src.path, out, config, progress=progress, memory_limit=memory_limit)
     else:
         report = build_events(
             _native_source(src),

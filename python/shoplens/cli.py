@@ -64,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
         help="fail on the first invalid row instead of quarantining, and exit non-zero if no row is kept",
     )
     build.add_argument("--price-property", default=None, help="item property holding prices (default: prices.csv)")
+    build.add_argument(
+        "--memory-limit",
+        default=None,
+        metavar="SIZE",
+        help="memory budget of a RetailRocket build, e.g. 4GiB (default: half the machine's memory); a larger "
+        "input is split by visitor into partitions built one by one and merged into the same tables",
+    )
 
     report = sub.add_parser("report", help="headline KPIs and the validation summary of a warehouse")
     report.add_argument("--warehouse", required=True, type=Path)
@@ -198,7 +205,7 @@ def _build(args: argparse.Namespace) -> int:
     path: Path = args.raw if args.raw is not None else args.events
     mapping = _mapping(args)
     if args.raw is not None and args.raw.is_dir() and not mapping:
-        report = build_retailrocket(args.raw, args.out, config, progress=_progress())
+        report = build_retailrocket(args.raw, args.out, config, progress=_progress(), memory_limit=args.memory_limit)
     elif path.is_file():
         schema = EventSchema.from_mapping(mapping)
         report = build_events(path, args.out, schema, config, progress=_progress())

@@ -9,6 +9,7 @@ pub(crate) mod errors;
 mod experiments;
 mod generate;
 mod kpis;
+mod partitioned;
 mod pipeline;
 mod stats;
 
@@ -26,5 +27,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     compare::register(m)?;
     kpis::register(m)?;
     clv::register(m)?;
+    partitioned::register(m)?;
     Ok(())
 }

@@ -129,14 +129,18 @@ fn build_events(
 }
 
 /// `shoplens build`: cleans a RetailRocket folder into a Parquet warehouse; returns the report JSON.
+/// With `memory_limit` (bytes) the build is partitioned when the input would not fit
+/// (`partitions` forces a number of visitor partitions).
 #[pyfunction]
-#[pyo3(signature = (raw_dir, out_dir, config_json=None, progress=false))]
+#[pyo3(signature = (raw_dir, out_dir, config_json=None, progress=false, memory_limit=None, partitions=None))]
 fn build_warehouse(
     py: Python<'_>,
     raw_dir: PathBuf,
     out_dir: PathBuf,
     config_json: Option<&str>,
     progress: bool,
+    memory_limit: Option<u64>,
+    partitions: Option<usize>,
 ) -> PyResult<String> {
     let cfg = config(config_json)?;
     let bar = progress_bar(progress);
@@ -146,7 +150,14 @@ fn build_warehouse(
             bar.set_position(done);
             bar.set_message(name.to_string());
         };
-        build::build_warehouse(&raw_dir, &out_dir, &cfg, &step)
+        build::partitioned::build_warehouse_limited(
+            &raw_dir,
+            &out_dir,
+            &cfg,
+            memory_limit,
+            partitions,
+            &step,
+        )
     });
     bar.finish_and_clear();
     serde_json::to_string(&report?).map_err(|e| super::errors::to_pyerr(crate::Error::from(e)))

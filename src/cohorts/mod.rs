@@ -369,7 +369,7 @@ pub fn retention_table(events: &DataFrame) -> Result<DataFrame> {
     Ok(out)
 }
 
-fn labelled(df: DataFrame, by: CohortBy, period: Period) -> Result<DataFrame> {
+pub(crate) fn labelled(df: DataFrame, by: CohortBy, period: Period) -> Result<DataFrame> {
     let n = df.height();
     let mut columns = vec![
         Column::new("by".into(), vec![by.name(); n]),

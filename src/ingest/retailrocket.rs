@@ -77,31 +77,47 @@ impl RawFolder {
 
 /// Validation outcome and exact-duplicate mark of every row of `events.csv`.
 pub struct EventOutcomes {
-    outcomes: Vec<Outcome>,
-    duplicate_of: Vec<u32>,
+    pub outcomes: Vec<Outcome>,
+    pub duplicate_of: Vec<u32>,
 }
 
-/// Parses and validates `events.csv`, marking exact duplicates.
-pub fn event_outcomes(file: &TextFile, cfg: &CleanConfig) -> EventOutcomes {
+/// The validation settings of `events.csv` rows.
+pub fn events_validate_config(cfg: &CleanConfig) -> crate::clean::validate::ValidateConfig {
     // RetailRocket times are integer Unix milliseconds, whatever a generic source may allow.
     let mut vcfg = cfg.validate_config();
     vcfg.allow_iso_timestamps = false;
     vcfg.timestamp_unit = crate::clean::validate::TimeUnit::Ms;
-    let (hashes, outcomes): (Vec<u64>, Vec<Outcome>) = (0..file.n_rows())
+    vcfg
+}
+
+/// Parses and validates `events.csv`, marking exact duplicates.
+pub fn event_outcomes(file: &TextFile, cfg: &CleanConfig) -> EventOutcomes {
+    line_outcomes(file.n_rows(), |row| file.line(row), cfg)
+}
+
+/// As [`event_outcomes`], over any `n` lines of `events.csv` (`line(row)` without its terminator):
+/// the rows of one visitor partition.
+pub fn line_outcomes<'a>(
+    n: usize,
+    line: impl Fn(usize) -> &'a [u8] + Sync,
+    cfg: &CleanConfig,
+) -> EventOutcomes {
+    let vcfg = events_validate_config(cfg);
+    let (hashes, outcomes): (Vec<u64>, Vec<Outcome>) = (0..n)
         .into_par_iter()
         .map(|row| {
-            let line = file.line(row);
-            (xxh3_64(line), parse_event(line, &vcfg))
+            let l = line(row);
+            (xxh3_64(l), parse_event(l, &vcfg))
         })
         .unzip();
-    let duplicate_of = exact_duplicates(&hashes, |a, b| file.line(a) == file.line(b));
+    let duplicate_of = exact_duplicates(&hashes, |a, b| line(a) == line(b));
     EventOutcomes {
         outcomes,
         duplicate_of,
     }
 }
 
-fn parse_event(line: &[u8], vcfg: &crate::clean::validate::ValidateConfig) -> Outcome {
+pub fn parse_event(line: &[u8], vcfg: &crate::clean::validate::ValidateConfig) -> Outcome {
     match split::<5>(line, false) {
         Ok(f) => validate(
             &RawEvent {

@@ -59,11 +59,23 @@ pub fn tables_with(
             .collect::<Result<_>>()?
     };
     let p = scan::compute(index, filter, partitions);
+    tables_from_partials(index, filter, &p, &names)
+}
+
+/// The KPI tables `names` from merged partials `p` (of `index`'s visitors and items under `filter`).
+/// A partitioned build merges the partials of its partitions and calls this with an index that holds
+/// the labels only (days, items, visitors, tree).
+pub fn tables_from_partials(
+    index: &EventIndex,
+    filter: &Filter,
+    p: &Partials,
+    names: &[&'static str],
+) -> Result<Vec<(&'static str, DataFrame)>> {
     let sel = scan::Selection::new(index, filter);
     let mut daily = None;
     let mut segments = None;
     let mut out = Vec::with_capacity(names.len());
-    for name in names {
+    for &name in names {
         let df = match name {
             "kpi_daily" | "anomalies" => {
                 let d = match &daily {

@@ -50,6 +50,17 @@ pub fn write_frames(
     tables: Vec<(String, DataFrame)>,
     report: &serde_json::Value,
 ) -> Result<()> {
+    write_staged(out, tables, report, |_| Ok(()))
+}
+
+/// As [`write_frames`], and `stream` writes further tables into the staging folder (tables too large
+/// to hold in memory, written part by part) before the warehouse replaces the old one.
+pub fn write_staged(
+    out: &Path,
+    tables: Vec<(String, DataFrame)>,
+    report: &serde_json::Value,
+    stream: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -60,5 +71,6 @@ pub fn write_frames(
         .map_or_else(|| "warehouse".into(), |n| n.to_string_lossy().into_owned());
     let staging = parent.join(format!(".{name}.staging-{}", std::process::id()));
     write_dir(&staging, tables, &serde_json::to_string_pretty(report)?)?;
+    stream(&staging)?;
     replace_dir(&staging, out)
 }

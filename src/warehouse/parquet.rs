@@ -57,48 +57,83 @@ enum Plan {
 
 /// Writes `df` to `path` as one Parquet file. Returns the file size in bytes.
 pub fn write_table(path: &Path, df: &mut DataFrame) -> Result<u64> {
-    if df.should_rechunk() {
-        df.align_chunks_par();
-    }
-    let compat = CompatLevel::newest();
-    let schema = df.schema().to_arrow(compat);
-    let parquet_schema = to_parquet_schema(&schema)?;
-    let fields = parquet_schema.fields().to_vec();
+    let mut writer = TableWriter::create(path, &df.schema())?;
+    writer.write(df)?;
+    writer.finish()
+}
 
-    // Row groups: the frame's chunks (the cleaning pipeline makes them a few hundred thousand rows),
-    // large ones sliced. A frame without rows gets no row group: the footer still has the schema.
-    let mut groups: Vec<Vec<Box<dyn Array>>> = Vec::new();
-    for batch in df.iter_chunks(compat, false) {
-        let n = batch.len();
-        let columns = batch.into_arrays();
-        for start in (0..n).step_by(MAX_ROW_GROUP) {
-            let len = (n - start).min(MAX_ROW_GROUP);
-            groups.push(columns.iter().map(|a| a.sliced(start, len)).collect());
+/// A Parquet file written frame by frame (each frame's chunks become row groups), so that a table
+/// larger than memory can be written from parts of it. Every frame must have the schema given to
+/// [`TableWriter::create`].
+pub struct TableWriter {
+    writer: FileWriter<BufWriter<File>>,
+    fields: Vec<polars_parquet::write::ParquetType>,
+    schema: Schema,
+}
+
+impl TableWriter {
+    pub fn create(path: &Path, schema: &Schema) -> Result<TableWriter> {
+        let arrow = schema.to_arrow(CompatLevel::newest());
+        let fields = to_parquet_schema(&arrow)?.fields().to_vec();
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let writer =
+            FileWriter::try_new(BufWriter::with_capacity(1 << 20, file), arrow, options())?;
+        Ok(TableWriter {
+            writer,
+            fields,
+            schema: schema.clone(),
+        })
+    }
+
+    /// Appends the rows of `df`.
+    pub fn write(&mut self, df: &mut DataFrame) -> Result<()> {
+        if **df.schema() != self.schema {
+            return Err(Error::Internal(format!(
+                "a part of a table has the schema {:?}, expected {:?}",
+                df.schema(),
+                self.schema
+            )));
         }
+        if df.should_rechunk() {
+            df.align_chunks_par();
+        }
+        let compat = CompatLevel::newest();
+        let fields = &self.fields;
+        // Row groups: the frame's chunks (the cleaning pipeline makes them a few hundred thousand
+        // rows), large ones sliced. A frame without rows adds no row group.
+        let mut groups: Vec<Vec<Box<dyn Array>>> = Vec::new();
+        for batch in df.iter_chunks(compat, false) {
+            let n = batch.len();
+            let columns = batch.into_arrays();
+            for start in (0..n).step_by(MAX_ROW_GROUP) {
+                let len = (n - start).min(MAX_ROW_GROUP);
+                groups.push(columns.iter().map(|a| a.sliced(start, len)).collect());
+            }
+        }
+        let opts = options();
+        let tasks: Vec<(usize, usize)> = (0..groups.len())
+            .flat_map(|g| (0..fields.len()).map(move |c| (g, c)))
+            .collect();
+        let encoded = tasks
+            .par_iter()
+            .map(|&(g, c)| encode_column(&groups[g][c], &fields[c], opts))
+            .collect::<Result<Vec<Vec<CompressedPage>>>>()?;
+        for (group, pages) in groups.iter().zip(encoded.chunks(fields.len().max(1))) {
+            let rows = group.first().map_or(0, |a| a.len()) as u64;
+            let columns = pages.iter().map(|column| {
+                Ok(DynStreamingIterator::new(
+                    fallible_streaming_iterator::convert(column.iter().map(Ok::<_, PolarsError>)),
+                ))
+            });
+            self.writer.write(rows, DynIter::new(columns))?;
+        }
+        Ok(())
     }
 
-    let opts = options();
-    let tasks: Vec<(usize, usize)> = (0..groups.len())
-        .flat_map(|g| (0..fields.len()).map(move |c| (g, c)))
-        .collect();
-    let encoded = tasks
-        .par_iter()
-        .map(|&(g, c)| encode_column(&groups[g][c], &fields[c], opts))
-        .collect::<Result<Vec<Vec<CompressedPage>>>>()?;
-
-    let file = File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut writer = FileWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, opts)?;
-    for (group, pages) in groups.iter().zip(encoded.chunks(fields.len().max(1))) {
-        let rows = group.first().map_or(0, |a| a.len()) as u64;
-        let columns = pages.iter().map(|column| {
-            Ok(DynStreamingIterator::new(
-                fallible_streaming_iterator::convert(column.iter().map(Ok::<_, PolarsError>)),
-            ))
-        });
-        writer.write(rows, DynIter::new(columns))?;
+    /// Writes the footer; returns the file size in bytes.
+    pub fn finish(mut self) -> Result<u64> {
+        Ok(self.writer.end(None)?)
     }
-    let size = writer.end(None)?;
-    Ok(size)
 }
 
 fn encode_column<A: AsRef<dyn Array> + Send + Sync>(
