@@ -84,7 +84,12 @@ fn floats(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
 
 /// The warehouse's `customers` table from an RFM summary in days: the summary plus p_alive,
 /// expected_purchases_90d and clv_365d. The predictions are null when a model cannot be fitted (too
-/// few repeat buyers for BG/NBD, or no positive repeat spend for Gamma-Gamma).
+/// few repeat buyers for BG/NBD, or no positive repeat spend for Gamma-Gamma) or a prediction cannot be
+/// computed: a build never fails on the CLV table.
+///
+/// Customers with T = 0 (first purchase at the very end of the data) carry no information: their
+/// likelihood term is exactly 1, so they are left out of the fit. With no history their posterior is
+/// the prior: p_alive = 1 and the expected purchases are a new customer's; their CLV is null.
 pub fn customers_from_summary(summary: &DataFrame) -> Result<DataFrame> {
     let (x, tx, t, m) = (
         floats(summary, "frequency")?,
@@ -93,38 +98,40 @@ pub fn customers_from_summary(summary: &DataFrame) -> Result<DataFrame> {
         floats(summary, "monetary_value")?,
     );
     let n = x.len();
-    let bg = fit_bgnbd(&x, &tx, &t).ok();
-    let gg = fit_gamma_gamma(&x, &m).ok().filter(|g| g.q > 1.0);
+    let seen: Vec<usize> = (0..n).filter(|&i| t[i] > 0.0).collect();
+    let pick = |v: &[f64]| seen.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+    let (xs, txs, ts, ms) = (pick(&x), pick(&tx), pick(&t), pick(&m));
     let nulls = || vec![None::<f64>; n];
-    let (alive, expected, clv) = match &bg {
-        Some(bg) => {
-            let alive = bg.p_alive(&x, &tx, &t)?.into_iter().map(Some).collect();
-            let expected = bg
-                .expected_purchases(HORIZON_DAYS, &x, &tx, &t)?
-                .into_iter()
-                .map(Some)
-                .collect();
-            let clv = match &gg {
-                Some(gg) => customer_lifetime_value(
-                    bg,
-                    gg,
-                    &x,
-                    &tx,
-                    &t,
-                    &m,
-                    CLV_MONTHS,
-                    CLV_MONTHLY_DISCOUNT,
-                    365.0 / 12.0,
-                )?
-                .into_iter()
-                .map(Some)
-                .collect(),
-                None => nulls(),
-            };
-            (alive, expected, clv)
+    let predict = || -> Result<(Vec<Option<f64>>, Vec<Option<f64>>, Vec<Option<f64>>)> {
+        let bg = fit_bgnbd(&xs, &txs, &ts)?;
+        let gg = fit_gamma_gamma(&xs, &ms).ok().filter(|g| g.q > 1.0);
+        let alive_seen = bg.p_alive(&xs, &txs, &ts)?;
+        let expected_seen = bg.expected_purchases(HORIZON_DAYS, &xs, &txs, &ts)?;
+        let clv_seen = match &gg {
+            Some(gg) => Some(customer_lifetime_value(
+                &bg,
+                gg,
+                &xs,
+                &txs,
+                &ts,
+                &ms,
+                CLV_MONTHS,
+                CLV_MONTHLY_DISCOUNT,
+                365.0 / 12.0,
+            )?),
+            None => None,
+        };
+        let new_customer = bg.expected_purchases_new(HORIZON_DAYS)?;
+        let (mut alive, mut expected, mut clv) =
+            (vec![Some(1.0); n], vec![Some(new_customer); n], nulls());
+        for (k, &i) in seen.iter().enumerate() {
+            alive[i] = Some(alive_seen[k]);
+            expected[i] = Some(expected_seen[k]);
+            clv[i] = clv_seen.as_ref().map(|c| c[k]);
         }
-        None => (nulls(), nulls(), nulls()),
+        Ok((alive, expected, clv))
     };
+    let (alive, expected, clv) = predict().unwrap_or_else(|_| (nulls(), nulls(), nulls()));
     let mut out = summary.clone();
     out.with_column(Column::new("p_alive".into(), alive))?;
     out.with_column(Column::new("expected_purchases_90d".into(), expected))?;

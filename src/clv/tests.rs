@@ -258,3 +258,53 @@ fn rejects_bad_input() {
     assert!(fit_gamma_gamma(&[1.0], &[-1.0]).is_err());
     assert!("M".parse::<Unit>().is_err());
 }
+
+#[test]
+fn customers_table_leaves_t_zero_out_of_the_fit_and_never_fails() {
+    // CDNOW's summary plus one customer first seen at the very end of the data (T = 0).
+    let (_, rows) = read_csv("cdnow_customers_summary_with_transactions.csv");
+    let col = |j: usize| rows.iter().map(|r| r[j]).collect::<Vec<f64>>();
+    let (x, tx, t, m) = (col(1), col(2), col(3), col(4));
+    let with_new = |v: &[f64], extra: f64| {
+        let mut v = v.to_vec();
+        v.push(extra);
+        v
+    };
+    let summary = df!(
+        "frequency" => with_new(&x, 0.0),
+        "recency" => with_new(&tx, 0.0),
+        "T" => with_new(&t, 0.0),
+        "monetary_value" => with_new(&m, 0.0),
+    )
+    .unwrap();
+    let out = customers_from_summary(&summary).unwrap();
+    let get = |name: &str| -> Vec<Option<f64>> {
+        out.column(name).unwrap().f64().unwrap().iter().collect()
+    };
+    let (alive, expected, clv) = (
+        get("p_alive"),
+        get("expected_purchases_90d"),
+        get("clv_365d"),
+    );
+    // The other customers' predictions are those of the fit without the newcomer.
+    let bg = fit_bgnbd(&x, &tx, &t).unwrap();
+    let want = bg.p_alive(&x, &tx, &t).unwrap();
+    let n = x.len();
+    for i in 0..n {
+        assert_eq!(alive[i], Some(want[i]));
+    }
+    assert!(clv[..n].iter().all(Option::is_some));
+    // The newcomer: no history, so the posterior is the prior.
+    assert_eq!(alive[n], Some(1.0));
+    assert_eq!(
+        expected[n],
+        Some(bg.expected_purchases_new(HORIZON_DAYS).unwrap())
+    );
+    assert_eq!(clv[n], None);
+    // A summary no model can be fitted to gives null predictions, not an error.
+    let tiny = df!("frequency" => [0.0, 0.0], "recency" => [0.0, 0.0], "T" => [0.0, 5.0],
+        "monetary_value" => [0.0, 0.0])
+    .unwrap();
+    let out = customers_from_summary(&tiny).unwrap();
+    assert_eq!(out.column("p_alive").unwrap().null_count(), 2);
+}
