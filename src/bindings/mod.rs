@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 mod alloc;
 mod clv;
 mod compare;
+mod db;
 pub(crate) mod errors;
 mod experiments;
 mod generate;
@@ -26,5 +27,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     compare::register(m)?;
     kpis::register(m)?;
     clv::register(m)?;
+    db::register(m)?;
     Ok(())
 }
