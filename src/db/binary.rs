@@ -143,9 +143,8 @@ impl Prepared {
     }
 
     fn fields(&self) -> Result<Vec<(Field<'_>, Option<&polars_arrow::bitmap::Bitmap>)>> {
-        fn one<'a, T: PolarsNumericType>(
-            ca: &'a ChunkedArray<T>,
-        ) -> Result<(&'a [T::Native], Option<&'a polars_arrow::bitmap::Bitmap>)> {
+        type Slices<'a, N> = (&'a [N], Option<&'a polars_arrow::bitmap::Bitmap>);
+        fn one<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> Result<Slices<'_, T::Native>> {
             let arr = ca
                 .downcast_iter()
                 .next()

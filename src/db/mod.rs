@@ -326,8 +326,11 @@ pub struct LoadSummary {
     pub seconds: f64,
 }
 
+/// Tables by name, in load order; `None` for a table the warehouse does not have.
+pub type Frames = Vec<(&'static str, Option<DataFrame>)>;
+
 /// Reads a warehouse folder's tables (those of [`tables`] it has) and its `report.json`.
-pub fn read_warehouse(dir: &Path) -> Result<(Vec<(&'static str, Option<DataFrame>)>, String)> {
+pub fn read_warehouse(dir: &Path) -> Result<(Frames, String)> {
     let report_path = dir.join("report.json");
     let report = std::fs::read_to_string(&report_path).map_err(|e| Error::io(&report_path, e))?;
     let frames = tables()
@@ -385,7 +388,7 @@ pub fn load(
                 e => Error::Database(format!("starting the load: {e}")),
             })?;
         for (table, frame) in frames {
-            let cols = columns(&mut *tx, table).await?;
+            let cols = columns(&mut tx, table).await?;
             let empty;
             let frame = match frame {
                 Some(f) => f,
@@ -531,7 +534,7 @@ pub fn read_tables(url: &str, names: &[String]) -> Result<Vec<DataFrame>> {
             .map_err(sql_err("reading"))?;
         let mut out = Vec::with_capacity(tables.len());
         for table in tables {
-            out.push(read_one(&mut *tx, table).await?);
+            out.push(read_one(&mut tx, table).await?);
         }
         tx.commit().await.map_err(sql_err("reading"))?;
         Ok(out)
