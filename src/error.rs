@@ -34,6 +34,10 @@ pub enum Error {
     /// Reading or writing a Parquet table failed.
     #[error("storage: {0}")]
     Storage(String),
+    /// The PostgreSQL store refused or failed (connection, authentication, SQL, migration). Messages
+    /// never contain the URL's password.
+    #[error("database: {0}")]
+    Database(String),
     /// A broken invariant inside the engine: a bug, never the user's fault.
     #[error("internal error: {0}")]
     Internal(String),

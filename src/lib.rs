@@ -6,6 +6,7 @@ pub mod clean;
 pub mod clv;
 pub mod cohorts;
 pub mod compare;
+pub mod db;
 pub mod error;
 pub mod experiments;
 pub mod generate;

@@ -9,7 +9,16 @@ import pytest
 
 # Dashboard tests: a small generated warehouse built once per session.
 from dash_support import small_warehouse  # noqa: F401
+from pg_support import own_database
 from rr_files import write_folder
+
+
+@pytest.fixture
+def scratch_database():
+    """A database of its own on the test server (SHOPLENS_TEST_DATABASE_URL), dropped after:
+    (admin URL, database URL)."""
+    with own_database("shoplens_t") as urls:
+        yield urls
 
 
 @pytest.fixture

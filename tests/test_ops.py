@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from pg_support import pg_env, psql
+
 yaml = pytest.importorskip("yaml", reason="PyYAML is pinned in requirements-dev.txt")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -838,54 +840,8 @@ def test_app_log_lines_are_parsed_into_the_labels_dashboards_and_alerts_use(app_
 
 
 # ------------------------------------------------------------------- PostgreSQL: Grafana's login role job
-DEFAULT_TEST_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def _pg_env(url: str, **extra: str) -> dict[str, str]:
-    """libpq environment for ``url`` (psql and the job scripts take their connection from it)."""
-    from urllib.parse import unquote, urlsplit
-
-    parts = urlsplit(url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env.update(PGHOST=parts.hostname or "127.0.0.1", PGPORT=str(parts.port or 5432), PGCONNECT_TIMEOUT="5")
-    env.update(PGUSER=unquote(parts.username or "postgres"), PGDATABASE=parts.path.lstrip("/") or "postgres")
-    if parts.password:
-        env["PGPASSWORD"] = unquote(parts.password)
-    env.update(extra)
-    return env
-
-
-def psql(url: str, sql: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-A", "-F", "\t", "-P", "footer=off", "-t"],
-        input=sql,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=_pg_env(url, **extra),
-        timeout=120,
-    )
-
-
-@pytest.fixture
-def scratch_database():
-    """A database of its own on the test server (SHOPLENS_TEST_DATABASE_URL), dropped after."""
-    import secrets
-    from urllib.parse import urlsplit, urlunsplit
-
-    admin = os.environ.get("SHOPLENS_TEST_DATABASE_URL", DEFAULT_TEST_URL)
-    probe = psql(admin, "SELECT 1;") if shutil.which("psql") else None
-    if probe is None or probe.returncode != 0:
-        reason = f"PostgreSQL at {admin} is unreachable: {probe.stderr.strip() if probe else 'no psql'}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"shoplens_ops_{os.getpid()}_{secrets.token_hex(4)}"
-    assert psql(admin, f'CREATE DATABASE "{name}";').returncode == 0
-    try:
-        yield admin, urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
-    finally:
-        psql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')
+# The test server's helpers and the `scratch_database` fixture: tests/pg_support.py, tests/conftest.py.
+_pg_env = pg_env
 
 
 def test_grafana_role_job_creates_a_read_only_login_with_a_quoted_password(scratch_database):

@@ -483,7 +483,7 @@ def analyze(
         events = wh.table("events")
         if assignments is None:
             assignments = wh.table("assignments")
-        if weights is None and (wh.path / "experiment_weights.parquet").exists():
+        if weights is None and wh.has_table("experiment_weights"):
             weights = wh.table("experiment_weights")
     if assignments is None:
         raise InvalidArgumentError(

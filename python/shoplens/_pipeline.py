@@ -316,6 +316,10 @@ class Warehouse:
     def scan(self, name: str) -> pl.LazyFrame:
         return pl.scan_parquet(self.path / f"{name}.parquet")
 
+    def has_table(self, name: str) -> bool:
+        """Whether the warehouse has table ``name``."""
+        return (self.path / f"{name}.parquet").is_file()
+
     @property
     def report(self) -> dict[str, Any]:
         return dict(json.loads((self.path / "report.json").read_text()))

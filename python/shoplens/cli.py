@@ -82,6 +82,27 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--correction", choices=["holm", "bonferroni", "bh"], default="holm")
     exp.add_argument("--alpha", type=float, default=0.05)
 
+    # --- db (PostgreSQL store) ---
+    db = sub.add_parser(
+        "db",
+        help="PostgreSQL store: migrate the schema, load a warehouse, show the status",
+        description="The URL is --database-url or $SHOPLENS_DATABASE_URL (postgresql://user@host:5432/db; "
+        "add ?sslmode=require for TLS).",
+    )
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    for action, text in (
+        ("migrate", "apply pending migrations (--down: revert them down to --target)"),
+        ("load", "copy a warehouse into PostgreSQL in one transaction (replaces the previous load)"),
+        ("status", "migrations, last load and row counts"),
+    ):
+        p = db_sub.add_parser(action, help=text)
+        p.add_argument("--database-url", default=None, help="default: $SHOPLENS_DATABASE_URL")
+        if action == "load":
+            p.add_argument("--warehouse", required=True, type=Path)
+        if action == "migrate":
+            p.add_argument("--down", action="store_true", help="revert instead of apply")
+            p.add_argument("--target", type=int, default=0, help="with --down: keep versions <= this (default 0)")
+
     # --- serve (dashboard) ---
     serve = sub.add_parser("serve", help="the dashboard, behind a login, under gunicorn (needs shoplens[dashboard])")
     source = serve.add_mutually_exclusive_group(required=True)
@@ -289,19 +310,56 @@ def _serve(args: argparse.Namespace) -> None:
     )
 
 
+def _db(args: argparse.Namespace) -> int | None:
+    from shoplens import db
+
+    url = args.database_url
+    if args.db_command == "migrate":
+        if args.down:
+            done = db.revert(url, target=args.target)
+            print(f"reverted {len(done)} migration(s): {', '.join(map(str, done)) or 'none'}")
+        else:
+            done = db.migrate(url)
+            print(f"applied {len(done)} migration(s): {', '.join(map(str, done)) or 'already up to date'}")
+    elif args.db_command == "load":
+        result = db.load(args.warehouse, url=url)
+        rate = result.rows / result.seconds if result.seconds > 0 else 0.0
+        print(f"loaded {result.rows:,} rows in {result.seconds:.2f} s ({rate:,.0f} rows/s)")
+        for name, rows in result.tables.items():
+            print(f"  {name:<24} {rows:>12,}")
+    else:
+        st = db.status(url)
+        print(f"database {st['url']}")
+        for m in st["migrations"]:
+            print(f"  {m['version']:>4} {m['description']:<32} {'applied' if m['applied'] else 'pending'}")
+        last = st["last_load"]
+        if last is None:
+            print("no load yet")
+        else:
+            rows, seconds = last["rows"], last["seconds"]
+            print(f"last load {last['loaded_at']} from {last['warehouse']}: {rows:,} rows, {seconds:.2f} s")
+        for name, rows in st["tables"].items():
+            print(f"  {name:<24} {rows:>12,}")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from shoplens.errors import InputError
+    from shoplens.errors import DatabaseError, InputError
 
     try:
         commands = {"generate": _generate, "build": _build, "report": _report, "experiment": _experiment}
         commands["serve"] = _serve
+        commands["db"] = _db
         status = commands[args.command](args)
         if status:
             return int(status)
     except InputError as exc:
         print(f"shoplens: error: {exc}", file=sys.stderr)
         return 2
+    except DatabaseError as exc:
+        print(f"shoplens: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("shoplens: interrupted", file=sys.stderr)
         return 130

@@ -343,7 +343,7 @@ def customers(data: Warehouse | str | os.PathLike[str] | pl.DataFrame) -> pl.Dat
     if isinstance(data, str | os.PathLike):
         data = open_warehouse(data)
     if isinstance(data, Warehouse):
-        if (data.path / "customers.parquet").is_file():
+        if data.has_table("customers"):
             return data.table("customers")
         data = data.table("events")
     from shoplens._frames import to_polars

@@ -99,7 +99,7 @@ def retention(
         raise InvalidArgumentError(f"include_bots={include_bots!r}: must be True or False")
     warehouse = _warehouse(wh)
     if warehouse is not None:
-        if not include_bots and (warehouse.path / "cohort_retention.parquet").is_file():
+        if not include_bots and warehouse.has_table("cohort_retention"):
             import polars as pl
 
             table = warehouse.table("cohort_retention")

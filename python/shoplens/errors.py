@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "DataFileError",
+    "DatabaseError",
     "InputError",
     "InternalError",
     "InvalidArgumentError",
@@ -66,6 +67,13 @@ class NumericalError(ShoplensError, ArithmeticError):
 
 class StorageError(ShoplensError, OSError):
     """Reading or writing a file or table failed."""
+
+
+class DatabaseError(StorageError):
+    """PostgreSQL refused or failed: connection, authentication, a missing database, SQL, a migration.
+
+    The message names the server (never the URL's password) and gives PostgreSQL's reason.
+    """
 
 
 class InternalError(ShoplensError, RuntimeError):

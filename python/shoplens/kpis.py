@@ -110,6 +110,9 @@ def _folder(warehouse: Any) -> Path:
 
 def _index(warehouse: Any) -> Any:
     """The engine's index of the warehouse's events, read once and kept while the file is unchanged."""
+    kpi_index = getattr(warehouse, "_kpi_index", None)
+    if kpi_index is not None:  # a PostgreSQL warehouse (shoplens.db) keeps its own index
+        return kpi_index()
     folder = _folder(warehouse)
     stat = (folder / "events.parquet").stat()
     stamp = (stat.st_mtime_ns, stat.st_size)

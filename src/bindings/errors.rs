@@ -33,6 +33,7 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
         Error::Schema(_) => "SchemaError",
         Error::InvalidArgument(_) => "InvalidArgumentError",
         Error::Numerical(_) => "NumericalError",
+        Error::Database(_) => "DatabaseError",
         Error::Internal(_) => "InternalError",
     };
     let module = py.import("shoplens.errors")?;

@@ -161,3 +161,12 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     Ok(())
 }
+
+// PostgreSQL read path (src/bindings/db.rs builds the index from frames read from the store).
+impl KpiIndex {
+    pub(crate) fn from_index(index: EventIndex) -> Self {
+        KpiIndex {
+            inner: Arc::new(index),
+        }
+    }
+}

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 mod alloc;
 mod clv;
 mod compare;
+mod db;
 pub(crate) mod errors;
 mod experiments;
 mod generate;
@@ -28,5 +29,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kpis::register(m)?;
     clv::register(m)?;
     partitioned::register(m)?;
+    db::register(m)?;
     Ok(())
 }

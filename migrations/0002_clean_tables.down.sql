@@ -1,0 +1,9 @@
+DROP TABLE shoplens.experiment_weights;
+DROP TABLE shoplens.assignments;
+DROP TABLE shoplens.duplicates;
+DROP TABLE shoplens.quarantine;
+DROP TABLE shoplens.categories;
+DROP TABLE shoplens.items;
+DROP TABLE shoplens.visitors;
+DROP TABLE shoplens.sessions;
+DROP TABLE shoplens.events;

@@ -1,0 +1,14 @@
+DROP TABLE shoplens.experiment_results;
+DROP TABLE shoplens.customers;
+DROP TABLE shoplens.cohort_retention;
+DROP TABLE shoplens.anomalies;
+DROP TABLE shoplens.kpi_segment_conversion;
+DROP TABLE shoplens.kpi_segments;
+DROP TABLE shoplens.kpi_categories;
+DROP TABLE shoplens.kpi_price_bands;
+DROP TABLE shoplens.products;
+DROP TABLE shoplens.funnel;
+DROP TABLE shoplens.kpi_hour_weekday;
+DROP TABLE shoplens.kpi_monthly;
+DROP TABLE shoplens.kpi_weekly;
+DROP TABLE shoplens.kpi_daily;

@@ -1,0 +1,10 @@
+DROP VIEW shoplens.grafana_anomalies;
+DROP VIEW shoplens.grafana_quarantine;
+DROP VIEW shoplens.grafana_data_quality;
+DROP VIEW shoplens.grafana_experiment_assignments;
+DROP VIEW shoplens.grafana_experiments;
+DROP VIEW shoplens.grafana_customers;
+DROP VIEW shoplens.grafana_cohorts;
+DROP VIEW shoplens.grafana_top_products;
+DROP VIEW shoplens.grafana_funnel;
+DROP VIEW shoplens.grafana_kpi_daily;
