@@ -39,9 +39,9 @@ def headline(warehouse: Any) -> dict[str, Any]:
     """The engine's headline KPIs (:func:`shoplens.kpis.headline`, bots excluded) as named figures with their
     definitions, the period the events cover and the build report."""
     from shoplens import kpis
-    from shoplens._pipeline import open_warehouse
+    from shoplens._pipeline import Warehouse, open_warehouse
 
-    wh = open_warehouse(getattr(warehouse, "path", warehouse))
+    wh = warehouse if isinstance(warehouse, Warehouse) else open_warehouse(warehouse)
     h = kpis.headline(wh).row(0, named=True)
     first, last = (kpis._EPOCH + dt.timedelta(days=d) for d in kpis._index(wh).day_range)
     figures = [

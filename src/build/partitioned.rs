@@ -918,7 +918,7 @@ pub fn merge_partitions(
                     Some(w) => w,
                     None => writer.insert(TableWriter::create(
                         &staging.join(format!("{name}.parquet")),
-                        &df.schema(),
+                        df.schema(),
                     )?),
                 };
                 w.write(&mut df)?;

@@ -102,7 +102,7 @@ pub fn customers_from_summary(summary: &DataFrame) -> Result<DataFrame> {
     let pick = |v: &[f64]| seen.iter().map(|&i| v[i]).collect::<Vec<f64>>();
     let (xs, txs, ts, ms) = (pick(&x), pick(&tx), pick(&t), pick(&m));
     let nulls = || vec![None::<f64>; n];
-    let predict = || -> Result<(Vec<Option<f64>>, Vec<Option<f64>>, Vec<Option<f64>>)> {
+    let predict = || -> Result<[Vec<Option<f64>>; 3]> {
         let bg = fit_bgnbd(&xs, &txs, &ts)?;
         let gg = fit_gamma_gamma(&xs, &ms).ok().filter(|g| g.q > 1.0);
         let alive_seen = bg.p_alive(&xs, &txs, &ts)?;
@@ -129,9 +129,9 @@ pub fn customers_from_summary(summary: &DataFrame) -> Result<DataFrame> {
             expected[i] = Some(expected_seen[k]);
             clv[i] = clv_seen.as_ref().map(|c| c[k]);
         }
-        Ok((alive, expected, clv))
+        Ok([alive, expected, clv])
     };
-    let (alive, expected, clv) = predict().unwrap_or_else(|_| (nulls(), nulls(), nulls()));
+    let [alive, expected, clv] = predict().unwrap_or_else(|_| [nulls(), nulls(), nulls()]);
     let mut out = summary.clone();
     out.with_column(Column::new("p_alive".into(), alive))?;
     out.with_column(Column::new("expected_purchases_90d".into(), expected))?;

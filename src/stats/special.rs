@@ -205,7 +205,8 @@ fn t_isf_expansion(q: f64, df: f64) -> Option<f64> {
     let g3 = x * (((3.0 * x2 + 19.0) * x2 + 17.0) * x2 - 15.0) / 384.0;
     let g4 = x * ((((79.0 * x2 + 776.0) * x2 + 1482.0) * x2 - 1920.0) * x2 - 945.0) / 92160.0;
     let v = 1.0 / df;
-    ((g4 * v.powi(4)).abs() <= 1e-14 * x.abs()).then(|| x + v * (g1 + v * (g2 + v * (g3 + v * g4))))
+    ((g4 * v.powi(4)).abs() <= 1e-14 * x.abs())
+        .then_some(x + v * (g1 + v * (g2 + v * (g3 + v * g4))))
 }
 
 /// `t_isf` for 0 < q < 0.5 and finite df > 1 by Newton on ln sf, safeguarded by bisection.

@@ -57,7 +57,7 @@ enum Plan {
 
 /// Writes `df` to `path` as one Parquet file. Returns the file size in bytes.
 pub fn write_table(path: &Path, df: &mut DataFrame) -> Result<u64> {
-    let mut writer = TableWriter::create(path, &df.schema())?;
+    let mut writer = TableWriter::create(path, df.schema())?;
     writer.write(df)?;
     writer.finish()
 }
