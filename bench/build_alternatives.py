@@ -195,7 +195,7 @@ def run_pandas(raw: Path, out: Path) -> None:
         viewers=("viewer", "nunique"),
         revenue=("revenue", "sum"),
     ).reset_index().to_parquet(out / "products.parquet", index=False)
-    human["week"] = (human["ts"] - pd.to_timedelta(human["ts"].dt.weekday, unit="D")).dt.normalize()
+    human["week"] = (human["ts"] - pd.to_timedelta(human["ts"].dt.day_of_week, unit="D")).dt.normalize()
     human.groupby("week").agg(
         visitors=("visitor_id", "nunique"),
         purchases=("p", "sum"),
@@ -203,7 +203,7 @@ def run_pandas(raw: Path, out: Path) -> None:
         buyers=("buyer", "nunique"),
         revenue=("revenue", "sum"),
     ).reset_index().to_parquet(out / "kpi_weekly.parquet", index=False)
-    human["weekday"] = human["ts"].dt.weekday
+    human["weekday"] = human["ts"].dt.day_of_week
     human["hour"] = human["ts"].dt.hour
     human.groupby(["weekday", "hour"]).agg(
         events=("ts", "size"),
