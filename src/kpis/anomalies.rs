@@ -200,6 +200,9 @@ pub fn anomalies_frame(daily: &DataFrame, all_days: bool) -> Result<DataFrame> {
     )?)
 }
 
+/// A series of the hourly test: its name and how to read it from the hour's counts.
+type Metric = (&'static str, fn(&PeriodCounts) -> u64);
+
 /// Lengths (hours) of the windows the hourly test scans.
 pub const HOURLY_WINDOWS: [usize; 3] = [1, 3, 6];
 /// False-flag rate of the hourly test: per tested window and metric, the probability that a window
@@ -264,8 +267,7 @@ pub fn hourly_anomalies_frame(
     // at least two weeks, so that every hour of the week has been seen twice
     if hours.len() >= 14 * 24 {
         let n_days = hours.len() / 24;
-        let series: [(&str, fn(&PeriodCounts) -> u64); 2] =
-            [("visitors", |c| c.visitors), ("orders", |c| c.orders)];
+        let series: [Metric; 2] = [("visitors", |c| c.visitors), ("orders", |c| c.orders)];
         for (name, get) in series {
             let x: Vec<u64> = hours.iter().map(get).collect();
             let totals: Vec<u64> = (0..n_days)

@@ -223,7 +223,7 @@ impl HeadlineCube {
             let base = cube.pair_visitor.len() as u32;
             pair_cells.extend(pairs.iter().map(|&(c, k)| (c, base + k)));
             cube.pair_visitor
-                .extend(std::iter::repeat_n(v as u32, orders.len()));
+                .extend(std::iter::repeat(v as u32).take(orders.len()));
         }
         let cells = cube.sums.len();
         cube.visitors = Lists::from_pairs(cells, &visitor_cells);
@@ -247,15 +247,15 @@ impl HeadlineCube {
             .filter(|&c| {
                 let (bot, stage) = (c / LIFECYCLE.len(), c % LIFECYCLE.len());
                 (filter.include_bots || bot == 0)
-                    && filter.segment.is_none_or(|s| s as usize == stage)
+                    && filter.segment.map_or(true, |s| s as usize == stage)
             })
             .collect();
         let days: Vec<usize> = (0..self.n_days)
             .filter(|&d| {
                 let day = index.first_day + d as i32;
                 let wd = weekday(day);
-                filter.start.is_none_or(|s| day >= s)
-                    && filter.end.is_none_or(|e| day <= e)
+                filter.start.map_or(true, |s| day >= s)
+                    && filter.end.map_or(true, |e| day <= e)
                     && match filter.days {
                         DaySet::All => true,
                         DaySet::Weekdays => wd < 5,

@@ -46,8 +46,8 @@ impl Selection {
             .map(|d| {
                 let day = index.first_day + d as i32;
                 let wd = weekday(day);
-                filter.start.is_none_or(|s| day >= s)
-                    && filter.end.is_none_or(|e| day <= e)
+                filter.start.map_or(true, |s| day >= s)
+                    && filter.end.map_or(true, |e| day <= e)
                     && match filter.days {
                         DaySet::All => true,
                         DaySet::Weekdays => wd < 5,
@@ -67,7 +67,7 @@ impl Selection {
 
     fn visitor_ok(&self, index: &EventIndex, v: usize) -> bool {
         (self.include_bots || !index.is_bot[v])
-            && self.segment.is_none_or(|s| index.lifecycle[v] == s)
+            && self.segment.map_or(true, |s| index.lifecycle[v] == s)
     }
 }
 

@@ -225,11 +225,11 @@ struct FunnelRows {
 
 impl FunnelRows {
     fn push(&mut self, level: &'static str, bucket: usize, f: &FunnelPartial) {
-        for k in 0..3 {
+        for (k, step) in STEPS.iter().enumerate() {
             self.level.push(level);
             self.bucket.push(bucket);
             self.order.push(k as i32 + 1);
-            self.step.push(STEPS[k]);
+            self.step.push(step);
             self.n.push(f.reached[k] as i64);
             self.from_start
                 .push(ratio(f.reached[k] as f64, f.reached[0] as f64));
