@@ -5,8 +5,10 @@
 skips the as-of category join, item properties, near-duplicates, quarantine bookkeeping and experiments, so it
 favours these engines): read events.csv and prices.csv, drop rows that do not parse, drop exact duplicates,
 sessions by a 30-minute inactivity gap, revenue from prices, bots (> 1,000 events), then write as Parquet the
-tables events, sessions, visitors, kpi_daily (distinct visitors and buyers per day), funnel (users reaching
-view / cart / purchase), products (views, carts, purchases, distinct viewers, revenue).
+tables events, sessions, visitors, kpi_daily (distinct visitors and buyers per day), kpi_weekly (the same per ISO
+week), kpi_hour_weekday (events, purchases, distinct visitors and buyers per weekday x hour), funnel (users
+reaching view / cart / purchase), products (views, carts, purchases, distinct viewers, revenue) and
+cohort_retention (weekly first-visit cohorts x week offset: size, active, buyers, revenue) -- nine tables.
 """
 
 from __future__ import annotations
@@ -96,6 +98,29 @@ def run_polars(raw: Path, out: Path) -> None:
         pl.col("visitor_id").filter(is_ == "view").n_unique().alias("viewers"),
         pl.col("revenue").sum(),
     ).collect().write_parquet(out / "products.parquet")
+    week = pl.col("ts").dt.truncate("1w").dt.date()
+    human.group_by(week.alias("week")).agg(
+        pl.col("visitor_id").n_unique().alias("visitors"),
+        buy.sum().alias("purchases"),
+        pl.col("transaction_id").drop_nulls().n_unique().alias("orders"),
+        pl.col("visitor_id").filter(buy).n_unique().alias("buyers"),
+        pl.col("revenue").sum(),
+    ).sort("week").collect().write_parquet(out / "kpi_weekly.parquet")
+    human.group_by((pl.col("ts").dt.weekday() - 1).alias("weekday"), pl.col("ts").dt.hour().alias("hour")).agg(
+        pl.len().alias("events"),
+        pl.col("visitor_id").n_unique().alias("visitors"),
+        buy.sum().alias("purchases"),
+        pl.col("visitor_id").filter(buy).n_unique().alias("buyers"),
+    ).sort("weekday", "hour").collect().write_parquet(out / "kpi_hour_weekday.parquet")
+    act = human.with_columns(
+        week.alias("week"), pl.col("ts").min().over("visitor_id").dt.truncate("1w").dt.date().alias("cohort")
+    )
+    sizes = act.group_by("cohort").agg(pl.col("visitor_id").n_unique().alias("cohort_size"))
+    act.group_by("cohort", ((pl.col("week") - pl.col("cohort")).dt.total_days() // 7).alias("offset")).agg(
+        pl.col("visitor_id").n_unique().alias("active"),
+        pl.col("visitor_id").filter(buy).n_unique().alias("buyers"),
+        pl.col("revenue").sum(),
+    ).join(sizes, on="cohort").sort("cohort", "offset").collect().write_parquet(out / "cohort_retention.parquet")
 
 
 def run_pandas(raw: Path, out: Path) -> None:
@@ -170,6 +195,30 @@ def run_pandas(raw: Path, out: Path) -> None:
         viewers=("viewer", "nunique"),
         revenue=("revenue", "sum"),
     ).reset_index().to_parquet(out / "products.parquet", index=False)
+    human["week"] = (human["ts"] - pd.to_timedelta(human["ts"].dt.day_of_week, unit="D")).dt.normalize()
+    human.groupby("week").agg(
+        visitors=("visitor_id", "nunique"),
+        purchases=("p", "sum"),
+        orders=("transaction_id", "nunique"),
+        buyers=("buyer", "nunique"),
+        revenue=("revenue", "sum"),
+    ).reset_index().to_parquet(out / "kpi_weekly.parquet", index=False)
+    human["weekday"] = human["ts"].dt.day_of_week
+    human["hour"] = human["ts"].dt.hour
+    human.groupby(["weekday", "hour"]).agg(
+        events=("ts", "size"),
+        visitors=("visitor_id", "nunique"),
+        purchases=("p", "sum"),
+        buyers=("buyer", "nunique"),
+    ).reset_index().to_parquet(out / "kpi_hour_weekday.parquet", index=False)
+    human["cohort"] = human.groupby("visitor_id")["week"].transform("min")
+    human["offset"] = (human["week"] - human["cohort"]).dt.days // 7
+    sizes = human.groupby("cohort")["visitor_id"].nunique().rename("cohort_size")
+    human.groupby(["cohort", "offset"]).agg(
+        active=("visitor_id", "nunique"),
+        buyers=("buyer", "nunique"),
+        revenue=("revenue", "sum"),
+    ).reset_index().join(sizes, on="cohort").to_parquet(out / "cohort_retention.parquet", index=False)
 
 
 def run_duckdb(raw: Path, out: Path) -> None:
@@ -226,6 +275,29 @@ def run_duckdb(raw: Path, out: Path) -> None:
                count(*) FILTER (WHERE event = 'transaction') AS purchases,
                count(DISTINCT visitor_id) FILTER (WHERE event = 'view') AS viewers, sum(revenue) AS revenue
         FROM ev WHERE NOT is_bot GROUP BY item_id) TO '{out}/products.parquet' (FORMAT parquet)""")
+    con.execute(f"""COPY (
+        SELECT CAST(date_trunc('week', ts) AS DATE) AS week, count(DISTINCT visitor_id) AS visitors,
+               count(*) FILTER (WHERE event = 'transaction') AS purchases,
+               count(DISTINCT transaction_id) AS orders,
+               count(DISTINCT visitor_id) FILTER (WHERE event = 'transaction') AS buyers, sum(revenue) AS revenue
+        FROM ev WHERE NOT is_bot GROUP BY ALL ORDER BY week) TO '{out}/kpi_weekly.parquet' (FORMAT parquet)""")
+    con.execute(f"""COPY (
+        SELECT isodow(ts) - 1 AS weekday, hour(ts) AS hour, count(*) AS events,
+               count(DISTINCT visitor_id) AS visitors,
+               count(*) FILTER (WHERE event = 'transaction') AS purchases,
+               count(DISTINCT visitor_id) FILTER (WHERE event = 'transaction') AS buyers
+        FROM ev WHERE NOT is_bot GROUP BY ALL ORDER BY ALL) TO '{out}/kpi_hour_weekday.parquet' (FORMAT parquet)""")
+    con.execute(f"""COPY (
+        WITH a AS (
+            SELECT visitor_id, event, revenue, date_trunc('week', ts) AS week,
+                   min(date_trunc('week', ts)) OVER (PARTITION BY visitor_id) AS cohort
+            FROM ev WHERE NOT is_bot),
+        sizes AS (SELECT cohort, count(DISTINCT visitor_id) AS cohort_size FROM a GROUP BY cohort)
+        SELECT cohort, datediff('week', cohort, week) AS "offset", count(DISTINCT visitor_id) AS active,
+               count(DISTINCT visitor_id) FILTER (WHERE event = 'transaction') AS buyers, sum(revenue) AS revenue,
+               any_value(cohort_size) AS cohort_size
+        FROM a JOIN sizes USING (cohort) GROUP BY ALL ORDER BY ALL)
+        TO '{out}/cohort_retention.parquet' (FORMAT parquet)""")
 
 
 ENGINES = {"polars": run_polars, "pandas": run_pandas, "duckdb": run_duckdb}

@@ -59,22 +59,34 @@ def pipeline(scale: float, repeat: int, work: Path) -> dict[str, object]:
     gen, gen_all = best_of([shoplens, "generate", "--out", str(raw), "--scale", str(scale)], repeat)
     events = sum(1 for _ in (raw / "events.csv").open("rb")) - 1
     raw_bytes = sum(p.stat().st_size for p in raw.glob("*.csv"))
-    # Floor and build alternate, so that a slow spell of the machine weighs on both alike.
+    # Floor, build and the same job in Python tools (bench/build_alternatives.py) alternate, one whole process
+    # each per round, so that a slow spell of the machine weighs on all of them alike.
     floor_cmd = [sys.executable, "-c", FLOOR, str(raw)]
     build_cmd = [shoplens, "build", "--raw", str(raw), "--out", str(out)]
-    pairs = [(measure(floor_cmd), measure(build_cmd)) for _ in range(repeat)]
+    script = str(ROOT / "bench" / "build_alternatives.py")
+    engines = ("polars", "pandas", "duckdb")
+    alt_cmds = {e: [sys.executable, script, e, str(raw), str(work / f"alt-{e}")] for e in engines}
+    pairs = []
+    alt_runs: dict[str, list[Run]] = {e: [] for e in engines}
+    for _ in range(repeat):
+        pairs.append((measure(floor_cmd), measure(build_cmd)))
+        for e in engines:
+            alt_runs[e].append(measure(alt_cmds[e]))
     floor = min((f for f, _ in pairs), key=lambda r: r.seconds)
     build = min((b for _, b in pairs), key=lambda r: r.seconds)
     floor_all = [f.seconds for f, _ in pairs]
     build_all = [b.seconds for _, b in pairs]
     pair_ratios = sorted(b.seconds / f.seconds for f, b in pairs)
     report = json.loads((out / "report.json").read_text())
-    # The same job in Python tools (bench/build_alternatives.py), whole processes, best of the runs.
-    script = str(ROOT / "bench" / "build_alternatives.py")
     alternatives = {}
-    for engine in ("polars", "pandas", "duckdb"):
-        best, _ = best_of([sys.executable, script, engine, str(raw), str(work / f"alt-{engine}")], min(repeat, 3))
-        alternatives[engine] = {"s": round(best.seconds, 3), "peak_mb": round(best.peak_rss_mb)}
+    for e, runs in alt_runs.items():
+        best = min(runs, key=lambda r: r.seconds)
+        alternatives[e] = {
+            "s": round(best.seconds, 3),
+            "peak_mb": round(best.peak_rss_mb),
+            "max_peak_mb": round(max(r.peak_rss_mb for r in runs)),
+            "all_s": [round(r.seconds, 3) for r in runs],
+        }
     return {
         "alternatives": alternatives,
         "scale": scale,
@@ -87,12 +99,20 @@ def pipeline(scale: float, repeat: int, work: Path) -> dict[str, object]:
         "floor_peak_mb": round(floor.peak_rss_mb),
         "build_s": round(build.seconds, 3),
         "build_peak_mb": round(build.peak_rss_mb),
+        "build_max_peak_mb": round(max(b.peak_rss_mb for _, b in pairs)),
         "build_rows_per_s": round(events / build.seconds),
         "build_over_floor": round(build.seconds / floor.seconds, 2),
         "build_over_floor_median_pair": round(statistics.median(pair_ratios), 2),
         "build_stage_ms": dict(report["timings_ms"]),
+        "build_tables": len(list(out.glob("*.parquet"))),
         "all_runs_s": {"generate": gen_all, "floor": floor_all, "build": build_all},
     }
+
+
+def machine_state() -> str:
+    """Load average and whether compilers (rustc) are running: the conditions of a measurement."""
+    rustc = subprocess.run(["pgrep", "-c", "rustc"], capture_output=True, text=True, check=False).stdout.strip()
+    return f"load average {os.getloadavg()[0]:.2f}, {rustc or 0} rustc processes"
 
 
 def markdown(res: dict[str, object]) -> str:
@@ -114,16 +134,25 @@ def markdown(res: dict[str, object]) -> str:
         "goal at most 3 x; peak RSS goal < 1,536 MB).",
         "",
         "Beside the same job written in Python tools (`bench/build_alternatives.py`: a reduced job — no "
-        "as-of categories, properties, near-duplicates, quarantine or experiments — with events, sessions, "
-        "visitors, kpi_daily, funnel and products written as Parquet; best of up to 3 whole processes):",
+        "as-of categories, properties, near-duplicates, quarantine or experiments — reading and cleaning the "
+        "CSV files, sessions, bots, then nine tables written as Parquet: events, sessions, visitors, kpi_daily, "
+        "kpi_weekly, kpi_hour_weekday, funnel, products, cohort_retention), whole processes alternating with "
+        "the build run by run; best of the runs, the spread is min-max of all runs. `shoplens build` writes "
+        f"{res['build_tables']} tables (clean tables, every KPI table, cohorts, customers with BG/NBD and "
+        "Gamma-Gamma fits).",
         "",
-        "| job | wall time | shoplens build faster by | peak RSS |",
-        "|---|---|---|---|",
+        "| job | best | spread | shoplens build faster by (best / best) | peak RSS (best run; max) |",
+        "|---|---|---|---|---|",
         *[
-            f"| {name} | {alt['s']} s | {alt['s'] / res['build_s']:.1f} x | {alt['peak_mb']} MB |"  # type: ignore[index,operator]
+            f"| {name} | {alt['s']} s | {min(alt['all_s']):.2f}-{max(alt['all_s']):.2f} s "  # type: ignore[index]
+            f"| {alt['s'] / res['build_s']:.1f} x | {alt['peak_mb']} MB; {alt['max_peak_mb']} MB |"  # type: ignore[index,operator]
             for name, alt in dict(res["alternatives"]).items()  # type: ignore[arg-type]
         ],
-        f"| shoplens build (all tables) | {res['build_s']} s | 1.0 x | {res['build_peak_mb']} MB |",
+        f"| shoplens build | {res['build_s']} s | {min(res['all_runs_s']['build']):.2f}-"  # type: ignore[index]
+        f"{max(res['all_runs_s']['build']):.2f} s | 1.0 x | {res['build_peak_mb']} MB; "  # type: ignore[index]
+        f"{res['build_max_peak_mb']} MB |",
+        "",
+        f"Conditions: {res['conditions']}",
         "",
         "Build stages (ms, from report.json): " + ", ".join(f"{k} {v}" for k, v in dict(res["build_stage_ms"]).items()),  # type: ignore[arg-type]
     ]
@@ -154,24 +183,37 @@ def main() -> None:
         "--skip-kpis", action="store_true", help="skip the interactive KPI benchmark (bench/kpis_bench.py)"
     )
     parser.add_argument("--skip-clv", action="store_true", help="skip the CLV benchmark (bench/clv_bench.py)")
+    parser.add_argument(
+        "--conditions",
+        default="",
+        help="what else ran on the machine during the measurement (written beside the results, with the load "
+        "average and the number of compiler processes seen at the start and at the end)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as tmp:
+        before = machine_state()
         res = pipeline(args.scale, args.repeat, Path(tmp))
-    res["repeat"] = args.repeat
-    print(json.dumps(res, indent=2))
-    text = markdown(res)
-    print(text)
-    if not args.no_doc:
-        write_doc("pipeline", text)
-    print(f"median build {statistics.median(res['all_runs_s']['build']):.3f} s")  # type: ignore[index]
+        res["repeat"] = args.repeat
+        res["conditions"] = f"{args.conditions + '; ' if args.conditions else ''}at the start {before}; at the end " + (
+            machine_state()
+        )
+        print(json.dumps(res, indent=2))
+        text = markdown(res)
+        print(text)
+        if not args.no_doc:
+            write_doc("pipeline", text)
+        print(f"median build {statistics.median(res['all_runs_s']['build']):.3f} s")  # type: ignore[index]
+        if not args.skip_kpis:
+            from kpis_bench import run_kpis_bench
+
+            # the interactive queries run on the warehouse the last build wrote
+            run_kpis_bench(
+                scale=args.scale, write=None if args.no_doc else write_doc, warehouse=Path(tmp) / "warehouse"
+            )
     if not args.skip_stats:
         from stats_bench import run_stats_bench
 
         run_stats_bench(write=None if args.no_doc else write_doc)
-    if not args.skip_kpis:
-        from kpis_bench import run_kpis_bench
-
-        run_kpis_bench(scale=args.scale, write=None if args.no_doc else write_doc)
     if not args.skip_clv:
         from clv_bench import run_clv_bench
 

@@ -514,6 +514,8 @@ def compare_from_sums(
 # --- end compare ---
 # --- kpis ---
 KPI_ANOMALY_FALSE_FLAG_RATE: float
+KPI_HOURLY_ANOMALY_ALPHA: float
+KPI_HOURLY_ANOMALY_WINDOWS: list[int]
 KPI_LIFECYCLE_WINDOW_DAYS: int
 
 class KpiIndex:
@@ -522,6 +524,16 @@ class KpiIndex:
     def shape(self) -> tuple[int, int, int]: ...
     @property
     def day_range(self) -> tuple[int, int]: ...
+    def hourly_anomaly_windows(
+        self,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        days: str = "all",
+        root_category: int | None = None,
+        segment: str | None = None,
+        include_bots: bool = False,
+    ) -> pl.DataFrame: ...
     def headline(
         self,
         *,
@@ -531,6 +543,7 @@ class KpiIndex:
         root_category: int | None = None,
         segment: str | None = None,
         include_bots: bool = False,
+        scan: bool = False,
     ) -> pl.DataFrame: ...
     def tables(
         self,

@@ -48,6 +48,8 @@ from shoplens.errors import InvalidArgumentError, MissingFileError
 
 __all__ = [
     "ANOMALY_FALSE_FLAG_RATE",
+    "HOURLY_ANOMALY_FALSE_FLAG_RATE",
+    "HOURLY_ANOMALY_WINDOWS",
     "LIFECYCLE_WINDOW_DAYS",
     "anomalies",
     "categories",
@@ -55,6 +57,7 @@ __all__ = [
     "funnel",
     "headline",
     "hour_weekday",
+    "hourly_anomalies",
     "monthly",
     "price_bands",
     "products",
@@ -68,6 +71,10 @@ __all__ = [
 
 #: Share of days a Gaussian series without anomaly gets flagged per metric (P(|Z| > 3.5)).
 ANOMALY_FALSE_FLAG_RATE: float = _native.KPI_ANOMALY_FALSE_FLAG_RATE
+#: Share of tested windows (per window and metric) that the hourly test flags in a series following its pattern.
+HOURLY_ANOMALY_FALSE_FLAG_RATE: float = _native.KPI_HOURLY_ANOMALY_ALPHA
+#: Window lengths (hours) of the hourly anomaly test.
+HOURLY_ANOMALY_WINDOWS: tuple[int, ...] = tuple(_native.KPI_HOURLY_ANOMALY_WINDOWS)
 #: Lifecycle window: ``new`` = first event within this many days before the end of the data, ``churned`` =
 #: last event before that, ``returning`` = the others.
 LIFECYCLE_WINDOW_DAYS: int = _native.KPI_LIFECYCLE_WINDOW_DAYS
@@ -78,12 +85,17 @@ TABLES = (
     "kpi_monthly",
     "kpi_hour_weekday",
     "funnel",
+    "funnel_by_day",
+    "funnel_by_weekday",
+    "funnel_by_hour",
+    "funnel_by_root_category",
     "products",
     "kpi_price_bands",
     "kpi_categories",
     "kpi_segments",
     "kpi_segment_conversion",
     "anomalies",
+    "anomalies_hourly",
 )
 _EPOCH = dt.date(1970, 1, 1)
 _DAYS = ("all", "weekdays", "weekends")
@@ -265,18 +277,43 @@ def hour_weekday(warehouse: Any, **kwargs: Any) -> pl.DataFrame:
     return _one("kpi_hour_weekday", warehouse, **kwargs)
 
 
-def funnel(warehouse: Any, *, level: Literal["user", "session"] = "user", **kwargs: Any) -> pl.DataFrame:
-    """Funnel view -> addtocart -> transaction of users or sessions.
+_FUNNEL_BY = {
+    "day": "funnel_by_day",
+    "weekday": "funnel_by_weekday",
+    "hour": "funnel_by_hour",
+    "root_category": "funnel_by_root_category",
+}
+
+
+def funnel(
+    warehouse: Any,
+    *,
+    level: Literal["user", "session"] = "user",
+    by: Literal["day", "weekday", "hour", "root_category"] | None = None,
+    **kwargs: Any,
+) -> pl.DataFrame:
+    """Funnel view -> addtocart -> transaction of users or sessions, overall or broken down ``by`` a key.
 
     A unit reaches a step when it has an event of that step or a later one (a purchase without a view
     still reaches step 3; ``skipped`` counts the units that reached a step without an event of it).
     ``rate_from_start`` = n / n of step 1, ``rate_from_previous`` = n / n of the previous step, ``dropoff``
     = previous n - n, ``median_seconds_to_step`` = median time from the unit's first event to its first
     event of that step or later.
+
+    ``by`` adds a key column and gives three rows per key: ``"day"`` (``date``), ``"weekday"`` (``weekday``,
+    0 = Monday), ``"hour"`` (``hour``, UTC 0-23) or ``"root_category"`` (``root_category_id``; null for
+    events whose item has no known category). A user-level unit is then a visitor's selected events that
+    fall in the key (a visitor active on two days counts on both); a session-level unit is a session in the
+    key of its first event, or in every root category it has an event of. The rows of day D equal
+    ``funnel(start=D, end=D)``, those of root R ``funnel(root_category=R)``.
     """
     if level not in ("user", "session"):
         raise InvalidArgumentError(f"level={level!r}; expected 'user' or 'session'")
-    return _one("funnel", warehouse, **kwargs).filter(pl.col("level") == level)
+    if by is None:
+        return _one("funnel", warehouse, **kwargs).filter(pl.col("level") == level)
+    if by not in _FUNNEL_BY:
+        raise InvalidArgumentError(f"by={by!r}; expected one of {list(_FUNNEL_BY)} or None")
+    return _one(_FUNNEL_BY[by], warehouse, **kwargs).filter(pl.col("level") == level)
 
 
 def products(warehouse: Any, **kwargs: Any) -> pl.DataFrame:
@@ -321,6 +358,31 @@ def anomalies(warehouse: Any, *, all_days: bool = False, **kwargs: Any) -> pl.Da
     day_table = daily(warehouse, **kwargs)
     result: pl.DataFrame = _native.kpi_anomalies(day_table, all_days=all_days)
     return result
+
+
+def hourly_anomalies(warehouse: Any, *, all_windows: bool = False, **kwargs: Any) -> pl.DataFrame:
+    """Windows of 1, 3 and 6 consecutive hours (within a day) whose visitors or orders break the hour-of-week
+    pattern, given the day's total.
+
+    A window holding ``value`` of the day's n is tested against BetaBinomial(n, A, B): A = the count of the
+    window's hours summed over every day of that weekday, B = the rest of those days (the window's share of
+    the day, with its estimation noise); ``expected`` = n A / (A + B), ``p_value`` = exact two-sided tail,
+    ``deviation`` = that p-value as a signed normal score. Flagged when ``p_value`` <
+    :data:`HOURLY_ANOMALY_FALSE_FLAG_RATE`, the false-flag rate per tested window and metric. Windows
+    expecting fewer than 3 are not tested; the selected days must be consecutive and span two weeks.
+    ``all_windows=True`` returns every tested window.
+    """
+    if not isinstance(all_windows, bool):
+        raise InvalidArgumentError(f"all_windows must be True or False, not {all_windows!r}")
+    if all_windows:
+        f = _filter(
+            kwargs.pop("start", None),
+            kwargs.pop("end", None),
+            **kwargs,
+        )
+        result: pl.DataFrame = _index(warehouse).hourly_anomaly_windows(**f)
+        return result
+    return _one("anomalies_hourly", warehouse, **kwargs)
 
 
 def report_text(warehouse: Any) -> str:

@@ -85,10 +85,10 @@ impl KpiIndex {
         (i.first_day, i.first_day + i.n_days as i32 - 1)
     }
 
-    /// Headline KPIs (one row) of a filter.
+    /// Every tested hourly anomaly window of a filter (flagged or not).
     #[pyo3(signature = (*, start=None, end=None, days="all", root_category=None, segment=None, include_bots=false))]
     #[allow(clippy::too_many_arguments)]
-    fn headline(
+    fn hourly_anomaly_windows(
         &self,
         py: Python<'_>,
         start: Option<i32>,
@@ -100,7 +100,35 @@ impl KpiIndex {
     ) -> PyResult<PyDataFrame> {
         let f = filter(start, end, days, root_category, segment, include_bots)?;
         let index = &self.inner;
-        Ok(PyDataFrame(run_detached(py, || kpis::headline(index, &f))?))
+        Ok(PyDataFrame(run_detached(py, || {
+            kpis::hourly_anomaly_windows(index, &f)
+        })?))
+    }
+
+    /// Headline KPIs (one row) of a filter: from the index's pre-aggregated cube (built on the first
+    /// call), or with `scan=True` by scanning the events (the reference path).
+    #[pyo3(signature = (*, start=None, end=None, days="all", root_category=None, segment=None, include_bots=false, scan=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn headline(
+        &self,
+        py: Python<'_>,
+        start: Option<i32>,
+        end: Option<i32>,
+        days: &str,
+        root_category: Option<i64>,
+        segment: Option<&str>,
+        include_bots: bool,
+        scan: bool,
+    ) -> PyResult<PyDataFrame> {
+        let f = filter(start, end, days, root_category, segment, include_bots)?;
+        let index = &self.inner;
+        Ok(PyDataFrame(run_detached(py, || {
+            if scan {
+                kpis::headline_scan(index, &f)
+            } else {
+                kpis::headline(index, &f)
+            }
+        })?))
     }
 
     /// KPI tables of a filter: {name: DataFrame} for `names` (every table when empty), computed
@@ -154,6 +182,11 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add(
         "KPI_ANOMALY_FALSE_FLAG_RATE",
         kpis::anomalies::FALSE_FLAG_RATE,
+    )?;
+    m.add("KPI_HOURLY_ANOMALY_ALPHA", kpis::anomalies::HOURLY_ALPHA)?;
+    m.add(
+        "KPI_HOURLY_ANOMALY_WINDOWS",
+        kpis::anomalies::HOURLY_WINDOWS.to_vec(),
     )?;
     m.add(
         "KPI_LIFECYCLE_WINDOW_DAYS",

@@ -134,38 +134,43 @@ fn log_likelihood_grad(d: &Prepared, r: f64, al: f64, a: f64, b: f64) -> (f64, [
     total[0] += n_total * r * ln_al;
     total[1] += n_total * ln_al;
     total[2] += n_total * r / al;
-    let partials: Vec<[f64; 5]> = (0..d.x.len())
-        .collect::<Vec<_>>()
-        .par_chunks(CHUNK)
-        .map(|chunk| {
-            let mut s = [0.0f64; 5];
-            for &i in chunk {
-                let (x, tx, t) = (d.x[i], d.tx[i], d.t[i]);
-                let rx = r + x;
-                let l3 = (al + t).ln();
-                let a3 = -rx * l3;
-                if x > 0.0 {
-                    let g = d.group[i] as usize;
-                    let l4 = (al + tx).ln();
-                    let a4 = h[g] - rx * l4;
-                    let m = a3.max(a4);
-                    let (e3, e4) = ((a3 - m).exp(), (a4 - m).exp());
-                    let sum = e3 + e4;
-                    let (w3, w4) = (e3 / sum, e4 / sum);
-                    s[0] += m + sum.ln();
-                    s[1] -= w3 * l3 + w4 * l4;
-                    s[2] -= rx * (w3 / (al + t) + w4 / (al + tx));
-                    s[3] += w4 / a;
-                    s[4] += w4 * hdb[g];
-                } else {
-                    s[0] += a3;
-                    s[1] -= l3;
-                    s[2] -= rx / (al + t);
-                }
+    let n = d.x.len();
+    let chunk_sum = |c: usize| {
+        let mut s = [0.0f64; 5];
+        for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
+            let (x, tx, t) = (d.x[i], d.tx[i], d.t[i]);
+            let rx = r + x;
+            let l3 = (al + t).ln();
+            let a3 = -rx * l3;
+            if x > 0.0 {
+                let g = d.group[i] as usize;
+                let l4 = (al + tx).ln();
+                let a4 = h[g] - rx * l4;
+                let m = a3.max(a4);
+                let (e3, e4) = ((a3 - m).exp(), (a4 - m).exp());
+                let sum = e3 + e4;
+                let (w3, w4) = (e3 / sum, e4 / sum);
+                s[0] += m + sum.ln();
+                s[1] -= w3 * l3 + w4 * l4;
+                s[2] -= rx * (w3 / (al + t) + w4 / (al + tx));
+                s[3] += w4 / a;
+                s[4] += w4 * hdb[g];
+            } else {
+                s[0] += a3;
+                s[1] -= l3;
+                s[2] -= rx / (al + t);
             }
-            s
-        })
-        .collect();
+        }
+        s
+    };
+    // One chunk (a few thousand customers) is summed on the calling thread: handing it to the pool
+    // costs more than the work when the cores are busy.
+    let n_chunks = n.div_ceil(CHUNK);
+    let partials: Vec<[f64; 5]> = if n_chunks <= 1 {
+        vec![chunk_sum(0)]
+    } else {
+        (0..n_chunks).into_par_iter().map(chunk_sum).collect()
+    };
     for s in partials {
         for k in 0..5 {
             total[k] += s[k];

@@ -90,7 +90,7 @@ where
     let reason = reason_text(state.get_termination_reason());
     let (value, grad) = f(&point);
     let grad_norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
-    if !value.is_finite() || !(grad_norm <= accept) {
+    if !value.is_finite() || grad_norm.is_nan() || grad_norm > accept {
         return Err(Error::Numerical(format!(
             "{what}: maximum likelihood did not converge ({reason}; gradient norm {grad_norm:e} \
              after {iterations} iterations)"

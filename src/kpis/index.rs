@@ -238,6 +238,8 @@ pub struct EventIndex {
     pub end_ts: i64,
     pub tree: Tree,
     pub item_price: Vec<Option<f64>>,
+    /// Pre-aggregated headline figures, built on the first headline query.
+    pub cube: std::sync::OnceLock<super::cube::HeadlineCube>,
 }
 
 pub const HAS_CART: u8 = 1;
@@ -412,6 +414,7 @@ impl EventIndex {
             end_ts,
             tree,
             item_price,
+            cube: std::sync::OnceLock::new(),
         })
     }
 
@@ -420,6 +423,12 @@ impl EventIndex {
         let s0 = self.visitor_session[v] as usize;
         let s1 = self.visitor_session[v + 1] as usize;
         self.session_start[s0] as usize..self.session_start[s1] as usize
+    }
+
+    /// The headline cube of this index (built on first use).
+    pub fn headline_cube(&self) -> &super::cube::HeadlineCube {
+        self.cube
+            .get_or_init(|| super::cube::HeadlineCube::new(self))
     }
 
     /// Code of a root category id, if any event has it.

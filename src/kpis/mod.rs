@@ -5,6 +5,7 @@
 //! ([`scan::Partials::merge`]); [`index::EventIndex`] is the compact form of the events that every
 //! scan walks and that an open warehouse keeps for interactive queries ([`headline`]).
 pub mod anomalies;
+pub mod cube;
 pub mod headline;
 pub mod index;
 pub mod scan;
@@ -17,18 +18,23 @@ pub use index::EventIndex;
 pub use scan::{DaySet, Filter, Partials};
 
 /// Names of the tables [`tables`] returns, in order.
-pub const TABLES: [&str; 11] = [
+pub const TABLES: [&str; 16] = [
     "kpi_daily",
     "kpi_weekly",
     "kpi_monthly",
     "kpi_hour_weekday",
     "funnel",
+    "funnel_by_day",
+    "funnel_by_weekday",
+    "funnel_by_hour",
+    "funnel_by_root_category",
     "products",
     "kpi_price_bands",
     "kpi_categories",
     "kpi_segments",
     "kpi_segment_conversion",
     "anomalies",
+    "anomalies_hourly",
 ];
 
 /// Partitions used by the build: a few per thread so uneven partitions balance.
@@ -101,10 +107,15 @@ pub fn tables_from_partials(
                     tables::segment_conversion_frame(s)?
                 }
             }
+            "anomalies_hourly" => hourly_anomalies(index, &sel, &p, false)?,
             "kpi_weekly" => tables::period_frame(index, &sel, &p, false)?,
             "kpi_monthly" => tables::period_frame(index, &sel, &p, true)?,
             "kpi_hour_weekday" => tables::hour_weekday_frame(&p)?,
             "funnel" => tables::funnel_frame(&p, &["user", "session"])?,
+            "funnel_by_day" => tables::funnel_by_frame(index, &sel, &p, scan::BY_DAY)?,
+            "funnel_by_weekday" => tables::funnel_by_frame(index, &sel, &p, scan::BY_WEEKDAY)?,
+            "funnel_by_hour" => tables::funnel_by_frame(index, &sel, &p, scan::BY_HOUR)?,
+            "funnel_by_root_category" => tables::funnel_by_frame(index, &sel, &p, scan::BY_ROOT)?,
             "products" => tables::products_frame(index, &p)?,
             "kpi_price_bands" => tables::price_bands_frame(index, &p)?,
             "kpi_categories" => tables::categories_frame(index, &p)?,
@@ -115,6 +126,30 @@ pub fn tables_from_partials(
         out.push((name, df));
     }
     Ok(out)
+}
+
+/// Hourly anomaly windows of the selected days, which must be consecutive (an empty table
+/// otherwise: a series with holes has no hour-of-week pattern to test against).
+pub fn hourly_anomalies(
+    index: &EventIndex,
+    sel: &scan::Selection,
+    p: &Partials,
+    all_windows: bool,
+) -> Result<DataFrame> {
+    let ok: Vec<usize> = (0..index.n_days).filter(|&d| sel.day_ok[d]).collect();
+    let first = ok.first().copied().unwrap_or(0);
+    let hours = match ok.last() {
+        Some(&last) if last + 1 - first == ok.len() => &p.hours[first * 24..(last + 1) * 24],
+        _ => &[][..],
+    };
+    anomalies::hourly_anomalies_frame(index.first_day + first as i32, hours, all_windows)
+}
+
+/// Every tested hourly window of a filter (see [`anomalies::hourly_anomalies_frame`]).
+pub fn hourly_anomaly_windows(index: &EventIndex, filter: &Filter) -> Result<DataFrame> {
+    let p = scan::compute(index, filter, default_partitions());
+    let sel = scan::Selection::new(index, filter);
+    hourly_anomalies(index, &sel, &p, true)
 }
 
 /// The KPI tables `shoplens build` writes (bots excluded), from the warehouse's `events`,
@@ -128,8 +163,14 @@ pub fn tables(
     tables_with(&index, &Filter::default(), default_partitions(), &[])
 }
 
-/// Headline KPIs (one row) of a filter.
+/// Headline KPIs (one row) of a filter, from the index's [`cube::HeadlineCube`] (built on the first
+/// call; then a query touches only the selected cells).
 pub fn headline(index: &EventIndex, filter: &Filter) -> Result<DataFrame> {
+    headline::headline_frame(index.headline_cube().query(index, filter))
+}
+
+/// Headline KPIs of a filter by scanning the events (the reference of the cube path).
+pub fn headline_scan(index: &EventIndex, filter: &Filter) -> Result<DataFrame> {
     headline::headline_frame(scan::headline_partial(index, filter))
 }
 

@@ -46,8 +46,8 @@ impl Selection {
             .map(|d| {
                 let day = index.first_day + d as i32;
                 let wd = weekday(day);
-                filter.start.is_none_or(|s| day >= s)
-                    && filter.end.is_none_or(|e| day <= e)
+                filter.start.map_or(true, |s| day >= s)
+                    && filter.end.map_or(true, |e| day <= e)
                     && match filter.days {
                         DaySet::All => true,
                         DaySet::Weekdays => wd < 5,
@@ -67,7 +67,7 @@ impl Selection {
 
     fn visitor_ok(&self, index: &EventIndex, v: usize) -> bool {
         (self.include_bots || !index.is_bot[v])
-            && self.segment.is_none_or(|s| index.lifecycle[v] == s)
+            && self.segment.map_or(true, |s| index.lifecycle[v] == s)
     }
 }
 
@@ -140,6 +140,126 @@ impl FunnelPartial {
             self.times[k].extend(o.times[k].iter());
         }
     }
+}
+
+/// Funnel breakdowns: [`BY_DAY`], [`BY_WEEKDAY`], [`BY_HOUR`] and [`BY_ROOT`].
+pub const BREAKDOWNS: [&str; 4] = ["day", "weekday", "hour", "root_category"];
+pub const BY_DAY: usize = 0;
+pub const BY_WEEKDAY: usize = 1;
+pub const BY_HOUR: usize = 2;
+pub const BY_ROOT: usize = 3;
+
+/// Funnel partials per bucket of one breakdown (day of the index, weekday 0 = Monday, UTC hour of
+/// day, or root category code with a last slot for events without a root).
+///
+/// A user-level unit is (visitor, bucket): the visitor's selected events that fall in the bucket. A
+/// session-level unit is a selected session, in the bucket of its first event (day, weekday, hour) or
+/// in every root category it has an event of. So the bucket of day D is the funnel of the filter
+/// `start = end = D`, and the bucket of root R the funnel of the filter `root_category = R`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunnelBreakdown {
+    pub user: Vec<FunnelPartial>,
+    pub session: Vec<FunnelPartial>,
+}
+
+impl FunnelBreakdown {
+    fn new(buckets: usize) -> Self {
+        FunnelBreakdown {
+            user: vec![FunnelPartial::default(); buckets],
+            session: vec![FunnelPartial::default(); buckets],
+        }
+    }
+
+    fn merge(&mut self, o: FunnelBreakdown) {
+        for (mine, theirs) in [(&mut self.user, o.user), (&mut self.session, o.session)] {
+            if mine.len() < theirs.len() {
+                mine.resize(theirs.len(), FunnelPartial::default());
+            }
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                a.merge(b);
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        for f in self.user.iter_mut().chain(self.session.iter_mut()) {
+            for t in f.times.iter_mut() {
+                t.sort_unstable();
+            }
+        }
+    }
+}
+
+/// One user-level unit in the making: first selected event, first event of each step or later,
+/// which steps it has.
+#[derive(Clone, Copy)]
+struct Unit {
+    first: i64,
+    at_least: [Option<i64>; 3],
+    has: [bool; 3],
+}
+
+impl Unit {
+    const EMPTY: Unit = Unit {
+        first: i64::MAX,
+        at_least: [None; 3],
+        has: [false; 3],
+    };
+}
+
+/// The user-level units of one visitor for one breakdown: a state per bucket and the buckets
+/// touched (so resetting costs what the visitor used).
+struct Units {
+    state: Vec<Unit>,
+    touched: Vec<usize>,
+}
+
+impl Units {
+    fn new(buckets: usize) -> Self {
+        Units {
+            state: vec![Unit::EMPTY; buckets],
+            touched: Vec::new(),
+        }
+    }
+
+    fn event(&mut self, bucket: usize, ts: i64, kind: u8) {
+        let u = &mut self.state[bucket];
+        if u.first == i64::MAX {
+            self.touched.push(bucket);
+        }
+        u.first = u.first.min(ts);
+        if kind <= PURCHASE {
+            u.has[kind as usize] = true;
+            for slot in u.at_least.iter_mut().take(kind as usize + 1) {
+                if slot.is_none() {
+                    *slot = Some(ts);
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self, into: &mut [FunnelPartial]) {
+        for &b in &self.touched {
+            let u = self.state[b];
+            into[b].add_unit(u.first, u.at_least, u.has);
+            self.state[b] = Unit::EMPTY;
+        }
+        self.touched.clear();
+    }
+}
+
+/// Bucket of the root-category breakdown for a root code (the last slot: no root).
+fn root_bucket(index: &EventIndex, root: u32) -> usize {
+    if root == NONE {
+        index.root_ids.len()
+    } else {
+        root as usize
+    }
+}
+
+/// UTC hour of day of a time.
+pub fn hour_of_day(ts: i64) -> usize {
+    (ts.rem_euclid(DAY_MS) / 3_600_000) as usize
 }
 
 /// Counts of one item or category. Distinct visitors: viewers, carters, buyers, and viewer_buyers
@@ -254,6 +374,8 @@ impl HeadlinePartial {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Partials {
     pub days: Vec<PeriodCounts>,
+    /// Hour `h` of day `d` (index day numbers) at `d * 24 + h`.
+    pub hours: Vec<PeriodCounts>,
     pub weeks: Vec<PeriodCounts>,
     pub months: Vec<PeriodCounts>,
     pub hour_weekday: Vec<CellCounts>,
@@ -263,11 +385,14 @@ pub struct Partials {
     pub categories: Vec<ItemCounts>,
     pub visitors: Vec<VisitorRow>,
     pub headline: HeadlinePartial,
+    /// Funnel breakdowns, indexed by [`BY_DAY`] .. [`BY_ROOT`].
+    pub funnel_by: [FunnelBreakdown; 4],
 }
 
 impl Partials {
     pub fn merge(mut self, o: Partials) -> Partials {
         add_all(&mut self.days, &o.days, PeriodCounts::add);
+        add_all(&mut self.hours, &o.hours, PeriodCounts::add);
         add_all(&mut self.weeks, &o.weeks, PeriodCounts::add);
         add_all(&mut self.months, &o.months, PeriodCounts::add);
         add_all(&mut self.hour_weekday, &o.hour_weekday, |a, b| {
@@ -282,6 +407,9 @@ impl Partials {
         add_all(&mut self.categories, &o.categories, ItemCounts::add);
         self.visitors.extend(o.visitors);
         self.headline.merge(o.headline);
+        for (a, b) in self.funnel_by.iter_mut().zip(o.funnel_by) {
+            a.merge(b);
+        }
         self
     }
 
@@ -294,6 +422,9 @@ impl Partials {
             t.sort_unstable();
         }
         self.headline.multi_event_durations.sort_unstable();
+        for b in self.funnel_by.iter_mut() {
+            b.finish();
+        }
         self.visitors.sort_unstable_by_key(|r| r.visitor);
         self
     }
@@ -400,12 +531,16 @@ pub fn scan<const FULL: bool>(
     let mut p = Partials::default();
     if FULL {
         p.days = vec![PeriodCounts::default(); index.n_days];
+        p.hours = vec![PeriodCounts::default(); index.n_days * 24];
         p.weeks = vec![PeriodCounts::default(); cal.n_weeks];
         p.months = vec![PeriodCounts::default(); cal.n_months];
         p.hour_weekday = vec![CellCounts::default(); 7 * 24];
         p.items = vec![ItemCounts::default(); index.n_items()];
         p.categories = vec![ItemCounts::default(); index.tree.len()];
+        p.funnel_by = breakdown_sizes(index).map(FunnelBreakdown::new);
     }
+    let mut units = breakdown_sizes(index).map(|n| Units::new(if FULL { n } else { 0 }));
+    let mut session_roots: Vec<usize> = Vec::new();
     let h = &mut p.headline;
     let mut orders: Vec<u32> = Vec::new();
     let mut item_kinds: Vec<(u32, u8)> = Vec::new();
@@ -415,6 +550,7 @@ pub fn scan<const FULL: bool>(
             continue;
         }
         let mut trackers = [
+            PeriodTracker::new(),
             PeriodTracker::new(),
             PeriodTracker::new(),
             PeriodTracker::new(),
@@ -485,7 +621,9 @@ pub fn scan<const FULL: bool>(
                     trackers[1].event(&mut p.weeks[w], w, kind, order, rev);
                     let m = cal.month_of_day[d];
                     trackers[2].event(&mut p.months[m], m, kind, order, rev);
-                    let hour = (ts.rem_euclid(DAY_MS) / 3_600_000) as usize;
+                    let hour = hour_of_day(ts);
+                    let dh = d * 24 + hour;
+                    trackers[3].event(&mut p.hours[dh], dh, kind, order, rev);
                     let cell = weekday(index.first_day + d as i32) as usize * 24 + hour;
                     let c = &mut p.hour_weekday[cell];
                     c.events += 1;
@@ -501,6 +639,11 @@ pub fn scan<const FULL: bool>(
                             c.buyers += 1;
                         }
                     }
+                    let day = index.first_day + d as i32;
+                    units[BY_DAY].event(d, ts, kind);
+                    units[BY_WEEKDAY].event(weekday(day) as usize, ts, kind);
+                    units[BY_HOUR].event(hour, ts, kind);
+                    units[BY_ROOT].event(root_bucket(index, index.root[e]), ts, kind);
                     if kind <= PURCHASE {
                         let k = kind as usize;
                         u_has[k] = true;
@@ -561,7 +704,26 @@ pub fn scan<const FULL: bool>(
                             }
                         }
                     }
-                    p.funnel_session.add_unit(index.ts[e0], first_at_least, has);
+                    let t0 = index.ts[e0];
+                    p.funnel_session.add_unit(t0, first_at_least, has);
+                    let fb = &mut p.funnel_by;
+                    fb[BY_DAY].session[start_day].add_unit(t0, first_at_least, has);
+                    let wd = weekday(index.first_day + start_day as i32) as usize;
+                    fb[BY_WEEKDAY].session[wd].add_unit(t0, first_at_least, has);
+                    fb[BY_HOUR].session[hour_of_day(t0)].add_unit(t0, first_at_least, has);
+                    session_roots.clear();
+                    match sel.root {
+                        Some(r) => session_roots.push(r as usize),
+                        None => {
+                            session_roots
+                                .extend((e0..e1).map(|e| root_bucket(index, index.root[e])));
+                            session_roots.sort_unstable();
+                            session_roots.dedup();
+                        }
+                    }
+                    for &r in &session_roots {
+                        fb[BY_ROOT].session[r].add_unit(t0, first_at_least, has);
+                    }
                 }
             }
         }
@@ -574,6 +736,9 @@ pub fn scan<const FULL: bool>(
         h.repeat_buyers += (orders.len() >= 2) as u64;
         if FULL {
             p.funnel_user.add_unit(first_sel, u_first_at_least, u_has);
+            for (u, b) in units.iter_mut().zip(p.funnel_by.iter_mut()) {
+                u.flush(&mut b.user);
+            }
             for (kinds, counts) in [
                 (&mut item_kinds, &mut p.items),
                 (&mut cat_kinds, &mut p.categories),
@@ -604,6 +769,11 @@ pub fn scan<const FULL: bool>(
         }
     }
     p
+}
+
+/// Buckets of each funnel breakdown.
+fn breakdown_sizes(index: &EventIndex) -> [usize; 4] {
+    [index.n_days, 7, 24, index.root_ids.len() + 1]
 }
 
 /// Partition of a visitor (by a hash of its code): visitor sets of partitions are disjoint.

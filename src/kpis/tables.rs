@@ -208,61 +208,144 @@ pub fn hour_weekday_frame(p: &Partials) -> Result<DataFrame> {
 
 const STEPS: [&str; 3] = ["view", "addtocart", "transaction"];
 
-/// `funnel`: both levels, three ordered steps each.
-pub fn funnel_frame(p: &Partials, levels: &[&str]) -> Result<DataFrame> {
-    let mut level = Vec::new();
-    let mut order = Vec::new();
-    let mut step = Vec::new();
-    let mut n = Vec::new();
-    let mut from_start = Vec::new();
-    let mut from_prev = Vec::new();
-    let mut dropoff = Vec::new();
-    let mut skipped = Vec::new();
-    let mut median = Vec::new();
-    for &l in levels {
-        let f = if l == "user" {
-            &p.funnel_user
-        } else {
-            &p.funnel_session
-        };
-        for k in 0..3 {
-            level.push(l);
-            order.push(k as i32 + 1);
-            step.push(STEPS[k]);
-            n.push(f.reached[k] as i64);
-            from_start.push(ratio(f.reached[k] as f64, f.reached[0] as f64));
-            from_prev.push(if k == 0 {
+/// Rows of funnel tables: three per (level, bucket).
+#[derive(Default)]
+struct FunnelRows {
+    level: Vec<&'static str>,
+    bucket: Vec<usize>,
+    order: Vec<i32>,
+    step: Vec<&'static str>,
+    n: Vec<i64>,
+    from_start: Vec<Option<f64>>,
+    from_prev: Vec<Option<f64>>,
+    dropoff: Vec<i64>,
+    skipped: Vec<i64>,
+    median: Vec<Option<f64>>,
+}
+
+impl FunnelRows {
+    fn push(&mut self, level: &'static str, bucket: usize, f: &FunnelPartial) {
+        for (k, step) in STEPS.iter().enumerate() {
+            self.level.push(level);
+            self.bucket.push(bucket);
+            self.order.push(k as i32 + 1);
+            self.step.push(step);
+            self.n.push(f.reached[k] as i64);
+            self.from_start
+                .push(ratio(f.reached[k] as f64, f.reached[0] as f64));
+            self.from_prev.push(if k == 0 {
                 ratio(f.reached[0] as f64, f.reached[0] as f64)
             } else {
                 ratio(f.reached[k] as f64, f.reached[k - 1] as f64)
             });
-            dropoff.push(if k == 0 {
+            self.dropoff.push(if k == 0 {
                 0
             } else {
-                (f.reached[k - 1] - f.reached[k]) as i64
+                f.reached[k - 1] as i64 - f.reached[k] as i64
             });
-            skipped.push(f.skipped[k] as i64);
-            median.push(if k == 0 {
+            self.skipped.push(f.skipped[k] as i64);
+            self.median.push(if k == 0 {
                 None
             } else {
                 median_sorted(&f.times[k]).map(|ms| ms / 1000.0)
             });
         }
     }
-    Ok(DataFrame::new(
-        level.len(),
-        vec![
-            Column::new("level".into(), level),
-            Column::new("step_order".into(), order),
-            Column::new("step".into(), step),
-            Column::new("n".into(), n),
-            Column::new("rate_from_start".into(), from_start),
-            Column::new("rate_from_previous".into(), from_prev),
-            Column::new("dropoff".into(), dropoff),
-            Column::new("skipped".into(), skipped),
-            Column::new("median_seconds_to_step".into(), median),
-        ],
-    )?)
+
+    /// The frame, with `key` columns (one value per row) after `level`.
+    fn frame(self, key: Vec<Column>) -> Result<DataFrame> {
+        let height = self.step.len();
+        let mut cols = vec![Column::new("level".into(), self.level)];
+        cols.extend(key);
+        cols.extend([
+            Column::new("step_order".into(), self.order),
+            Column::new("step".into(), self.step),
+            Column::new("n".into(), self.n),
+            Column::new("rate_from_start".into(), self.from_start),
+            Column::new("rate_from_previous".into(), self.from_prev),
+            Column::new("dropoff".into(), self.dropoff),
+            Column::new("skipped".into(), self.skipped),
+            Column::new("median_seconds_to_step".into(), self.median),
+        ]);
+        Ok(DataFrame::new(height, cols)?)
+    }
+}
+
+/// `funnel`: both levels, three ordered steps each.
+pub fn funnel_frame(p: &Partials, levels: &[&str]) -> Result<DataFrame> {
+    let mut rows = FunnelRows::default();
+    for &l in levels {
+        if l == "user" {
+            rows.push("user", 0, &p.funnel_user);
+        } else {
+            rows.push("session", 0, &p.funnel_session);
+        }
+    }
+    rows.frame(Vec::new())
+}
+
+/// Table names of the funnel breakdowns, in [`BREAKDOWNS`] order.
+pub const FUNNEL_BY_TABLES: [&str; 4] = [
+    "funnel_by_day",
+    "funnel_by_weekday",
+    "funnel_by_hour",
+    "funnel_by_root_category",
+];
+
+/// `funnel_by_day` (`date`: the selected days), `funnel_by_weekday` (`weekday` 0 = Monday: weekdays
+/// with a selected day), `funnel_by_hour` (`hour`: 0..23 UTC), `funnel_by_root_category`
+/// (`root_category_id`: every root of the data, and null for events without a root when there are
+/// such units): both levels, three steps per bucket, the columns of [`funnel_frame`].
+pub fn funnel_by_frame(
+    index: &EventIndex,
+    sel: &Selection,
+    p: &Partials,
+    by: usize,
+) -> Result<DataFrame> {
+    let b = &p.funnel_by[by];
+    let buckets: Vec<usize> = match by {
+        BY_DAY => (0..index.n_days).filter(|&d| sel.day_ok[d]).collect(),
+        BY_WEEKDAY => (0..7)
+            .filter(|&wd| {
+                (0..index.n_days)
+                    .any(|d| sel.day_ok[d] && weekday(index.first_day + d as i32) as usize == wd)
+            })
+            .collect(),
+        BY_HOUR => (0..24).collect(),
+        _ => {
+            let n = index.root_ids.len();
+            let none_used = b.user[n].reached[0] + b.user[n].reached[1] + b.user[n].reached[2] > 0
+                || b.session[n].reached.iter().sum::<u64>() > 0;
+            (0..n + none_used as usize).collect()
+        }
+    };
+    let mut rows = FunnelRows::default();
+    for (level, parts) in [("user", &b.user), ("session", &b.session)] {
+        for &k in &buckets {
+            rows.push(level, k, &parts[k]);
+        }
+    }
+    let key = match by {
+        BY_DAY => date_column(
+            "date",
+            rows.bucket
+                .iter()
+                .map(|&d| index.first_day + d as i32)
+                .collect(),
+        ),
+        BY_WEEKDAY | BY_HOUR => Column::new(
+            BREAKDOWNS[by].into(),
+            rows.bucket.iter().map(|&k| k as i32).collect::<Vec<_>>(),
+        ),
+        _ => Column::new(
+            "root_category_id".into(),
+            rows.bucket
+                .iter()
+                .map(|&k| index.root_ids.get(k).copied().flatten())
+                .collect::<Vec<Option<i64>>>(),
+        ),
+    };
+    rows.frame(vec![key])
 }
 
 /// Wilson 95 % interval of `count / nobs` (the statistics module's one implementation).
