@@ -14,7 +14,8 @@ use crate::clean::pipeline::EventStats;
 use crate::clean::rules::Rule;
 use crate::cohorts::{Cell, CohortPartial};
 use crate::kpis::scan::{
-    CellCounts, FunnelPartial, HeadlinePartial, ItemCounts as KpiItems, PeriodCounts, VisitorRow,
+    CellCounts, FunnelBreakdown, FunnelPartial, HeadlinePartial, ItemCounts as KpiItems,
+    PeriodCounts, VisitorRow,
 };
 use crate::kpis::Partials;
 use crate::{Error, Result};
@@ -295,6 +296,7 @@ fn dec_headline(d: &mut Dec<'_>) -> Result<HeadlinePartial> {
 fn enc_partials(e: &mut Enc, p: &Partials) {
     let Partials {
         days,
+        hours,
         weeks,
         months,
         hour_weekday,
@@ -304,9 +306,14 @@ fn enc_partials(e: &mut Enc, p: &Partials) {
         categories,
         visitors,
         headline,
+        funnel_by,
     } = p;
-    for v in [days, weeks, months] {
+    for v in [days, hours, weeks, months] {
         e.vec(v, enc_period);
+    }
+    for b in funnel_by {
+        e.vec(&b.user, enc_funnel);
+        e.vec(&b.session, enc_funnel);
     }
     e.vec(hour_weekday, |e, c| {
         let CellCounts {
@@ -348,10 +355,21 @@ fn enc_partials(e: &mut Enc, p: &Partials) {
 }
 
 fn dec_partials(d: &mut Dec<'_>) -> Result<Partials> {
+    let days = d.vec(dec_period)?;
+    let hours = d.vec(dec_period)?;
+    let weeks = d.vec(dec_period)?;
+    let months = d.vec(dec_period)?;
+    let mut funnel_by: [FunnelBreakdown; 4] = Default::default();
+    for b in funnel_by.iter_mut() {
+        b.user = d.vec(dec_funnel)?;
+        b.session = d.vec(dec_funnel)?;
+    }
     Ok(Partials {
-        days: d.vec(dec_period)?,
-        weeks: d.vec(dec_period)?,
-        months: d.vec(dec_period)?,
+        days,
+        hours,
+        weeks,
+        months,
+        funnel_by,
         hour_weekday: d.vec(|d| {
             Ok(CellCounts {
                 events: d.u64()?,
@@ -575,6 +593,8 @@ pub fn encode(p: &PartitionPartial) -> Result<Vec<u8>> {
         is_bot,
         item_ids,
         item_first,
+        root_ids,
+        root_first,
     } = kpi;
     enc_partials(&mut e, partials);
     e.i32(*first_day);
@@ -584,6 +604,12 @@ pub fn encode(p: &PartitionPartial) -> Result<Vec<u8>> {
     e.vec(is_bot, |e, b| e.bool(*b));
     e.vec(item_ids, |e, v| e.i64(*v));
     e.vec(item_first, |e, (v, t, l)| {
+        e.i64(*v);
+        e.i64(*t);
+        e.u64(*l);
+    });
+    e.vec(root_ids, |e, r| e.opt_i64(*r));
+    e.vec(root_first, |e, (v, t, l)| {
         e.i64(*v);
         e.i64(*t);
         e.u64(*l);
@@ -686,6 +712,8 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionPartial> {
         is_bot: d.vec(|d| d.bool())?,
         item_ids: d.vec(|d| d.i64())?,
         item_first: d.vec(|d| Ok((d.i64()?, d.i64()?, d.u64()?)))?,
+        root_ids: d.vec(|d| d.opt_i64())?,
+        root_first: d.vec(|d| Ok((d.i64()?, d.i64()?, d.u64()?)))?,
     };
     let cohorts = d.vec(|d| Ok([dec_cohort(d)?, dec_cohort(d)?]))?;
     let ids = d.vec(|d| d.i64())?;

@@ -312,6 +312,9 @@ pub struct KpiPart {
     /// Item id of each item code, and the (visitor id, time, line) of the item's first event.
     pub item_ids: Vec<i64>,
     pub item_first: Vec<(i64, i64, u64)>,
+    /// Root category id of each root code, and the (visitor id, time, line) of its first event.
+    pub root_ids: Vec<Option<i64>>,
+    pub root_first: Vec<(i64, i64, u64)>,
 }
 
 /// Everything a partition contributes to the warehouse except its clean rows (in part files).
@@ -389,17 +392,26 @@ pub fn build_partition<'a>(
     let visitor_ids = i64_values(&index.visitor_ids)?;
     let item_ids = i64_values(&index.item_ids)?;
     let mut item_first = Vec::with_capacity(item_ids.len());
+    let mut root_first = Vec::with_capacity(index.root_ids.len());
     {
         let vid = events.column("visitor_id")?.i64()?;
         let lines = events.column("source_line")?.cast(&DataType::UInt64)?;
         let lines = lines.u64()?;
+        let key = |e: usize| {
+            (
+                vid.get(e).unwrap_or(0),
+                index.ts[e],
+                lines.get(e).unwrap_or(0),
+            )
+        };
         for (e, &code) in index.item.iter().enumerate() {
             if code as usize == item_first.len() {
-                item_first.push((
-                    vid.get(e).unwrap_or(0),
-                    index.ts[e],
-                    lines.get(e).unwrap_or(0),
-                ));
+                item_first.push(key(e));
+            }
+        }
+        for (e, &code) in index.root.iter().enumerate() {
+            if code as usize == root_first.len() {
+                root_first.push(key(e));
             }
         }
     }
@@ -413,6 +425,8 @@ pub fn build_partition<'a>(
         is_bot: index.is_bot.clone(),
         item_ids,
         item_first,
+        root_ids: index.root_ids.clone(),
+        root_first,
     };
     drop(index);
     let cols = crate::cohorts::EventColumns::from_events(&events)?;
@@ -534,6 +548,8 @@ struct GlobalKeys {
     end_ts: i64,
     item_ids: Vec<i64>,
     item_code: HashMap<i64, u32>,
+    root_ids: Vec<Option<i64>>,
+    root_code: HashMap<Option<i64>, usize>,
 }
 
 fn place<T: Default + Clone>(v: Vec<T>, offset: usize, n: usize) -> Result<Vec<T>> {
@@ -551,6 +567,7 @@ fn rekey(k: KpiPart, g: &GlobalKeys, visitor_code: &[u32]) -> Result<Partials> {
     // Every field is named: a new kind of partial must decide here how it is re-keyed.
     let Partials {
         days,
+        hours,
         weeks,
         months,
         hour_weekday,
@@ -560,19 +577,43 @@ fn rekey(k: KpiPart, g: &GlobalKeys, visitor_code: &[u32]) -> Result<Partials> {
         categories,
         visitors,
         headline,
+        mut funnel_by,
     } = k.partials;
-    let (days, weeks, months) = if k.n_days == 0 {
-        (Vec::new(), Vec::new(), Vec::new())
+    let (days, hours, weeks, months) = if k.n_days == 0 {
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new())
     } else {
         let d0 = (k.first_day - g.first_day) as usize;
         let w0 = (week_of(k.first_day) - week_of(g.first_day)) as usize;
         let m0 = (month_of(k.first_day) - month_of(g.first_day)) as usize;
+        let by_day = &mut funnel_by[crate::kpis::scan::BY_DAY];
+        by_day.user = place(std::mem::take(&mut by_day.user), d0, g.n_days)?;
+        by_day.session = place(std::mem::take(&mut by_day.session), d0, g.n_days)?;
         (
             place::<PeriodCounts>(days, d0, g.n_days)?,
+            place::<PeriodCounts>(hours, d0 * 24, g.n_days * 24)?,
             place::<PeriodCounts>(weeks, w0, g.n_weeks)?,
             place::<PeriodCounts>(months, m0, g.n_months)?,
         )
     };
+    // Root categories: partition codes (order of first appearance in the partition) to global codes;
+    // the last slot holds the events without a root.
+    let by_root = &mut funnel_by[crate::kpis::scan::BY_ROOT];
+    let n_global = g.root_ids.len() + 1;
+    let global_slot = |slot: usize| -> usize {
+        k.root_ids
+            .get(slot)
+            .map_or(n_global - 1, |id| g.root_code[id])
+    };
+    for units in [&mut by_root.user, &mut by_root.session] {
+        if units.is_empty() {
+            continue;
+        }
+        let mut out = vec![crate::kpis::scan::FunnelPartial::default(); n_global];
+        for (slot, f) in std::mem::take(units).into_iter().enumerate() {
+            out[global_slot(slot)] = f;
+        }
+        *units = out;
+    }
     let mut g_items = vec![crate::kpis::scan::ItemCounts::default(); g.item_ids.len()];
     for (code, counts) in items.into_iter().enumerate() {
         let id = k.item_ids[code];
@@ -588,6 +629,7 @@ fn rekey(k: KpiPart, g: &GlobalKeys, visitor_code: &[u32]) -> Result<Partials> {
         .collect();
     Ok(Partials {
         days,
+        hours,
         weeks,
         months,
         hour_weekday,
@@ -597,6 +639,7 @@ fn rekey(k: KpiPart, g: &GlobalKeys, visitor_code: &[u32]) -> Result<Partials> {
         categories,
         visitors,
         headline,
+        funnel_by,
     })
 }
 
@@ -650,6 +693,25 @@ fn merged_derived(
     let item_ids: Vec<i64> = order.iter().map(|(_, id)| *id).collect();
     let item_code: HashMap<i64, u32> = items.iter().map(|&(id, c)| (id, c as u32)).collect();
     drop(order);
+    // Root categories in order of their first event, as one index codes them.
+    let mut root_first: HashMap<Option<i64>, (i64, i64, u64)> = HashMap::new();
+    for p in parts.iter() {
+        for (id, key) in p.kpi.root_ids.iter().zip(&p.kpi.root_first) {
+            root_first
+                .entry(*id)
+                .and_modify(|k| *k = (*k).min(*key))
+                .or_insert(*key);
+        }
+    }
+    let mut root_order: Vec<((i64, i64, u64), Option<i64>)> =
+        root_first.into_iter().map(|(id, k)| (k, id)).collect();
+    root_order.sort_unstable();
+    let root_ids: Vec<Option<i64>> = root_order.iter().map(|(_, id)| *id).collect();
+    let root_code: HashMap<Option<i64>, usize> = root_ids
+        .iter()
+        .enumerate()
+        .map(|(c, id)| (*id, c))
+        .collect();
     let g = GlobalKeys {
         first_day,
         n_days,
@@ -658,6 +720,8 @@ fn merged_derived(
         end_ts: end_ts.unwrap_or(0),
         item_ids,
         item_code,
+        root_ids,
+        root_code,
     };
     // Room for every visitor row at once: growing by doubling would hold up to twice the rows.
     let mut merged = Partials {
@@ -717,12 +781,13 @@ fn merged_derived(
         lifecycle,
         visitor_ids: Column::new("visitor_id".into(), visitor_ids),
         item_ids: Column::new("item_id".into(), &g.item_ids),
-        root_ids: Vec::new(),
+        root_ids: g.root_ids.clone(),
         first_day: g.first_day,
         n_days: g.n_days,
         end_ts: g.end_ts,
         tree: Tree::from_frame(Some(&shared.categories))?,
         item_price,
+        cube: std::sync::OnceLock::new(),
     };
     let mut out = crate::kpis::tables_from_partials(
         &labels,

@@ -87,7 +87,7 @@ pub fn tables_from_partials(
                 let d = match &daily {
                     Some(d) => d,
                     None => {
-                        daily.insert(tables::daily_frame(index, &sel, &p, filter.include_bots)?)
+                        daily.insert(tables::daily_frame(index, &sel, p, filter.include_bots)?)
                     }
                 };
                 if name == "anomalies" {
@@ -99,7 +99,7 @@ pub fn tables_from_partials(
             "kpi_segments" | "kpi_segment_conversion" => {
                 let s = match &segments {
                     Some(s) => s,
-                    None => segments.insert(tables::segments_frame(index, &p)?),
+                    None => segments.insert(tables::segments_frame(index, p)?),
                 };
                 if name == "kpi_segments" {
                     s.clone()
@@ -107,18 +107,18 @@ pub fn tables_from_partials(
                     tables::segment_conversion_frame(s)?
                 }
             }
-            "anomalies_hourly" => hourly_anomalies(index, &sel, &p, false)?,
-            "kpi_weekly" => tables::period_frame(index, &sel, &p, false)?,
-            "kpi_monthly" => tables::period_frame(index, &sel, &p, true)?,
-            "kpi_hour_weekday" => tables::hour_weekday_frame(&p)?,
-            "funnel" => tables::funnel_frame(&p, &["user", "session"])?,
-            "funnel_by_day" => tables::funnel_by_frame(index, &sel, &p, scan::BY_DAY)?,
-            "funnel_by_weekday" => tables::funnel_by_frame(index, &sel, &p, scan::BY_WEEKDAY)?,
-            "funnel_by_hour" => tables::funnel_by_frame(index, &sel, &p, scan::BY_HOUR)?,
-            "funnel_by_root_category" => tables::funnel_by_frame(index, &sel, &p, scan::BY_ROOT)?,
-            "products" => tables::products_frame(index, &p)?,
-            "kpi_price_bands" => tables::price_bands_frame(index, &p)?,
-            "kpi_categories" => tables::categories_frame(index, &p)?,
+            "anomalies_hourly" => hourly_anomalies(index, &sel, p, false)?,
+            "kpi_weekly" => tables::period_frame(index, &sel, p, false)?,
+            "kpi_monthly" => tables::period_frame(index, &sel, p, true)?,
+            "kpi_hour_weekday" => tables::hour_weekday_frame(p)?,
+            "funnel" => tables::funnel_frame(p, &["user", "session"])?,
+            "funnel_by_day" => tables::funnel_by_frame(index, &sel, p, scan::BY_DAY)?,
+            "funnel_by_weekday" => tables::funnel_by_frame(index, &sel, p, scan::BY_WEEKDAY)?,
+            "funnel_by_hour" => tables::funnel_by_frame(index, &sel, p, scan::BY_HOUR)?,
+            "funnel_by_root_category" => tables::funnel_by_frame(index, &sel, p, scan::BY_ROOT)?,
+            "products" => tables::products_frame(index, p)?,
+            "kpi_price_bands" => tables::price_bands_frame(index, p)?,
+            "kpi_categories" => tables::categories_frame(index, p)?,
             other => {
                 return Err(crate::Error::Internal(format!("KPI table {other}")));
             }
