@@ -1,14 +1,108 @@
 # Stubs of the native module shoplens._native (checked by `python -m mypy.stubtest` in `make lint`).
 # Each area keeps to its own section.
 
-from typing import TypedDict
+from typing import TypedDict, final
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
 __version__: str
-__all__: list[str]
+
+# The module's __all__ (pyo3 lists every registered name; stubtest compares the two).
+__all__ = [
+    "DB_URL_ENV",
+    "KPI_ANOMALY_FALSE_FLAG_RATE",
+    "KPI_HOURLY_ANOMALY_ALPHA",
+    "KPI_HOURLY_ANOMALY_WINDOWS",
+    "KPI_LIFECYCLE_WINDOW_DAYS",
+    "KpiIndex",
+    "__version__",
+    "bgnbd_expected_purchases_new",
+    "bgnbd_log_likelihood",
+    "bgnbd_predict",
+    "build_events",
+    "build_partition",
+    "build_warehouse",
+    "clean_events",
+    "clean_retailrocket",
+    "clv_customers",
+    "clv_summary",
+    "clv_summary_events",
+    "cohort_retention",
+    "compare_from_sums",
+    "customer_lifetime_value",
+    "db_has_table",
+    "db_last_report",
+    "db_load",
+    "db_migrate",
+    "db_migrate_down",
+    "db_read_tables",
+    "db_redact",
+    "db_status",
+    "db_tables",
+    "derived_tables",
+    "exp_bayes_means",
+    "exp_bayes_proportions",
+    "exp_bootstrap_ci",
+    "exp_bootstrap_interval",
+    "exp_comoments",
+    "exp_comoments_from_sums",
+    "exp_comoments_to_sums",
+    "exp_confidence_sequence",
+    "exp_cuped",
+    "exp_cuped_from_stats",
+    "exp_group_sequential_bounds",
+    "exp_merge_comoments",
+    "exp_merge_moments",
+    "exp_moments",
+    "exp_moments_from_mean_var",
+    "exp_moments_from_sums",
+    "exp_moments_to_sums",
+    "exp_prob_better",
+    "exp_simulate",
+    "exp_simulate_peeking",
+    "exp_winsorize",
+    "fit_bgnbd",
+    "fit_gamma_gamma",
+    "gamma_gamma_expected_spend",
+    "gamma_gamma_log_likelihood",
+    "generate",
+    "kpi_anomalies",
+    "kpi_index_from_frames",
+    "merge_partitions",
+    "partition_line_keys",
+    "simulate_bgnbd",
+    "stats_adjust_pvalues",
+    "stats_chi2_contingency",
+    "stats_compare_arms_means",
+    "stats_compare_arms_proportions",
+    "stats_duration_days",
+    "stats_fisher_confint",
+    "stats_fisher_exact",
+    "stats_mannwhitneyu",
+    "stats_mde_proportions_2indep",
+    "stats_mde_ttest_ind",
+    "stats_nct_cdf_sf",
+    "stats_normal_confint",
+    "stats_power_proportions_2indep",
+    "stats_power_ttest_ind",
+    "stats_proportion_confint",
+    "stats_proportions_diff_confint",
+    "stats_ratio_metric_stats",
+    "stats_ratio_metric_test",
+    "stats_relative_lift",
+    "stats_relative_lift_confint",
+    "stats_relative_lift_means",
+    "stats_relative_lift_proportions",
+    "stats_samplesize_proportions_2indep",
+    "stats_samplesize_ttest_ind",
+    "stats_srm_test",
+    "stats_t_confint",
+    "stats_test_proportions_2indep",
+    "stats_ttest_ind",
+    "stats_ttest_ind_from_stats",
+]
 
 # --- pipeline (lead) ---
 def clean_retailrocket(raw_dir: str, config_json: str | None = None) -> tuple[dict[str, pl.DataFrame], str]: ...
@@ -518,6 +612,7 @@ KPI_HOURLY_ANOMALY_ALPHA: float
 KPI_HOURLY_ANOMALY_WINDOWS: list[int]
 KPI_LIFECYCLE_WINDOW_DAYS: int
 
+@final
 class KpiIndex:
     def __new__(cls, warehouse: str) -> KpiIndex: ...
     @property
@@ -563,7 +658,7 @@ def kpi_anomalies(daily: pl.DataFrame, *, all_days: bool = False) -> pl.DataFram
 # --- end kpis ---
 
 # --- cohorts and CLV (clv) ---
-F64Array = npt.NDArray[np.float64]
+_F64Array = npt.NDArray[np.float64]
 
 class _BgNbdFit(TypedDict):
     r: float
@@ -594,48 +689,58 @@ def clv_summary(
     observation_end: int | None,
     unit: str,
 ) -> pl.DataFrame: ...
-def fit_bgnbd(frequency: F64Array, recency: F64Array, t: F64Array) -> _BgNbdFit: ...
+def fit_bgnbd(frequency: _F64Array, recency: _F64Array, t: _F64Array) -> _BgNbdFit: ...
 def bgnbd_log_likelihood(
-    params: tuple[float, float, float, float], frequency: F64Array, recency: F64Array, t: F64Array
+    params: tuple[float, float, float, float], frequency: _F64Array, recency: _F64Array, t: _F64Array
 ) -> float: ...
 def bgnbd_predict(
     params: tuple[float, float, float, float],
     what: str,
     horizon: float,
-    frequency: F64Array,
-    recency: F64Array,
-    t: F64Array,
-) -> F64Array: ...
+    frequency: _F64Array,
+    recency: _F64Array,
+    t: _F64Array,
+) -> _F64Array: ...
 def bgnbd_expected_purchases_new(params: tuple[float, float, float, float], horizon: float) -> float: ...
-def fit_gamma_gamma(frequency: F64Array, monetary_value: F64Array) -> _GammaGammaFit: ...
+def fit_gamma_gamma(frequency: _F64Array, monetary_value: _F64Array) -> _GammaGammaFit: ...
 def gamma_gamma_log_likelihood(
-    params: tuple[float, float, float], frequency: F64Array, monetary_value: F64Array
+    params: tuple[float, float, float], frequency: _F64Array, monetary_value: _F64Array
 ) -> float: ...
 def gamma_gamma_expected_spend(
-    params: tuple[float, float, float], frequency: F64Array, monetary_value: F64Array
-) -> F64Array: ...
+    params: tuple[float, float, float], frequency: _F64Array, monetary_value: _F64Array
+) -> _F64Array: ...
 def customer_lifetime_value(
     bgnbd: tuple[float, float, float, float],
     gamma_gamma: tuple[float, float, float],
-    frequency: F64Array,
-    recency: F64Array,
-    t: F64Array,
-    monetary_value: F64Array,
+    frequency: _F64Array,
+    recency: _F64Array,
+    t: _F64Array,
+    monetary_value: _F64Array,
     months: int,
     discount_rate: float,
     unit: str,
-) -> F64Array: ...
+) -> _F64Array: ...
 def simulate_bgnbd(
     n: int, params: tuple[float, float, float, float], t_range: tuple[float, float], seed: int
-) -> tuple[F64Array, F64Array, F64Array]: ...
+) -> tuple[_F64Array, _F64Array, _F64Array]: ...
 
 # --- db (PostgreSQL store) ---
 DB_URL_ENV: str
 
+class _DbStatus(TypedDict):
+    migrations: list[tuple[int, str, bool]]
+    last_load: tuple[str, str, int, float] | None
+    tables: list[tuple[str, int]]
+    url: str
+
+class _DbLoad(TypedDict):
+    tables: list[tuple[str, int]]
+    seconds: float
+
 def db_migrate(url: str | None = None) -> list[int]: ...
 def db_migrate_down(url: str | None = None, *, target: int = 0) -> list[int]: ...
-def db_status(url: str | None = None) -> dict[str, Any]: ...
-def db_load(warehouse: str, url: str | None = None) -> dict[str, Any]: ...
+def db_status(url: str | None = None) -> _DbStatus: ...
+def db_load(warehouse: str, url: str | None = None) -> _DbLoad: ...
 def db_read_tables(names: list[str], url: str | None = None) -> list[pl.DataFrame]: ...
 def db_has_table(name: str, url: str | None = None) -> bool: ...
 def db_last_report(url: str | None = None) -> str: ...

@@ -1,7 +1,6 @@
 //! Visitor / customer ids as dense codes, whatever the id column's type (Int64 or String: generic
 //! sources keep their own ids). Codes follow the order of first appearance, so an input sorted by id
 //! keeps its order, and the original ids are recovered by gathering the column at each code's first row.
-use hashbrown::HashMap;
 use polars::prelude::*;
 
 use crate::{Error, Result};
@@ -30,50 +29,20 @@ impl IdCodes {
     }
 }
 
-fn assign<K: std::hash::Hash + Eq>(
-    keys: impl Iterator<Item = Option<K>>,
-    n: usize,
-    column: &str,
-) -> Result<IdCodes> {
-    let mut map: HashMap<K, u32> = HashMap::new();
-    let mut codes = Vec::with_capacity(n);
-    let mut first_row = Vec::new();
-    for (row, key) in keys.enumerate() {
-        let key = key.ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "{column}: null id in row {row}; ids must not be null"
-            ))
-        })?;
-        let next = first_row.len() as u32;
-        let code = *map.entry(key).or_insert_with(|| {
-            first_row.push(row as u32);
-            next
-        });
-        codes.push(code);
-    }
-    Ok(IdCodes { codes, first_row })
-}
-
-/// Dense codes of an Int64 (any integer) or String id column.
+/// Dense codes of an Int64 (any integer) or String id column (the KPI index's coding,
+/// [`crate::kpis::index::first_appearance`]); a null id is an error naming its row.
 pub fn id_codes(column: &Column) -> Result<IdCodes> {
-    let n = column.len();
-    if n > u32::MAX as usize {
+    let (codes, first_rows) = crate::kpis::index::first_appearance(column)?;
+    if let Some(row) = codes.iter().position(|&c| c == crate::kpis::index::NONE) {
         return Err(Error::InvalidArgument(format!(
-            "{}: more than 2^32 rows",
+            "{}: null id in row {row}; ids must not be null",
             column.name()
         )));
     }
-    let name = column.name().as_str();
-    match column.dtype() {
-        DataType::String => assign(column.str()?.iter(), n, name),
-        dt if dt.is_integer() => {
-            let ints = column.cast(&DataType::Int64)?;
-            assign(ints.i64()?.iter(), n, name)
-        }
-        other => Err(Error::Schema(format!(
-            "{name}: ids must be integers or strings, not {other}"
-        ))),
-    }
+    Ok(IdCodes {
+        codes,
+        first_row: first_rows,
+    })
 }
 
 /// UTC day numbers (days since 1970-01-01) of a Date or Datetime column; nulls are an error.
@@ -98,27 +67,12 @@ pub fn day_numbers(column: &Column) -> Result<Vec<i32>> {
         .collect()
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-pub fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i32 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i32 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+/// Calendar arithmetic has one implementation, in the KPI index.
+pub use crate::kpis::index::days_from_civil;
 
 /// (year, month) of a day number (inverse of [`days_from_civil`] without the day).
 pub fn civil_year_month(days: i32) -> (i32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i32::from(m <= 2);
+    let (y, m, _) = crate::kpis::index::civil(days);
     (y, m)
 }
 

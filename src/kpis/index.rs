@@ -28,6 +28,15 @@ pub const LIFECYCLE_WINDOW_DAYS: i64 = 30;
 /// position of the row's value among the distinct values in order of first appearance, `NONE` for
 /// null; `labels` holds each distinct value once, in code order, with the column's own type.
 pub fn dense_codes(col: &Column) -> Result<(Vec<u32>, Column)> {
+    let (codes, first_rows) = first_appearance(col)?;
+    let idx = IdxCa::from_vec("idx".into(), first_rows);
+    let labels = col.take(&idx)?;
+    Ok((codes, labels))
+}
+
+/// The one dense coding of id columns: `codes[row]` numbers the row's value in order of first
+/// appearance (`NONE` for null), `first_rows[code]` is the row where the value first appears.
+pub fn first_appearance(col: &Column) -> Result<(Vec<u32>, Vec<IdxSize>)> {
     let mut first_rows: Vec<IdxSize> = Vec::new();
     let codes = match col.dtype() {
         DataType::String => {
@@ -74,9 +83,7 @@ pub fn dense_codes(col: &Column) -> Result<(Vec<u32>, Column)> {
             NONE - 1
         )));
     }
-    let idx = IdxCa::from_vec("idx".into(), first_rows);
-    let labels = col.take(&idx)?;
-    Ok((codes, labels))
+    Ok((codes, first_rows))
 }
 
 /// Days since 1970-01-01 of a Unix time in ms (UTC).

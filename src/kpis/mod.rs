@@ -86,9 +86,7 @@ pub fn tables_from_partials(
             "kpi_daily" | "anomalies" => {
                 let d = match &daily {
                     Some(d) => d,
-                    None => {
-                        daily.insert(tables::daily_frame(index, &sel, p, filter.include_bots)?)
-                    }
+                    None => daily.insert(tables::daily_frame(index, &sel, p, filter.include_bots)?),
                 };
                 if name == "anomalies" {
                     anomalies::anomalies_frame(d, false)?
