@@ -64,13 +64,12 @@ _LAZY = {
     "open_warehouse": "shoplens._pipeline",
     "read_events": "shoplens._pipeline",
     "read_retailrocket": "shoplens._pipeline",
-    # --- experiment workflow (pyface) ---
+    # experiment workflow
     "ExperimentAnalysis": "shoplens._analyze",
     "analyze": "shoplens._analyze",
     "Candidate": "shoplens._planner",
     "plan": "shoplens._planner",
     "compare_from_sums": "shoplens._compare",
-    # --- end experiment workflow ---
 }
 
 #: Public submodules, imported on first attribute access (``shoplens.stats``) like the names above.

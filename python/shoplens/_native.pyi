@@ -1,5 +1,5 @@
 # Stubs of the native module shoplens._native (checked by `python -m mypy.stubtest` in `make lint`).
-# Each area keeps to its own section.
+# One section per area of the engine.
 
 from typing import TypedDict, final
 
@@ -104,7 +104,7 @@ __all__ = [
     "stats_ttest_ind_from_stats",
 ]
 
-# --- pipeline (lead) ---
+# --- pipeline ---
 def clean_retailrocket(raw_dir: str, config_json: str | None = None) -> tuple[dict[str, pl.DataFrame], str]: ...
 def clean_events(
     source: str | pl.DataFrame,
@@ -143,7 +143,7 @@ def build_partition(
 ) -> bytes: ...
 def merge_partitions(partials: list[bytes], raw_dir: str, out_dir: str, config_json: str | None = None) -> str: ...
 
-# --- generate (gen) ---
+# --- generate ---
 
 class _GenerateSummary(TypedDict):
     out_dir: str
@@ -160,7 +160,7 @@ def generate(
 
 # --- end generate ---
 
-# --- stats (stats) ---
+# --- stats ---
 _Table2x2 = tuple[tuple[int, int], tuple[int, int]]
 _RatioStats = tuple[float, float, float, float, float, float]
 
@@ -366,7 +366,7 @@ def stats_nct_cdf_sf(t: float, df: float, nc: float) -> tuple[float, float]: ...
 
 # --- end stats ---
 
-# --- experiments (expmath) ---
+# --- experiments ---
 
 _Moments = tuple[int, float, float]
 _CoMoments = tuple[int, float, float, float, float, float]
@@ -576,7 +576,7 @@ def exp_simulate_peeking(
 ) -> _Peeking: ...
 
 # --- end experiments ---
-# --- compare (statbench) ---
+# --- compare ---
 class _Comparisons(TypedDict):
     mean_a: npt.NDArray[np.float64]
     mean_b: npt.NDArray[np.float64]
@@ -657,7 +657,7 @@ def kpi_anomalies(daily: pl.DataFrame, *, all_days: bool = False) -> pl.DataFram
 
 # --- end kpis ---
 
-# --- cohorts and CLV (clv) ---
+# --- cohorts and CLV ---
 _F64Array = npt.NDArray[np.float64]
 
 class _BgNbdFit(TypedDict):
