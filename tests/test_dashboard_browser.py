@@ -40,15 +40,7 @@ def test_a_new_browser_is_sent_to_the_login(session) -> None:
         other.close()
 
 
-# Engine issue (reported, not worked around here): shoplens.clv.customers leaves every prediction null when
-# one buyer has T = 0 (first purchase on the last day; fit_bgnbd rejects T = 0), so the customer-value
-# charts show their empty state on warehouses that have such a buyer (the generated ones do).
-_CLV_ENGINE = pytest.mark.xfail(
-    strict=True, reason="shoplens.clv.customers: BG/NBD not fitted when a buyer has T = 0 (engine issue)"
-)
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=_CLV_ENGINE) if p == "/customer-value" else p for p in PAGES])
+@pytest.mark.parametrize("path", PAGES)
 def test_every_page_renders_without_errors_and_charts_have_data(session, path: str) -> None:
     server, w = session
     before = len(w.problems())
