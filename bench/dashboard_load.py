@@ -2,7 +2,10 @@
 
 Starts the real server (``shoplens serve``, gunicorn), creates N user accounts (each with its own session,
 so per-user rate limits apply as in production), signs every user in over HTTP (CSRF token included) and then
-has each user send Dash callback requests (``/_dash-update-component``) as fast as the server answers.
+has each user send Dash callback requests (``/_dash-update-component``): the callbacks of one filter change
+at once (as the browser fires them), then a pause while the person reads the page (``--think``: seconds,
+drawn uniformly from 0.5x to 1.5x, as locust's ``between``; 0 = no pause, every user a closed loop that
+measures the server's saturation throughput rather than the latency people see).
 
 Scenario ``home`` (default): each request is Home's filter callback with a new filter drawn from a seeded
 generator per user: a date window (7, 14 or 28 days, or the whole range) at a random start, weekday/weekend,
@@ -66,6 +69,12 @@ class Client:
             for k, morsel in c.items():
                 self.cookies[k] = morsel.value
         return r.status, data, r.headers
+
+    def twin(self) -> Client:
+        """A second connection of the same signed-in user (same cookies), as a browser opens."""
+        other = Client(self.conn.host, self.conn.port)
+        other.cookies = dict(self.cookies)
+        return other
 
     def login(self, user: str, password: str) -> None:
         _, page, _ = self.request("GET", "/login")
@@ -152,6 +161,9 @@ def main() -> None:
     parser.add_argument("--input", default="exp-select.value", help="scenario input: the input changed (ID.prop)")
     parser.add_argument("--values", default="", help="scenario input: comma-separated values to cycle")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--think", type=float, default=2.0, help="mean pause between a user's filter changes, s (0: none)"
+    )
     args = parser.parse_args()
     input_id, prop = ("home-days", "value") if args.scenario == "home" else args.input.rsplit(".", 1)
 
@@ -211,29 +223,45 @@ def main() -> None:
             lock = threading.Lock()
             stop_at = time.perf_counter() + args.seconds
 
+            def send(c: Client, name: str, body: bytes, mine: list[tuple[str, float]], errs: list[str]) -> None:
+                t0 = time.perf_counter()
+                try:
+                    st, _, _ = c.request(
+                        "POST",
+                        "/_dash-update-component",
+                        body,
+                        {"Content-Type": "application/json", "X-CSRFToken": c.cookies.get("_csrf_token", "")},
+                    )
+                except (OSError, http.client.HTTPException) as exc:
+                    errs.append(type(exc).__name__)
+                    c.conn.close()
+                    return
+                mine.append((name, time.perf_counter() - t0))
+                if st not in (200, 204):
+                    errs.append(str(st))
+
             def user(k: int) -> None:
-                c = clients[k]
+                # One connection per callback of a change (the browser sends them in parallel).
+                conns = [clients[k], *(clients[k].twin() for _ in cbs[1:])]
+                pause = random.Random(args.seed * 7919 + k)
                 j = k
-                mine, errs = [], []
+                mine: list[tuple[str, float]] = []
+                errs: list[str] = []
+                if args.think > 0:  # users do not start in lockstep
+                    time.sleep(pause.uniform(0, args.think))
                 while time.perf_counter() < stop_at:
                     requests = next_change(k, j)
                     j += 1
-                    for name, body in requests:
-                        t0 = time.perf_counter()
-                        try:
-                            st, _, _ = c.request(
-                                "POST",
-                                "/_dash-update-component",
-                                body,
-                                {"Content-Type": "application/json", "X-CSRFToken": c.cookies.get("_csrf_token", "")},
-                            )
-                        except (OSError, http.client.HTTPException) as exc:
-                            errs.append(type(exc).__name__)
-                            c.conn.close()
-                            continue
-                        mine.append((name, time.perf_counter() - t0))
-                        if st not in (200, 204):
-                            errs.append(str(st))
+                    sends = [
+                        threading.Thread(target=send, args=(c, name, body, mine, errs))
+                        for c, (name, body) in zip(conns, requests, strict=True)
+                    ]
+                    for t in sends:
+                        t.start()
+                    for t in sends:
+                        t.join()
+                    if args.think > 0:
+                        time.sleep(pause.uniform(0.5 * args.think, 1.5 * args.think))
                 with lock:
                     latencies.extend(mine)
                     errors.extend(errs)
@@ -245,9 +273,15 @@ def main() -> None:
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - started
+            if errors:  # the server's own account of what failed (its JSON log and stderr)
+                log_lines = server.log_file.read_text().splitlines()
+                bad = [line for line in log_lines if '"level": "ERROR"' in line or '"status": 5' in line]
+                stderr = (Path(tmp) / "serve.stderr").read_text().splitlines()
+                print("server errors:", *bad[:5], *[line for line in stderr if "Error" in line][:10], sep="\n  ")
     what = f"Home filters ({len(sent)} distinct)" if args.scenario == "home" else f"{args.input} ({len(values)} values)"
     print(
-        f"{args.users} users x {args.seconds:.0f} s changing {what}, server {args.workers} worker(s) x "
+        f"{args.users} users x {args.seconds:.0f} s changing {what}, think time {args.think:g} s, "
+        f"server {args.workers} worker(s) x "
         f"{args.threads} threads: {len(latencies)} callbacks, {len(latencies) / elapsed:.1f} req/s, "
         f"errors {len(errors)}" + (f" ({', '.join(sorted(set(errors)))})" if errors else "")
     )

@@ -233,7 +233,8 @@ def test_undefined_rows_are_nan() -> None:
 
 
 def test_pandas_input_and_bad_rows() -> None:
-    pd = pytest.importorskip("pandas")
+    import pandas as pd  # pinned in requirements-dev.txt
+
     frame = pd.DataFrame(
         {"n_a": [10], "sum_a": [5.0], "sum_sq_a": [9.0], "n_b": [10], "sum_b": [6.0], "sum_sq_b": [1.0]}
     )

@@ -20,10 +20,9 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+import yaml  # PyYAML, pinned in requirements-dev.txt
 
 from pg_support import pg_env, psql
-
-yaml = pytest.importorskip("yaml", reason="PyYAML is pinned in requirements-dev.txt")
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"

@@ -132,7 +132,7 @@ impl KpiIndex {
     }
 
     /// KPI tables of a filter: {name: DataFrame} for `names` (every table when empty), computed
-    /// from `partitions` visitor partitions (0: the build's default).
+    /// from `partitions` visitor hash partitions (0: contiguous visitor chunks; the same results).
     #[pyo3(signature = (names, *, start=None, end=None, days="all", root_category=None, segment=None, include_bots=false, partitions=0))]
     #[allow(clippy::too_many_arguments)]
     fn tables<'py>(
@@ -149,14 +149,9 @@ impl KpiIndex {
     ) -> PyResult<Bound<'py, PyDict>> {
         let f = filter(start, end, days, root_category, segment, include_bots)?;
         let index = &self.inner;
-        let parts = if partitions == 0 {
-            kpis::default_partitions()
-        } else {
-            partitions
-        };
         let frames = run_detached(py, || {
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            kpis::tables_with(index, &f, parts, &names)
+            kpis::tables_with(index, &f, partitions, &names)
         })?;
         let out = PyDict::new(py);
         for (name, df) in frames {

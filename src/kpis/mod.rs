@@ -15,7 +15,7 @@ use polars::prelude::*;
 
 use crate::Result;
 pub use index::EventIndex;
-pub use scan::{DaySet, Filter, Partials};
+pub use scan::{DaySet, Filter, Need, Partials};
 
 /// Names of the tables [`tables`] returns, in order.
 pub const TABLES: [&str; 16] = [
@@ -43,7 +43,8 @@ pub fn default_partitions() -> usize {
 }
 
 /// The KPI tables named in `names` (all of [`TABLES`] when empty) for one filter, from `partitions`
-/// visitor partitions (one scan, then each table from the merged partials).
+/// visitor partitions (0: contiguous visitor chunks); one scan filling only the partials these
+/// tables are made of, then each table from the merged partials.
 pub fn tables_with(
     index: &EventIndex,
     filter: &Filter,
@@ -64,7 +65,10 @@ pub fn tables_with(
             })
             .collect::<Result<_>>()?
     };
-    let p = scan::compute(index, filter, partitions);
+    let need = names
+        .iter()
+        .fold(scan::Need::NOTHING, |n, t| n.with(scan::Need::of_table(t)));
+    let p = scan::compute_needed(index, filter, partitions, need);
     tables_from_partials(index, filter, &p, &names)
 }
 
@@ -145,7 +149,7 @@ pub fn hourly_anomalies(
 
 /// Every tested hourly window of a filter (see [`anomalies::hourly_anomalies_frame`]).
 pub fn hourly_anomaly_windows(index: &EventIndex, filter: &Filter) -> Result<DataFrame> {
-    let p = scan::compute(index, filter, default_partitions());
+    let p = scan::compute_needed(index, filter, 0, scan::Need::HOURS);
     let sel = scan::Selection::new(index, filter);
     hourly_anomalies(index, &sel, &p, true)
 }

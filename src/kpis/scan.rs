@@ -31,9 +31,68 @@ pub struct Filter {
     pub include_bots: bool,
 }
 
+/// Which partials a scan fills (every table needs only some of them; the interactive path asks for
+/// the few a page draws, so it does not pay for products, categories and segments).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Need(u16);
+
+impl Need {
+    pub const NOTHING: Need = Need(0);
+    pub const DAYS: Need = Need(1);
+    pub const HOURS: Need = Need(1 << 1);
+    pub const WEEKS: Need = Need(1 << 2);
+    pub const MONTHS: Need = Need(1 << 3);
+    pub const HOUR_WEEKDAY: Need = Need(1 << 4);
+    pub const FUNNEL: Need = Need(1 << 5);
+    pub const FUNNEL_BY: Need = Need(1 << 6);
+    pub const ITEMS: Need = Need(1 << 7);
+    pub const CATEGORIES: Need = Need(1 << 8);
+    pub const VISITORS: Need = Need(1 << 9);
+    pub const ALL: Need = Need((1 << 10) - 1);
+
+    pub fn has(self, o: Need) -> bool {
+        self.0 & o.0 != 0
+    }
+
+    pub fn with(self, o: Need) -> Need {
+        Need(self.0 | o.0)
+    }
+
+    /// The partials the KPI table `name` (one of [`super::TABLES`]) is made from.
+    pub fn of_table(name: &str) -> Need {
+        match name {
+            "kpi_daily" | "anomalies" => Need::DAYS,
+            "anomalies_hourly" => Need::HOURS,
+            "kpi_weekly" => Need::WEEKS,
+            "kpi_monthly" => Need::MONTHS,
+            "kpi_hour_weekday" => Need::HOUR_WEEKDAY,
+            "funnel" => Need::FUNNEL,
+            "funnel_by_day"
+            | "funnel_by_weekday"
+            | "funnel_by_hour"
+            | "funnel_by_root_category" => Need::FUNNEL_BY,
+            "products" | "kpi_price_bands" => Need::ITEMS,
+            "kpi_categories" => Need::CATEGORIES,
+            "kpi_segments" | "kpi_segment_conversion" => Need::VISITORS,
+            _ => Need::ALL,
+        }
+    }
+}
+
+impl Default for Need {
+    fn default() -> Need {
+        Need::ALL
+    }
+}
+
 /// A filter resolved against one index.
 pub struct Selection {
     pub day_ok: Vec<bool>,
+    /// First and last selected day (index day numbers); `first > last` when no day is selected.
+    pub first_ok: usize,
+    pub last_ok: usize,
+    /// The partials a full scan fills.
+    pub need: Need,
     /// `Some(code)`: keep events of this root only (a root absent from the data selects nothing).
     pub root: Option<u32>,
     pub segment: Option<u8>,
@@ -54,9 +113,12 @@ impl Selection {
                         DaySet::Weekends => wd >= 5,
                     }
             })
-            .collect();
+            .collect::<Vec<bool>>();
         Selection {
+            first_ok: day_ok.iter().position(|&ok| ok).unwrap_or(usize::MAX),
+            last_ok: day_ok.iter().rposition(|&ok| ok).unwrap_or(0),
             day_ok,
+            need: Need::ALL,
             root: filter
                 .root_category
                 .map(|r| index.root_code(r).unwrap_or(NONE - 1)),
@@ -65,9 +127,27 @@ impl Selection {
         }
     }
 
+    /// The same selection filling only the partials `need`.
+    pub fn needing(mut self, need: Need) -> Selection {
+        self.need = need;
+        self
+    }
+
+    /// The visitor passes the bot and segment filters and has an event on a day in the selected
+    /// range (its events are in time order, so the first and last give its days).
     fn visitor_ok(&self, index: &EventIndex, v: usize) -> bool {
-        (self.include_bots || !index.is_bot[v])
-            && self.segment.map_or(true, |s| index.lifecycle[v] == s)
+        if !((self.include_bots || !index.is_bot[v])
+            && self.segment.map_or(true, |s| index.lifecycle[v] == s))
+        {
+            return false;
+        }
+        let events = index.visitor_events(v);
+        if events.is_empty() {
+            return false;
+        }
+        let first = index.day[events.start] as usize;
+        let last = index.day[events.end - 1] as usize;
+        last >= self.first_ok && first <= self.last_ok
     }
 }
 
@@ -529,17 +609,29 @@ pub fn scan<const FULL: bool>(
     visitors: impl Iterator<Item = usize>,
 ) -> Partials {
     let mut p = Partials::default();
-    if FULL {
-        p.days = vec![PeriodCounts::default(); index.n_days];
-        p.hours = vec![PeriodCounts::default(); index.n_days * 24];
-        p.weeks = vec![PeriodCounts::default(); cal.n_weeks];
-        p.months = vec![PeriodCounts::default(); cal.n_months];
-        p.hour_weekday = vec![CellCounts::default(); 7 * 24];
-        p.items = vec![ItemCounts::default(); index.n_items()];
-        p.categories = vec![ItemCounts::default(); index.tree.len()];
-        p.funnel_by = breakdown_sizes(index).map(FunnelBreakdown::new);
+    let need = if FULL { sel.need } else { Need::NOTHING };
+    let (n_days, n_weeks, n_months) = (index.n_days, cal.n_weeks, cal.n_months);
+    let sized = |what: Need, n: usize| if need.has(what) { n } else { 0 };
+    p.days = vec![PeriodCounts::default(); sized(Need::DAYS, n_days)];
+    p.hours = vec![PeriodCounts::default(); sized(Need::HOURS, n_days * 24)];
+    p.weeks = vec![PeriodCounts::default(); sized(Need::WEEKS, n_weeks)];
+    p.months = vec![PeriodCounts::default(); sized(Need::MONTHS, n_months)];
+    p.hour_weekday = vec![CellCounts::default(); sized(Need::HOUR_WEEKDAY, 7 * 24)];
+    p.items = vec![ItemCounts::default(); sized(Need::ITEMS, index.n_items())];
+    p.categories = vec![ItemCounts::default(); sized(Need::CATEGORIES, index.tree.len())];
+    let by_sizes = breakdown_sizes(index).map(|n| sized(Need::FUNNEL_BY, n));
+    if need.has(Need::FUNNEL_BY) {
+        p.funnel_by = by_sizes.map(FunnelBreakdown::new);
     }
-    let mut units = breakdown_sizes(index).map(|n| Units::new(if FULL { n } else { 0 }));
+    let mut units = by_sizes.map(Units::new);
+    let (n_days_ok, n_hours_ok) = (need.has(Need::DAYS), need.has(Need::HOURS));
+    let (weeks_ok, months_ok) = (need.has(Need::WEEKS), need.has(Need::MONTHS));
+    let hw_ok = need.has(Need::HOUR_WEEKDAY);
+    let funnel_ok = need.has(Need::FUNNEL);
+    let by_ok = need.has(Need::FUNNEL_BY);
+    let items_ok = need.has(Need::ITEMS);
+    let cats_ok = need.has(Need::CATEGORIES);
+    let visitors_ok = need.has(Need::VISITORS);
     let mut session_roots: Vec<usize> = Vec::new();
     let h = &mut p.headline;
     let mut orders: Vec<u32> = Vec::new();
@@ -616,34 +708,46 @@ pub fn scan<const FULL: bool>(
                         last_purchase = Some(ts);
                     }
                     let order = index.order[e];
-                    trackers[0].event(&mut p.days[d], d, kind, order, rev);
-                    let w = cal.week_of_day[d];
-                    trackers[1].event(&mut p.weeks[w], w, kind, order, rev);
-                    let m = cal.month_of_day[d];
-                    trackers[2].event(&mut p.months[m], m, kind, order, rev);
-                    let hour = hour_of_day(ts);
-                    let dh = d * 24 + hour;
-                    trackers[3].event(&mut p.hours[dh], dh, kind, order, rev);
-                    let cell = weekday(index.first_day + d as i32) as usize * 24 + hour;
-                    let c = &mut p.hour_weekday[cell];
-                    c.events += 1;
-                    let bit = 1u64 << (cell % 64);
-                    if cells_seen[cell / 64] & bit == 0 {
-                        cells_seen[cell / 64] |= bit;
-                        c.visitors += 1;
+                    if n_days_ok {
+                        trackers[0].event(&mut p.days[d], d, kind, order, rev);
                     }
-                    if kind == PURCHASE {
-                        c.purchases += 1;
-                        if cells_bought[cell / 64] & bit == 0 {
-                            cells_bought[cell / 64] |= bit;
-                            c.buyers += 1;
+                    if weeks_ok {
+                        let w = cal.week_of_day[d];
+                        trackers[1].event(&mut p.weeks[w], w, kind, order, rev);
+                    }
+                    if months_ok {
+                        let m = cal.month_of_day[d];
+                        trackers[2].event(&mut p.months[m], m, kind, order, rev);
+                    }
+                    let hour = hour_of_day(ts);
+                    if n_hours_ok {
+                        let dh = d * 24 + hour;
+                        trackers[3].event(&mut p.hours[dh], dh, kind, order, rev);
+                    }
+                    if hw_ok {
+                        let cell = weekday(index.first_day + d as i32) as usize * 24 + hour;
+                        let c = &mut p.hour_weekday[cell];
+                        c.events += 1;
+                        let bit = 1u64 << (cell % 64);
+                        if cells_seen[cell / 64] & bit == 0 {
+                            cells_seen[cell / 64] |= bit;
+                            c.visitors += 1;
+                        }
+                        if kind == PURCHASE {
+                            c.purchases += 1;
+                            if cells_bought[cell / 64] & bit == 0 {
+                                cells_bought[cell / 64] |= bit;
+                                c.buyers += 1;
+                            }
                         }
                     }
-                    let day = index.first_day + d as i32;
-                    units[BY_DAY].event(d, ts, kind);
-                    units[BY_WEEKDAY].event(weekday(day) as usize, ts, kind);
-                    units[BY_HOUR].event(hour, ts, kind);
-                    units[BY_ROOT].event(root_bucket(index, index.root[e]), ts, kind);
+                    if by_ok {
+                        let day = index.first_day + d as i32;
+                        units[BY_DAY].event(d, ts, kind);
+                        units[BY_WEEKDAY].event(weekday(day) as usize, ts, kind);
+                        units[BY_HOUR].event(hour, ts, kind);
+                        units[BY_ROOT].event(root_bucket(index, index.root[e]), ts, kind);
+                    }
                     if kind <= PURCHASE {
                         let k = kind as usize;
                         u_has[k] = true;
@@ -653,12 +757,12 @@ pub fn scan<const FULL: bool>(
                             }
                         }
                         let item = index.item[e];
-                        if item != NONE {
+                        if items_ok && item != NONE {
                             p.items[item as usize].event(kind, rev);
                             item_kinds.push((item, 1 << kind));
                         }
                         let cat = index.category[e];
-                        if cat != NONE {
+                        if cats_ok && cat != NONE {
                             for &a in &index.tree.ancestors[cat as usize] {
                                 p.categories[a as usize].event(kind, rev);
                                 cat_kinds.push((a, 1 << kind));
@@ -688,9 +792,17 @@ pub fn scan<const FULL: bool>(
                 }
                 if FULL {
                     v_sessions += 1;
-                    p.days[start_day].sessions += 1;
-                    p.weeks[cal.week_of_day[start_day]].sessions += 1;
-                    p.months[cal.month_of_day[start_day]].sessions += 1;
+                    if n_days_ok {
+                        p.days[start_day].sessions += 1;
+                    }
+                    if weeks_ok {
+                        p.weeks[cal.week_of_day[start_day]].sessions += 1;
+                    }
+                    if months_ok {
+                        p.months[cal.month_of_day[start_day]].sessions += 1;
+                    }
+                }
+                if funnel_ok || by_ok {
                     let mut first_at_least = [None; 3];
                     let mut has = [false; 3];
                     for e in e0..e1 {
@@ -705,7 +817,12 @@ pub fn scan<const FULL: bool>(
                         }
                     }
                     let t0 = index.ts[e0];
-                    p.funnel_session.add_unit(t0, first_at_least, has);
+                    if funnel_ok {
+                        p.funnel_session.add_unit(t0, first_at_least, has);
+                    }
+                    if !by_ok {
+                        continue;
+                    }
                     let fb = &mut p.funnel_by;
                     fb[BY_DAY].session[start_day].add_unit(t0, first_at_least, has);
                     let wd = weekday(index.first_day + start_day as i32) as usize;
@@ -734,11 +851,15 @@ pub fn scan<const FULL: bool>(
         h.buyers += bought as u64;
         h.orders += orders.len() as u64;
         h.repeat_buyers += (orders.len() >= 2) as u64;
-        if FULL {
+        if funnel_ok {
             p.funnel_user.add_unit(first_sel, u_first_at_least, u_has);
+        }
+        if by_ok {
             for (u, b) in units.iter_mut().zip(p.funnel_by.iter_mut()) {
                 u.flush(&mut b.user);
             }
+        }
+        if items_ok || cats_ok {
             for (kinds, counts) in [
                 (&mut item_kinds, &mut p.items),
                 (&mut cat_kinds, &mut p.categories),
@@ -755,6 +876,8 @@ pub fn scan<const FULL: bool>(
                     counts[code as usize].visitor(bits);
                 }
             }
+        }
+        if visitors_ok {
             p.visitors.push(VisitorRow {
                 visitor: v as u32,
                 first_ts: first_sel,
@@ -783,9 +906,29 @@ pub fn partition_of(visitor: usize, partitions: usize) -> usize {
 
 /// Runs [`scan`] on `partitions` hash partitions of the visitors in parallel and merges the partials.
 pub fn compute(index: &EventIndex, filter: &Filter, partitions: usize) -> Partials {
-    let partitions = partitions.max(1);
+    compute_needed(index, filter, partitions.max(1), Need::ALL)
+}
+
+/// [`compute`] filling only the partials `need`; `partitions = 0` scans contiguous chunks of
+/// visitors in parallel instead of hash partitions (the interactive path: no membership lists; the
+/// finished partials are the same for any split).
+pub fn compute_needed(
+    index: &EventIndex,
+    filter: &Filter,
+    partitions: usize,
+    need: Need,
+) -> Partials {
     let cal = Calendar::new(index);
-    let sel = Selection::new(index, filter);
+    let sel = Selection::new(index, filter).needing(need);
+    if partitions == 0 {
+        let n = index.n_visitors();
+        let chunk = (n / (4 * rayon::current_num_threads())).clamp(1 << 12, 1 << 18);
+        return (0..n.div_ceil(chunk))
+            .into_par_iter()
+            .map(|c| scan::<true>(index, &cal, &sel, c * chunk..((c + 1) * chunk).min(n)))
+            .reduce(Partials::default, Partials::merge)
+            .finish();
+    }
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); partitions];
     for v in 0..index.n_visitors() {
         members[partition_of(v, partitions)].push(v);

@@ -64,6 +64,49 @@ fn one_and_seven_partitions_give_identical_tables() {
 }
 
 #[test]
+fn each_table_alone_equals_the_table_of_the_full_scan() {
+    // A table asked for alone fills only its partials and skips visitors outside the date range;
+    // contiguous chunks (partitions = 0) replace the hash partitions. None of it may change a value.
+    let (events, categories, items) = cleaned(0.02, 11);
+    let index = EventIndex::new(&events, Some(&categories), Some(&items)).expect("index");
+    let first = index.first_day;
+    let root = index.root_ids.iter().flatten().next().copied();
+    for filter in [
+        Filter::default(),
+        Filter {
+            start: Some(first + 10),
+            end: Some(first + 30),
+            ..Filter::default()
+        },
+        Filter {
+            start: Some(first + 3),
+            end: Some(first + 40),
+            days: DaySet::Weekdays,
+            root_category: root,
+            include_bots: true,
+            ..Filter::default()
+        },
+        Filter {
+            start: Some(first + 5000),
+            ..Filter::default()
+        },
+    ] {
+        let all = tables_with(&index, &filter, 2, &[]).expect("all tables");
+        for (name, expected) in &all {
+            let alone = tables_with(&index, &filter, 0, &[name]).expect("one table");
+            assert_eq!(alone.len(), 1);
+            assert!(
+                alone[0].1.equals_missing(expected),
+                "{name} alone differs from {name} of the full scan ({filter:?})"
+            );
+        }
+        let full = scan::compute(&index, &filter, 2);
+        let chunks = scan::compute_needed(&index, &filter, 0, Need::ALL);
+        assert_eq!(full, chunks);
+    }
+}
+
+#[test]
 fn string_ids_give_the_same_tables_as_integer_ids() {
     let (events, categories, items) = cleaned(0.005, 3);
     let as_text = |df: &DataFrame, cols: &[&str]| {
