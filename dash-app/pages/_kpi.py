@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, html
 
 from ..components import ids, widgets
@@ -21,6 +22,30 @@ def page(source: DataSource, prefix: str, title: str, lead: str, body: list[Any]
             *body,
         ]
     )
+
+
+def cards_and_two_charts(
+    source: DataSource, prefix: str, title: str, lead: str, cards_id: str, left_id: str, right_id: str
+) -> html.Div:
+    """A KPI page laid out as its filter bar, a row of cards and two charts side by side."""
+    return page(
+        source,
+        prefix,
+        title,
+        lead,
+        [
+            widgets.loading(html.Div(id=cards_id)),
+            dbc.Row(
+                [dbc.Col(widgets.graph(left_id), lg=6), dbc.Col(widgets.graph(right_id), lg=6)],
+                className="g-3 mt-1",
+            ),
+        ],
+    )
+
+
+def fmt(value: Any, spec: str) -> str:
+    """A KPI value for a card ("-" when the engine has none, e.g. a rate over zero units)."""
+    return "-" if value is None else format(value, spec)
 
 
 def register(

@@ -20,23 +20,15 @@ PREFIX = "behavior"
 
 
 def layout(source: DataSource) -> html.Div:
-    return _kpi.page(
+    return _kpi.cards_and_two_charts(
         source,
         PREFIX,
         NAME,
         "Sessions: 30 minutes of inactivity end one. Each rate names what it counts.",
-        [
-            widgets.loading(html.Div(id=ids.BEHAVIOR_CARDS)),
-            dbc.Row(
-                [dbc.Col(widgets.graph(ids.BEHAVIOR_DROPOFF), lg=6), dbc.Col(widgets.graph(ids.BEHAVIOR_HOURS), lg=6)],
-                className="g-3 mt-1",
-            ),
-        ],
+        ids.BEHAVIOR_CARDS,
+        ids.BEHAVIOR_DROPOFF,
+        ids.BEHAVIOR_HOURS,
     )
-
-
-def _fmt(value: Any, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
 
 
 def update(source: DataSource, f: KpiFilter, theme: str | None) -> tuple[Any, ...]:
@@ -46,18 +38,18 @@ def update(source: DataSource, f: KpiFilter, theme: str | None) -> tuple[Any, ..
     cards = [
         widgets.card(
             "Bounce rate",
-            _fmt(h["bounce_rate"], ".1%"),
+            _kpi.fmt(h["bounce_rate"], ".1%"),
             note=f"{h['bounces']:,} one-event sessions / {h['sessions']:,}",
         ),
         widgets.card(
             "Median session duration",
-            _fmt(h["median_session_duration_s"], ",.0f") + " s",
+            _kpi.fmt(h["median_session_duration_s"], ",.0f") + " s",
             note=f"over the {h['multi_event_sessions']:,} sessions with 2+ events",
         ),
-        widgets.card("Events per session", _fmt(h["events_per_session"], ".2f")),
+        widgets.card("Events per session", _kpi.fmt(h["events_per_session"], ".2f")),
         widgets.card(
             "Cart abandonment",
-            _fmt(h["cart_abandonment"], ".1%"),
+            _kpi.fmt(h["cart_abandonment"], ".1%"),
             note=f"{h['abandoned_sessions']:,} of {h['cart_sessions']:,} sessions with a cart bought nothing",
         ),
     ]

@@ -20,23 +20,15 @@ PREFIX = "conv"
 
 
 def layout(source: DataSource) -> html.Div:
-    return _kpi.page(
+    return _kpi.cards_and_two_charts(
         source,
         PREFIX,
         NAME,
         "Rates per user unless named otherwise: a visitor converts once however many orders.",
-        [
-            widgets.loading(html.Div(id=ids.CONV_CARDS)),
-            dbc.Row(
-                [dbc.Col(widgets.graph(ids.CONV_SEGMENTS), lg=6), dbc.Col(widgets.graph(ids.CONV_CATEGORIES), lg=6)],
-                className="g-3 mt-1",
-            ),
-        ],
+        ids.CONV_CARDS,
+        ids.CONV_SEGMENTS,
+        ids.CONV_CATEGORIES,
     )
-
-
-def _fmt(value: Any, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
 
 
 def update(source: DataSource, f: KpiFilter, theme: str | None) -> tuple[Any, ...]:
@@ -45,19 +37,19 @@ def update(source: DataSource, f: KpiFilter, theme: str | None) -> tuple[Any, ..
         return widgets.empty_note(), kpi_figures.empty(theme), kpi_figures.empty(theme)
     cards = [
         widgets.card(
-            "Conversion", _fmt(h["conversion"], ".3%"), note=f"{h['buyers']:,} buyers / {h['visitors']:,} visitors"
+            "Conversion", _kpi.fmt(h["conversion"], ".3%"), note=f"{h['buyers']:,} buyers / {h['visitors']:,} visitors"
         ),
-        widgets.card("AOV", _fmt(h["aov"], ",.2f"), note=f"revenue / {h['orders']:,} orders"),
-        widgets.card("Revenue per visitor", _fmt(h["revenue_per_visitor"], ",.3f")),
-        widgets.card("ARPPU", _fmt(h["arppu"], ",.2f"), note="revenue / buyers"),
+        widgets.card("AOV", _kpi.fmt(h["aov"], ",.2f"), note=f"revenue / {h['orders']:,} orders"),
+        widgets.card("Revenue per visitor", _kpi.fmt(h["revenue_per_visitor"], ",.3f")),
+        widgets.card("ARPPU", _kpi.fmt(h["arppu"], ",.2f"), note="revenue / buyers"),
         widgets.card(
             "Repeat purchase rate",
-            _fmt(h["repeat_purchase_rate"], ".1%"),
+            _kpi.fmt(h["repeat_purchase_rate"], ".1%"),
             note=f"{h['repeat_buyers']:,} buyers with 2+ orders",
         ),
         widgets.card(
             "Session conversion",
-            _fmt(h["session_conversion"], ".2%"),
+            _kpi.fmt(h["session_conversion"], ".2%"),
             note=f"{h['purchase_sessions']:,} sessions with a purchase",
         ),
     ]
