@@ -66,41 +66,55 @@ pub fn check_rfm(frequency: &[f64], recency: &[f64], t: &[f64]) -> Result<()> {
     Ok(())
 }
 
-/// Customers grouped by distinct frequency, times already scaled.
+/// Customers as distinct (frequency, recency, T) rows with their counts (customers with the same
+/// summary have the same likelihood term: CDNOW's 2,357 customers are 1,016 rows), and the distinct
+/// frequencies for the terms that depend on the frequency alone; times already scaled.
 struct Prepared {
     xs: Vec<f64>,
     counts: Vec<f64>,
+    /// Per row: its frequency's index in `xs`, the row's values and how many customers it stands for.
     group: Vec<u32>,
     x: Vec<f64>,
     tx: Vec<f64>,
     t: Vec<f64>,
+    weight: Vec<f64>,
+    /// Customers (the sum of the weights).
+    n_customers: f64,
 }
 
 impl Prepared {
     fn new(frequency: &[f64], recency: &[f64], t: &[f64], scale: f64) -> Self {
         let mut index: HashMap<u64, u32> = HashMap::new();
-        let mut xs = Vec::new();
-        let mut counts: Vec<f64> = Vec::new();
-        let group = frequency
-            .iter()
-            .map(|&x| {
-                let g = *index.entry(x as u64).or_insert_with(|| {
-                    xs.push(x);
-                    counts.push(0.0);
-                    (xs.len() - 1) as u32
-                });
-                counts[g as usize] += 1.0;
-                g
-            })
-            .collect();
-        Prepared {
-            xs,
-            counts,
-            group,
-            x: frequency.to_vec(),
-            tx: recency.iter().map(|v| v * scale).collect(),
-            t: t.iter().map(|v| v * scale).collect(),
+        let mut rows: HashMap<[u64; 3], u32> = HashMap::new();
+        let mut d = Prepared {
+            xs: Vec::new(),
+            counts: Vec::new(),
+            group: Vec::new(),
+            x: Vec::new(),
+            tx: Vec::new(),
+            t: Vec::new(),
+            weight: Vec::new(),
+            n_customers: frequency.len() as f64,
+        };
+        for ((&x, &tx), &tt) in frequency.iter().zip(recency).zip(t) {
+            let g = *index.entry(x as u64).or_insert_with(|| {
+                d.xs.push(x);
+                d.counts.push(0.0);
+                (d.xs.len() - 1) as u32
+            });
+            d.counts[g as usize] += 1.0;
+            let key = [x.to_bits(), tx.to_bits(), tt.to_bits()];
+            let row = *rows.entry(key).or_insert_with(|| {
+                d.group.push(g);
+                d.x.push(x);
+                d.tx.push(tx * scale);
+                d.t.push(tt * scale);
+                d.weight.push(0.0);
+                (d.x.len() - 1) as u32
+            });
+            d.weight[row as usize] += 1.0;
         }
+        d
     }
 }
 
@@ -129,7 +143,7 @@ fn log_likelihood_grad(d: &Prepared, r: f64, al: f64, a: f64, b: f64) -> (f64, [
             hdb[g] = -1.0 / (b + x - 1.0);
         }
     }
-    let n_total = d.x.len() as f64;
+    let n_total = d.n_customers;
     let ln_al = al.ln();
     total[0] += n_total * r * ln_al;
     total[1] += n_total * ln_al;
@@ -138,7 +152,7 @@ fn log_likelihood_grad(d: &Prepared, r: f64, al: f64, a: f64, b: f64) -> (f64, [
     let chunk_sum = |c: usize| {
         let mut s = [0.0f64; 5];
         for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
-            let (x, tx, t) = (d.x[i], d.tx[i], d.t[i]);
+            let (x, tx, t, w) = (d.x[i], d.tx[i], d.t[i], d.weight[i]);
             let rx = r + x;
             let l3 = (al + t).ln();
             let a3 = -rx * l3;
@@ -149,16 +163,16 @@ fn log_likelihood_grad(d: &Prepared, r: f64, al: f64, a: f64, b: f64) -> (f64, [
                 let m = a3.max(a4);
                 let (e3, e4) = ((a3 - m).exp(), (a4 - m).exp());
                 let sum = e3 + e4;
-                let (w3, w4) = (e3 / sum, e4 / sum);
-                s[0] += m + sum.ln();
+                let (w3, w4) = (w * e3 / sum, w * e4 / sum);
+                s[0] += w * (m + sum.ln());
                 s[1] -= w3 * l3 + w4 * l4;
                 s[2] -= rx * (w3 / (al + t) + w4 / (al + tx));
                 s[3] += w4 / a;
                 s[4] += w4 * hdb[g];
             } else {
-                s[0] += a3;
-                s[1] -= l3;
-                s[2] -= rx / (al + t);
+                s[0] += w * a3;
+                s[1] -= w * l3;
+                s[2] -= w * rx / (al + t);
             }
         }
         s
