@@ -137,11 +137,16 @@ def test_a_new_load_is_seen_after_the_recheck(small_warehouse: Path, store: str)
 
     source = DataSource(store, recheck_s=0.0)
     before = source.stamp()
-    source.kpi_headline(_filters(source)[0])
+    headline = source.kpi_headline(_filters(source)[0])
+    users = _auth_store(store, Clock())
+    users.add_user("kept-across-loads", "a-long-enough-password", must_change=False)
     db.load(small_warehouse, url=store)
     after = source.stamp()
     assert after > before
     assert source.report() == json.loads((small_warehouse / "report.json").read_text())
+    assert source.kpi_headline(_filters(source)[0]) == headline
+    # A load swaps the warehouse's tables only: the dashboard's users stay.
+    assert users.verify("kept-across-loads", "a-long-enough-password")
 
 
 # --- users in PostgreSQL -------------------------------------------------------------------------------
@@ -358,9 +363,14 @@ def test_serve_database_url_end_to_end(fresh_users: str, tmp_path: Path) -> None
                 proc.wait()
 
 
-def test_serve_without_a_source_or_with_both_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_serve_needs_a_source_and_reads_the_environment(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     from shoplens.cli import main
 
     monkeypatch.delenv(db.URL_ENV, raising=False)
     assert main(["serve"]) == 2
-    assert main(["serve", "--database-url", "postgresql://postgres@127.0.0.1:1/none"]) == 1
+    assert main(["serve", "--database-url", "postgresql://postgres:secret@127.0.0.1:1/none"]) == 1
+    # Without --warehouse or --database-url, serve reads $SHOPLENS_DATABASE_URL.
+    monkeypatch.setenv(db.URL_ENV, "postgresql://postgres:secret@127.0.0.1:2/none")
+    assert main(["serve"]) == 1
+    err = capsys.readouterr().err
+    assert "127.0.0.1:1/none" in err and "127.0.0.1:2/none" in err and "secret" not in err
