@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -312,8 +311,25 @@ def test_folder_apps_keep_their_users_file(small_warehouse: Path, tmp_path: Path
 # --- shoplens serve --database-url ---------------------------------------------------------------------
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _status(url: str) -> tuple[int, str]:
+    """(HTTP status, Location) of a GET that does not follow redirects; (0, "") when nothing answers."""
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(url, timeout=2) as r:
+            return r.status, ""
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return exc.code, exc.headers.get("Location", "")
+    except OSError:
+        return 0, ""
+
+
 def test_serve_database_url_end_to_end(fresh_users: str, tmp_path: Path) -> None:
-    from dash_browser import free_port
+    from dash_browser import Server, free_port
 
     port = free_port()
     err_path = tmp_path / "serve.stderr"
@@ -321,46 +337,24 @@ def test_serve_database_url_end_to_end(fresh_users: str, tmp_path: Path) -> None
     with open(err_path, "w") as err:
         # No --log-file: the default ./shoplens-dashboard.log in the working directory.
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=tmp_path)
-    base = f"http://127.0.0.1:{port}"
+    server = Server(proc, f"http://127.0.0.1:{port}", "", tmp_path / "shoplens-dashboard.log")
     try:
         deadline = time.monotonic() + 120
-        while True:
-            assert time.monotonic() < deadline, "no /healthz in time: " + err_path.read_text()[-2000:]
-            assert proc.poll() is None, err_path.read_text()[-2000:]
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
+        while _status(server.base + "/healthz")[0] != 200:
+            assert proc.poll() is None and time.monotonic() < deadline, err_path.read_text()[-2000:]
+            time.sleep(0.2)
         text = err_path.read_text()
-        password = re.search(r"one-time password: (\S+)", text)
-        assert password, text
+        assert re.search(r"one-time password: (\S+)", text), text
         assert "dashboard on http" in text and fresh_users.split("@")[-1] in text
-        with urllib.request.urlopen(base + "/login", timeout=5) as r:
-            assert r.status == 200
-
-        class NoRedirect(urllib.request.HTTPRedirectHandler):
-            def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-                return None
-
-        opener = urllib.request.build_opener(NoRedirect)
-        with pytest.raises(urllib.error.HTTPError) as info:
-            opener.open(base + "/", timeout=5)
-        info.value.close()
-        assert info.value.code == 302 and info.value.headers["Location"].startswith("/login")
-        # The user is in PostgreSQL, must change the password, and a second start prints no new one.
+        assert _status(server.base + "/login") == (200, "")
+        status, location = _status(server.base + "/")
+        assert status == 302 and location.startswith("/login")
+        # The user is in PostgreSQL and must change the one-time password.
         rows = psql(fresh_users, "SELECT name, must_change FROM shoplens.dashboard_users;").stdout.split()
         assert rows == ["admin", "1"]
-        assert (tmp_path / "shoplens-dashboard.log").is_file()
+        assert server.log_file.is_file()
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        server.stop()
 
 
 def test_serve_needs_a_source_and_reads_the_environment(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
