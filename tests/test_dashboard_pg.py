@@ -301,6 +301,63 @@ def test_the_app_on_postgres_serves_every_page(fresh_users: str, small_warehouse
     assert any("postgresql://" in e.get("detail", "") for e in startup)
 
 
+def _components(node: Any, found: dict[str, dict[str, Any]]) -> None:
+    """Every component of a layout (Dash's JSON) with a string id: id -> props."""
+    if isinstance(node, list):
+        for child in node:
+            _components(child, found)
+    elif isinstance(node, dict):
+        props = node.get("props") if "type" in node else None
+        if isinstance(props, dict) and isinstance(props.get("id"), str):
+            found[props["id"]] = props
+        for child in (props or node).values():
+            _components(child, found)
+
+
+def _answers(client: Any) -> dict[str, Any]:
+    """What a browser would get: every page's layout, then every callback posted with the initial values
+    its inputs have in those layouts (signed-in client)."""
+    from dash_browser import PAGES
+
+    deps = client.get("/_dash-dependencies").get_json()
+    content = next(d for d in deps if "_pages_content" in d["output"])
+    found: dict[str, dict[str, Any]] = {}
+    _components(client.get("/_dash-layout").get_json(), found)
+    answers: dict[str, Any] = {}
+    for path in PAGES:
+        r = _post(client, content, {"_pages_location.pathname": path, "_pages_location.search": ""})
+        answers[path] = (r.status_code, r.get_data(as_text=True))
+        _components(r.get_json(), found)
+    for dep in deps:
+        if dep.get("clientside_function") or "_pages" in dep["output"]:
+            continue
+        if not all(i["id"] in found for i in dep["inputs"] + dep.get("state", [])):
+            continue
+        values = {f"{i['id']}.{i['property']}": found[i["id"]].get(i["property"]) for i in dep["inputs"]}
+        r = _post(client, dep, values)
+        answers[dep["output"]] = (r.status_code, r.get_data(as_text=True))
+    return answers
+
+
+def test_every_page_and_callback_equals_the_folder_apps(
+    fresh_users: str, small_warehouse: Path, tmp_path: Path
+) -> None:
+    """Same pages, same numbers: the app on PostgreSQL answers every page and every callback (with the
+    pages' initial inputs) exactly as the app on the folder that was loaded."""
+    folder = make_app(small_warehouse, tmp_path)
+    folder_client = folder.app.server.test_client()
+    login_and_change(folder_client, folder.password)
+    pg, password, _ = _app(fresh_users)
+    pg_client = pg.server.test_client()
+    login_and_change(pg_client, password)
+    want, got = _answers(folder_client), _answers(pg_client)
+    assert len(want) > 2 * 13, "every page and its callbacks"
+    assert all(status == 200 for status, _ in want.values())
+    assert got.keys() == want.keys()
+    for what in want:
+        assert got[what] == want[what], what
+
+
 def test_folder_apps_keep_their_users_file(small_warehouse: Path, tmp_path: Path) -> None:
     """The folder backend is unchanged: a users file, mode 0600 (the security tests cover the rest)."""
     t = make_app(small_warehouse, tmp_path)
