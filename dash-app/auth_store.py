@@ -18,9 +18,11 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -103,6 +105,9 @@ class _SQLite:
         finally:
             db.close()
 
+    def close(self) -> None:
+        """Nothing to close: every operation opens and closes the file."""
+
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[_Transaction]:
         with self._connect() as db:
@@ -130,7 +135,9 @@ class _PgTransaction:
 
 class _Postgres:
     """The tables ``shoplens.dashboard_users``, ``_failures`` and ``_meta`` (migration 0006) of the store
-    the dashboard serves; one short connection per operation (psycopg 3)."""
+    the dashboard serves (psycopg 3). Each thread keeps one connection (a request checks its session's
+    user: a new connection each time would cost more than the query), opened again after a fork or when
+    the server dropped it; every operation is one transaction on it."""
 
     tables: ClassVar[dict[str, str]] = {
         "users": "shoplens.dashboard_users",
@@ -140,6 +147,12 @@ class _Postgres:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._local = threading.local()
+        # Every thread's connection and the process that opened it, so that close() (or the store's end)
+        # closes them all.
+        self._open: list[tuple[int, Any]] = []
+        self._lock = threading.Lock()
+        weakref.finalize(self, _close_all, self._open, self._lock)
         with self.transaction(write=False) as tx:
             (present,) = tx.execute("SELECT to_regclass('shoplens.dashboard_users') IS NOT NULL").fetchone()
         if not present:
@@ -154,19 +167,53 @@ class _Postgres:
 
         return redact(self.url)
 
-    @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[_Transaction]:
+    def _connection(self) -> Any:
         import psycopg
 
+        conn = getattr(self._local, "conn", None)
+        # A connection made by the parent of a fork is the parent's (its socket is shared): never reused.
+        if conn is not None and self._local.pid == os.getpid() and not (conn.closed or conn.broken):
+            return conn
         try:
-            conn = psycopg.connect(self.url, connect_timeout=5, application_name="shoplens-dashboard")
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5, application_name="shoplens-dashboard")
         except psycopg.Error as exc:
             from shoplens.errors import DatabaseError
 
             raise DatabaseError(f"{self}: cannot connect for the dashboard's users: {exc}") from None
-        # The connection's context commits on a normal exit, rolls back on an exception, and closes.
-        with conn:
+        self._local.conn, self._local.pid = conn, os.getpid()
+        with self._lock:
+            self._open[:] = [(pid, c) for pid, c in self._open if not c.closed] + [(os.getpid(), conn)]
+        return conn
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[_Transaction]:
+        import psycopg
+
+        with ExitStack() as stack:
+            conn = self._connection()
+            try:
+                # Commits on a normal exit, rolls back on an exception.
+                stack.enter_context(conn.transaction())
+            except psycopg.OperationalError:
+                # The server dropped the idle connection (a restart, an idle timeout) before BEGIN: nothing
+                # ran, so once more on a new one.
+                conn = self._connection()
+                stack.enter_context(conn.transaction())
             yield _PgTransaction(conn)
+
+    def close(self) -> None:
+        """Close every thread's connection (``shoplens serve`` does before gunicorn forks its workers);
+        the store stays usable and reconnects."""
+        _close_all(self._open, self._lock)
+
+
+def _close_all(connections: list[tuple[int, Any]], lock: threading.Lock) -> None:
+    """Close the connections this process opened (never a parent's, whose sockets a fork shares)."""
+    with lock:
+        for pid, conn in connections:
+            if pid == os.getpid():
+                conn.close()
+        connections[:] = [(pid, c) for pid, c in connections if not c.closed]
 
 
 def is_database_url(location: str | os.PathLike[str]) -> bool:
@@ -196,6 +243,10 @@ class AuthStore:
     def __str__(self) -> str:
         """Where the users are (a file, or the store's URL without its password)."""
         return str(self.backend)
+
+    def close(self) -> None:
+        """Release the backend's connection of this thread (the store stays usable: it reconnects)."""
+        self.backend.close()
 
     @contextmanager
     def _run(self, *, write: bool = False) -> Iterator[Callable[..., Any]]:

@@ -179,6 +179,20 @@ def test_lockout_holds_across_two_stores(fresh_users: str) -> None:
     assert one.secret_key() == two.secret_key()
 
 
+def test_a_dropped_connection_is_replaced(fresh_users: str) -> None:
+    """The store keeps a connection per thread; when the server drops it (a restart), the next call
+    opens another instead of failing."""
+    store = _auth_store(fresh_users, Clock())
+    password = store.ensure_admin()
+    assert store.verify("admin", password)
+    kill = (
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'shoplens-dashboard';"
+    )
+    assert int(psql(fresh_users, kill).stdout) >= 1
+    assert store.verify("admin", password) and store.user("admin") is not None
+    store.close()
+
+
 def test_concurrent_failures_are_all_counted(fresh_users: str) -> None:
     """Failures recorded at once by several processes are all counted (atomic upserts)."""
     code = (

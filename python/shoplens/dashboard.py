@@ -167,6 +167,7 @@ def serve(
         # Printed once, to the terminal only (never logged): the first login must change it.
         print(f"shoplens: created user 'admin' with one-time password: {password}", file=sys.stderr, flush=True)
     print(f"shoplens: dashboard on http://{host}:{port}/ (users {users}, log {log})", file=sys.stderr, flush=True)
+    users.close()  # gunicorn forks the workers from this process: they open their own connections
 
     options = dict(
         warehouse=source,
