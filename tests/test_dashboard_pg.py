@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -405,6 +406,7 @@ def test_serve_database_url_end_to_end(fresh_users: str, tmp_path: Path) -> None
     port = free_port()
     err_path = tmp_path / "serve.stderr"
     cmd = [sys.executable, "-m", "shoplens", "serve", "--database-url", fresh_users, "--port", str(port)]
+    cmd += ["--workers", "2", "--threads", "2"]  # two forked workers: each opens the store itself
     with open(err_path, "w") as err:
         # No --log-file: the default ./shoplens-dashboard.log in the working directory.
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=tmp_path)
@@ -415,11 +417,21 @@ def test_serve_database_url_end_to_end(fresh_users: str, tmp_path: Path) -> None
             assert proc.poll() is None and time.monotonic() < deadline, err_path.read_text()[-2000:]
             time.sleep(0.2)
         text = err_path.read_text()
-        assert re.search(r"one-time password: (\S+)", text), text
+        password = re.search(r"one-time password: (\S+)", text)
+        assert password, text
         assert "dashboard on http" in text and fresh_users.split("@")[-1] in text
         assert _status(server.base + "/login") == (200, "")
         status, location = _status(server.base + "/")
         assert status == 302 and location.startswith("/login")
+        # Sign in with the one-time password (checked in PostgreSQL by a worker): sent to change it.
+        browser = urllib.request.build_opener(_NoRedirect, urllib.request.HTTPCookieProcessor())
+        with browser.open(server.base + "/login", timeout=5) as r:
+            token = csrf_from(r.read().decode())
+        form = {"csrf_token": token, "username": "admin", "password": password.group(1), "next": "/"}
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            browser.open(server.base + "/login", data=urllib.parse.urlencode(form).encode(), timeout=10)
+        answer.value.close()
+        assert answer.value.code == 302 and answer.value.headers["Location"] == "/account/password"
         # The user is in PostgreSQL and must change the one-time password.
         rows = psql(fresh_users, "SELECT name, must_change FROM shoplens.dashboard_users;").stdout.split()
         assert rows == ["admin", "1"]
