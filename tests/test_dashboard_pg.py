@@ -445,9 +445,10 @@ def test_serve_needs_a_source_and_reads_the_environment(monkeypatch: pytest.Monk
 
     monkeypatch.delenv(db.URL_ENV, raising=False)
     assert main(["serve"]) == 2
-    assert main(["serve", "--database-url", "postgresql://postgres:secret@127.0.0.1:1/none"]) == 1
+    hidden = "postgresql://postgres:" + "hunter2"  # a password that must never be shown
+    assert main(["serve", "--database-url", hidden + "@127.0.0.1:1/none"]) == 1
     # Without --warehouse or --database-url, serve reads $SHOPLENS_DATABASE_URL.
-    monkeypatch.setenv(db.URL_ENV, "postgresql://postgres:secret@127.0.0.1:2/none")
+    monkeypatch.setenv(db.URL_ENV, hidden + "@127.0.0.1:2/none")
     assert main(["serve"]) == 1
     err = capsys.readouterr().err
-    assert "127.0.0.1:1/none" in err and "127.0.0.1:2/none" in err and "secret" not in err
+    assert "127.0.0.1:1/none" in err and "127.0.0.1:2/none" in err and "hunter2" not in err
