@@ -135,7 +135,9 @@ def create_app(
     clock: Callable[[], float] = time.time,
     log_stream: Any = None,
 ) -> dash.Dash:
-    """A Dash app serving ``warehouse`` behind the login in ``auth_db`` (the users file).
+    """A Dash app serving ``warehouse`` (a folder, a ``postgresql://`` URL or a warehouse opened on either)
+    behind the login in ``auth_db`` (the users file, or the ``postgresql://`` URL of the store whose
+    ``shoplens.dashboard_users`` table holds the users).
 
     The Flask server is ``app.server`` (a WSGI app for gunicorn). Debug is off; every route needs a
     session except ``/login``, ``/healthz`` and the Bootstrap stylesheet.
@@ -207,5 +209,5 @@ def create_app(
         logs.event(logger, "startup", detail=f"caches warm in {time.perf_counter() - started:.1f} s")
 
     server.shoplens_warm = warm  # type: ignore[attr-defined]
-    logs.event(logger, "startup", detail=f"warehouse {source.path}", level=logging.INFO)
+    logs.event(logger, "startup", detail=f"warehouse {source.describe()}, users {store}", level=logging.INFO)
     return app

@@ -49,12 +49,15 @@ def psql(url: str, sql: str, **extra: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def require_server() -> str:
-    """The admin URL of a reachable server, or skip (fail under CI) with the reason."""
+def require_server(*, strict: bool = False) -> str:
+    """The admin URL of a reachable server, or skip (fail under CI, or when ``strict``) with the reason."""
     admin = admin_url()
     probe = psql(admin, "SELECT 1;") if shutil.which("psql") else None
     if probe is None or probe.returncode != 0:
-        unavailable(f"PostgreSQL at {admin} is unreachable: {probe.stderr.strip() if probe else 'no psql'}")
+        reason = f"PostgreSQL at {admin} is unreachable: {probe.stderr.strip() if probe else 'no psql'}"
+        if strict:
+            pytest.fail(reason)
+        unavailable(reason)
     return admin
 
 
@@ -71,9 +74,10 @@ def with_database(url: str, name: str) -> str:
 
 
 @contextmanager
-def own_database(prefix: str) -> Iterator[tuple[str, str]]:
-    """(admin URL, URL of a new database with a random name), dropped on exit."""
-    admin = require_server()
+def own_database(prefix: str, *, strict: bool = False) -> Iterator[tuple[str, str]]:
+    """(admin URL, URL of a new database with a random name), dropped on exit (``strict``: fail, never
+    skip, when the server is unreachable)."""
+    admin = require_server(strict=strict)
     name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
     created = psql(admin, f'CREATE DATABASE "{name}";')
     assert created.returncode == 0, created.stderr

@@ -35,6 +35,8 @@ from shoplens.errors import DatabaseError, InvalidArgumentError, MissingFileErro
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = sorted(int(p.name.split("_")[0]) for p in (ROOT / "migrations").glob("*.up.sql"))
+# Migration 0006: the dashboard's users, login failures and secret key (dash-app/auth_store.py).
+DASHBOARD_TABLES = {"dashboard_users", "dashboard_failures", "dashboard_meta"}
 
 
 # ---------------------------------------------------------------------------------------------- fixtures
@@ -149,11 +151,15 @@ def test_migrations_up_down_up(scratch_database) -> None:
     assert db.migrate(url) == MIGRATIONS
     assert db.migrate(url) == []  # idempotent
     tables = {r[0] for r in q(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'shoplens';")}
-    assert set(db_tables()) | {"loads", "load_columns"} == tables
+    assert set(db_tables()) | {"loads", "load_columns"} | DASHBOARD_TABLES == tables
     views = {r[0] for r in q(url, "SELECT viewname FROM pg_views WHERE schemaname = 'shoplens';")}
     assert {v for v in views if v.startswith("grafana_")} == views and len(views) >= 8
     st = db.status(url)
     assert [m["version"] for m in st["migrations"]] == MIGRATIONS and all(m["applied"] for m in st["migrations"])
+    assert MIGRATIONS[-1] == 6
+    assert db.revert(url, target=5) == [6]
+    assert not {r[0] for r in q(url, "SELECT tablename FROM pg_tables;")} & DASHBOARD_TABLES
+    assert db.migrate(url) == [6]
     assert db.revert(url, target=MIGRATIONS[0]) == MIGRATIONS[:0:-1]
     kept_first = "SELECT to_regclass('shoplens.events') IS NULL, to_regclass('shoplens.loads') IS NOT NULL;"
     assert q(url, kept_first) == [["t", "t"]]

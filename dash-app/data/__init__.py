@@ -1,9 +1,14 @@
-"""The dashboard's one data layer: the only module that reads the warehouse (or PostgreSQL).
+"""The dashboard's one data layer: the only module that reads the warehouse (a folder or PostgreSQL).
 
 Every figure comes from the public shoplens API (``shoplens.experiments``, ``shoplens.stats``, the
 warehouse's ``report.json`` written by the engine); this layer reads, caches and reshapes for display and
-computes nothing statistical itself. Reads are cached per warehouse build (the cache key includes the
-modification time of ``report.json``, which every build replaces).
+computes nothing statistical itself. Every read goes through the warehouse object (``table``, ``has_table``,
+``report``): a :class:`shoplens.Warehouse` on a folder or a :class:`shoplens.db.PgWarehouse` on the last
+load in PostgreSQL, so every page shows the same numbers from either.
+
+Reads are cached per warehouse build: the caches are keyed on the warehouse (hashable: its folder, or its
+database URL) and its build stamp, the modification time of ``report.json`` (which every build replaces)
+for a folder, the id of the last load for PostgreSQL (looked up at most every ``recheck_s`` seconds).
 """
 
 from __future__ import annotations
@@ -11,18 +16,22 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import threading
+import time
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 import shoplens
+import shoplens.db
 from shoplens import experiments as sx
 from shoplens import stats
-from shoplens.errors import ShoplensError
+from shoplens.errors import DatabaseError, ShoplensError
+
+from ..auth_store import is_database_url
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,7 @@ class Calculation:
 
 def open_source(warehouse: Any) -> DataSource:
     """The data layer's one entry point: the cached reads of ``warehouse`` (a folder written by
-    ``shoplens build`` or an open ``shoplens.Warehouse``)."""
+    ``shoplens build``, a ``postgresql://`` URL of a loaded store, or a warehouse opened on either)."""
     return DataSource(warehouse)
 
 
@@ -48,28 +57,62 @@ class DataSource:
 
     Parameters
     ----------
-    warehouse : path or shoplens.Warehouse
-        A folder written by ``shoplens build``, or the warehouse opened on it.
+    warehouse : path, PostgreSQL URL, shoplens.Warehouse or shoplens.db.PgWarehouse
+        A folder written by ``shoplens build`` or a store loaded by ``shoplens db load``, or the warehouse
+        opened on it.
+    recheck_s : float
+        PostgreSQL: how long a build stamp (the last load's id) is trusted before it is looked up again,
+        so a new load shows within that time without a query per read.
     """
 
-    def __init__(self, warehouse: Any) -> None:
-        if isinstance(warehouse, str | os.PathLike):
+    def __init__(self, warehouse: Any, *, recheck_s: float = 2.0) -> None:
+        if is_database_url(warehouse):
+            warehouse = shoplens.db.open_warehouse(warehouse)
+        elif isinstance(warehouse, str | os.PathLike):
             warehouse = shoplens.open_warehouse(warehouse)
-        if not (hasattr(warehouse, "path") and hasattr(warehouse, "table")):
-            raise TypeError(f"expected a warehouse folder or a shoplens.Warehouse, not {type(warehouse).__name__}")
+        if not (hasattr(warehouse, "table") and hasattr(warehouse, "has_table") and hasattr(warehouse, "report")):
+            raise TypeError(
+                f"expected a warehouse folder, a PostgreSQL URL or a warehouse, not {type(warehouse).__name__}"
+            )
         self.warehouse = warehouse
-        self.path = Path(warehouse.path)
+        # The caches' key: Warehouse (a frozen dataclass of its folder) and PgWarehouse (its URL) are hashable.
+        self.key = warehouse
+        self.url: str | None = None
+        if _is_postgres(warehouse):
+            self.url = getattr(warehouse, "_db_url", None) or os.environ.get(shoplens.db.URL_ENV)
+            if not self.url:
+                raise DatabaseError(f"no PostgreSQL URL: give one or set {shoplens.db.URL_ENV}")
+        self.recheck_s = recheck_s
+        self._lock = threading.Lock()
+        self._load: tuple[float, int] | None = None  # (when looked up, load id)
+
+    def describe(self) -> str:
+        """The warehouse folder, or the store's URL without its password."""
+        if self.url is None:
+            return str(self.warehouse.path)
+        return shoplens.db.redact(self.url)
 
     def _stamp(self) -> int:
-        return (self.path / "report.json").stat().st_mtime_ns
+        if self.url is None:
+            return (self.warehouse.path / "report.json").stat().st_mtime_ns
+        now = time.monotonic()
+        with self._lock:
+            if self._load is not None and now - self._load[0] < self.recheck_s:
+                return self._load[1]
+            load_id = last_load_id(self.url)
+            if self._load is not None and self._load[1] != load_id:
+                self.warehouse.refresh()  # the tables and KPI index the warehouse kept are the old load's
+            self._load = (now, load_id)
+            return load_id
 
     def stamp(self) -> int:
-        """Identifies the warehouse build (changes when ``shoplens build`` replaces it): a cache key."""
+        """Identifies the warehouse build (changes when ``shoplens build`` replaces it, or a new load
+        commits): a cache key."""
         return self._stamp()
 
     # --- data quality ------------------------------------------------------------------------------
     def report(self) -> dict[str, Any]:
-        return _report(self.path, self._stamp())
+        return _report(self.key, self._stamp())
 
     def conservation(self) -> pl.DataFrame:
         """Rows read = kept + quarantined + duplicates, per source file and in total (from ``report.json``)."""
@@ -130,7 +173,7 @@ class DataSource:
     def quarantine_page(self, page: int, page_size: int, rule: str | None = None) -> tuple[pl.DataFrame, int]:
         """One page of the quarantine table (rows as stored: source, line, rule, detail, raw) and the
         number of rows matching ``rule``."""
-        frame = _table(self.path, self._stamp(), "quarantine")
+        frame = _table(self.key, self._stamp(), "quarantine")
         if rule:
             frame = frame.filter(pl.col("rule") == rule)
         cols = [c for c in ("source", "line", "rule", "detail", "raw") if c in frame.columns]
@@ -142,9 +185,9 @@ class DataSource:
 
     def anomalies(self) -> pl.DataFrame | None:
         """Flagged days of the daily KPI series, when the warehouse has the anomalies table."""
-        if not (self.path / "anomalies.parquet").is_file():
+        if not _has_table(self.key, self._stamp(), "anomalies"):
             return None
-        return _table(self.path, self._stamp(), "anomalies")
+        return _table(self.key, self._stamp(), "anomalies")
 
     # --- KPIs (shoplens.kpis) ----------------------------------------------------------------------
     def date_bounds(self) -> tuple[dt.date, dt.date]:
@@ -155,23 +198,23 @@ class DataSource:
     def root_categories(self) -> list[int]:
         from .kpis import root_categories
 
-        return root_categories(self.path, self._stamp())
+        return root_categories(self.key, self._stamp())
 
     def kpi_headline(self, f: Any) -> dict[str, Any]:
         from .kpis import headline
 
-        return headline(self.path, self._stamp(), f)
+        return headline(self.key, self._stamp(), f)
 
     def kpi_table(self, name: str, f: Any) -> pl.DataFrame:
         from .kpis import table
 
-        return table(self.path, self._stamp(), name, f)
+        return table(self.key, self._stamp(), name, f)
 
     def kpi_tables(self, names: tuple[str, ...], f: Any) -> dict[str, pl.DataFrame]:
         """Several ``shoplens.kpis`` tables of one filter from one pass over the events."""
         from .kpis import tables
 
-        return tables(self.path, self._stamp(), names, f)
+        return tables(self.key, self._stamp(), names, f)
 
     def warm(self) -> None:
         """Load what every visit needs before the first request: the engine's KPI index of the events and
@@ -187,18 +230,18 @@ class DataSource:
 
     # --- cohorts and customer value (shoplens.cohorts, shoplens.clv) ------------------------------
     def retention(self, by: str, period: str) -> pl.DataFrame:
-        return _retention(self.path, self._stamp(), by, period)
+        return _retention(self.key, self._stamp(), by, period)
 
     def customers(self) -> pl.DataFrame:
-        return _customers(self.path, self._stamp())
+        return _customers(self.key, self._stamp())
 
     # --- experiments -------------------------------------------------------------------------------
     def analysis(self) -> sx.ExperimentAnalysis:
-        return _analysis(self.path, self._stamp())
+        return _analysis(self.key, self._stamp())
 
     def experiments(self) -> pl.DataFrame:
         """One row per experiment: variants, users assigned, enrolment window, SRM verdict, status."""
-        asg = _table(self.path, self._stamp(), "assignments")
+        asg = _table(self.key, self._stamp(), "assignments")
         if asg.height == 0:
             return pl.DataFrame(schema={"experiment": pl.String})
         window = asg.group_by("experiment").agg(
@@ -232,8 +275,8 @@ class DataSource:
                     status=status,
                 )
             )
-        for (path, stamp, name), message in _FAILED.items():
-            if path == self.path and stamp == self._stamp():
+        for (key, stamp, name), message in _FAILED.items():
+            if key == self.key and stamp == self._stamp():
                 rows.append(
                     dict(
                         experiment=name,
@@ -269,16 +312,16 @@ class DataSource:
         """The always-valid confidence sequence of the conversion difference (variant minus control)
         after each day of enrolment: one row per variant and day (``shoplens.experiments.confidence_sequence``
         on the users assigned, and converted, by that day's end, as ``analyze`` does)."""
-        return _sequential(self.path, self._stamp(), name)
+        return _sequential(self.key, self._stamp(), name)
 
     def experiment_bayes(self, name: str) -> pl.DataFrame:
         """Beta-Binomial posterior of each arm's conversion (``shoplens.experiments.bayes_proportions``
         against the control), with P(arm beats control) and expected loss."""
-        return _bayes(self.path, self._stamp(), name)
+        return _bayes(self.key, self._stamp(), name)
 
     # --- planner -----------------------------------------------------------------------------------
     def baseline(self) -> sx.Baseline:
-        return _baseline(self.path, self._stamp())
+        return _baseline(self.key, self._stamp())
 
     def sample_size(
         self, p1: float, lift: float, *, power: float, alpha: float, traffic_share: float = 1.0, arms: int = 2
@@ -332,33 +375,57 @@ class DataSource:
         return methodology_path().read_text(encoding="utf-8")
 
 
-# Module-level caches keyed by (warehouse path, build stamp): shared by every DataSource of a process.
+# Module-level caches keyed by (warehouse, build stamp): shared by every DataSource of a process.
 
 
-@lru_cache(maxsize=8)
-def _report(path: Path, stamp: int) -> dict[str, Any]:
-    return shoplens.open_warehouse(path).report
+def _is_postgres(warehouse: Any) -> bool:
+    return isinstance(warehouse, shoplens.db.PgWarehouse)
+
+
+def last_load_id(url: str) -> int:
+    """The id of the last load in the store (``shoplens.loads``; every load adds one). By psycopg, not the
+    engine: ``shoplens serve`` checks the store with it in gunicorn's arbiter, which must not start the
+    engine's async runtime (its threads would not survive the fork into the workers)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=5, application_name="shoplens-dashboard") as conn:
+            row = conn.execute("SELECT max(load_id) FROM shoplens.loads").fetchone()
+    except psycopg.Error as exc:
+        raise DatabaseError(f"{shoplens.db.redact(url)}: cannot read the last load: {exc}") from None
+    if row is None or row[0] is None:
+        raise DatabaseError(f"{shoplens.db.redact(url)}: nothing loaded yet: run `shoplens db load --warehouse W`")
+    return int(row[0])
 
 
 @lru_cache(maxsize=32)
-def _table(path: Path, stamp: int, name: str) -> pl.DataFrame:
-    return shoplens.open_warehouse(path).table(name)
+def _has_table(wh: Any, stamp: int, name: str) -> bool:
+    return bool(wh.has_table(name))
+
+
+@lru_cache(maxsize=8)
+def _report(wh: Any, stamp: int) -> dict[str, Any]:
+    return dict(wh.report)
+
+
+@lru_cache(maxsize=32)
+def _table(wh: Any, stamp: int, name: str) -> pl.DataFrame:
+    return wh.table(name)
 
 
 @lru_cache(maxsize=4)
-def _analysis(path: Path, stamp: int) -> sx.ExperimentAnalysis:
+def _analysis(wh: Any, stamp: int) -> sx.ExperimentAnalysis:
     """All experiments; one the engine cannot analyse (e.g. degenerate data) is left out, not fatal."""
-    wh = shoplens.open_warehouse(path)
     try:
         return sx.analyze(wh)
     except ShoplensError:
         pass
     results, summaries = [], {}
-    for name in sorted(_table(path, stamp, "assignments")["experiment"].unique().to_list()):
+    for name in sorted(_table(wh, stamp, "assignments")["experiment"].unique().to_list()):
         try:
             one = sx.analyze(wh, experiment=name)
         except ShoplensError as exc:
-            _FAILED[(path, stamp, name)] = str(exc)
+            _FAILED[(wh, stamp, name)] = str(exc)
             continue
         results.append(one.results)
         summaries.update(one.summaries)
@@ -366,18 +433,18 @@ def _analysis(path: Path, stamp: int) -> sx.ExperimentAnalysis:
     return sx.ExperimentAnalysis(frame, summaries)
 
 
-_FAILED: dict[tuple[Path, int, str], str] = {}
+_FAILED: dict[tuple[Any, int, str], str] = {}
 
 
 @lru_cache(maxsize=4)
-def _users(path: Path, stamp: int) -> pl.DataFrame:
-    return sx.user_metrics(_table(path, stamp, "events"), _table(path, stamp, "assignments")).filter(~pl.col("is_bot"))
+def _users(wh: Any, stamp: int) -> pl.DataFrame:
+    return sx.user_metrics(_table(wh, stamp, "events"), _table(wh, stamp, "assignments")).filter(~pl.col("is_bot"))
 
 
 @lru_cache(maxsize=32)
-def _sequential(path: Path, stamp: int, name: str) -> pl.DataFrame:
-    summary = _analysis(path, stamp).summaries[name]
-    users = _users(path, stamp).filter(pl.col("experiment") == name)
+def _sequential(wh: Any, stamp: int, name: str) -> pl.DataFrame:
+    summary = _analysis(wh, stamp).summaries[name]
+    users = _users(wh, stamp).filter(pl.col("experiment") == name)
     days = users.select(pl.col("assigned_at").dt.truncate("1d").unique().sort())["assigned_at"].to_list()
     frames = []
     for variant in summary.variants:
@@ -427,9 +494,9 @@ def _sequential(path: Path, stamp: int, name: str) -> pl.DataFrame:
 
 
 @lru_cache(maxsize=32)
-def _bayes(path: Path, stamp: int, name: str) -> pl.DataFrame:
-    summary = _analysis(path, stamp).summaries[name]
-    users = _users(path, stamp).filter(pl.col("experiment") == name)
+def _bayes(wh: Any, stamp: int, name: str) -> pl.DataFrame:
+    summary = _analysis(wh, stamp).summaries[name]
+    users = _users(wh, stamp).filter(pl.col("experiment") == name)
     counts = users.group_by("variant").agg(pl.len().alias("n"), pl.col("conversion").sum().alias("c"))
     by = {r["variant"]: (int(r["c"]), int(r["n"])) for r in counts.iter_rows(named=True)}
     cc, nc = by[summary.control]
@@ -455,12 +522,12 @@ def _bayes(path: Path, stamp: int, name: str) -> pl.DataFrame:
 
 
 @lru_cache(maxsize=16)
-def _retention(path: Path, stamp: int, by: str, period: str) -> pl.DataFrame:
+def _retention(wh: Any, stamp: int, by: str, period: str) -> pl.DataFrame:
     """``shoplens.cohorts.retention`` plus the 95 % Wilson interval of each active share
     (``shoplens.stats.proportion_confint`` of active out of cohort_size; null for an empty cohort)."""
     import shoplens.cohorts as cohorts
 
-    ret = cohorts.retention(shoplens.open_warehouse(path), by=by, period=period)  # type: ignore[arg-type]
+    ret = cohorts.retention(wh, by=by, period=period)  # type: ignore[arg-type]
     bounds = [
         stats.proportion_confint(a, n, method="wilson") if n else (None, None)
         for a, n in zip(ret["active"].to_list(), ret["cohort_size"].to_list(), strict=True)
@@ -472,15 +539,15 @@ def _retention(path: Path, stamp: int, by: str, period: str) -> pl.DataFrame:
 
 
 @lru_cache(maxsize=4)
-def _customers(path: Path, stamp: int) -> pl.DataFrame:
+def _customers(wh: Any, stamp: int) -> pl.DataFrame:
     import shoplens.clv as clv
 
-    return clv.customers(shoplens.open_warehouse(path))
+    return clv.customers(wh)
 
 
 @lru_cache(maxsize=4)
-def _baseline(path: Path, stamp: int) -> sx.Baseline:
-    return sx.baseline_from_events(shoplens.open_warehouse(path).scan("events"))
+def _baseline(wh: Any, stamp: int) -> sx.Baseline:
+    return sx.baseline_from_events(wh.scan("events"))
 
 
 @lru_cache(maxsize=64)

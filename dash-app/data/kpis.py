@@ -1,5 +1,8 @@
 """KPI reads for the dashboard: ``shoplens.kpis`` calls with one filter, cached per (warehouse build, filter).
 
+``wh`` is the data layer's cache key, the warehouse itself (a folder's ``shoplens.Warehouse`` or a
+``shoplens.db.PgWarehouse``); ``stamp`` its build stamp.
+
 The engine computes every figure (``shoplens.kpis`` keeps the events in memory in its own compact index, so
 a filter change does not read Parquet again); this module turns the page's filter widgets into the keyword
 arguments and caches the answers.
@@ -10,12 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import polars as pl
-
-import shoplens
 
 DAYS = ("all", "weekdays", "weekends")
 SEGMENTS = ("new", "returning", "churned")
@@ -65,37 +65,37 @@ class KpiFilter:
         )
 
 
-def headline(path: Path, stamp: int, f: KpiFilter) -> dict[str, Any]:
-    return dict(_headline(path, stamp, f).row(0, named=True))
+def headline(wh: Any, stamp: int, f: KpiFilter) -> dict[str, Any]:
+    return dict(_headline(wh, stamp, f).row(0, named=True))
 
 
 @lru_cache(maxsize=512)
-def _headline(path: Path, stamp: int, f: KpiFilter) -> pl.DataFrame:
+def _headline(wh: Any, stamp: int, f: KpiFilter) -> pl.DataFrame:
     import shoplens.kpis as kpis
 
-    return kpis.headline(shoplens.open_warehouse(path), **f.kwargs())
+    return kpis.headline(wh, **f.kwargs())
 
 
 @lru_cache(maxsize=256)
-def table(path: Path, stamp: int, name: str, f: KpiFilter) -> pl.DataFrame:
+def table(wh: Any, stamp: int, name: str, f: KpiFilter) -> pl.DataFrame:
     """One ``shoplens.kpis`` table by its warehouse name (``kpi_daily``, ``funnel``, ``products``, ...)."""
     import shoplens.kpis as kpis
 
-    return kpis.tables(shoplens.open_warehouse(path), [name], **f.kwargs())[name]
+    return kpis.tables(wh, [name], **f.kwargs())[name]
 
 
 @lru_cache(maxsize=256)
-def tables(path: Path, stamp: int, names: tuple[str, ...], f: KpiFilter) -> dict[str, pl.DataFrame]:
+def tables(wh: Any, stamp: int, names: tuple[str, ...], f: KpiFilter) -> dict[str, pl.DataFrame]:
     """Several ``shoplens.kpis`` tables of one filter, computed in one pass over the events."""
     import shoplens.kpis as kpis
 
-    return kpis.tables(shoplens.open_warehouse(path), list(names), **f.kwargs())
+    return kpis.tables(wh, list(names), **f.kwargs())
 
 
 @lru_cache(maxsize=8)
-def root_categories(path: Path, stamp: int) -> list[int]:
+def root_categories(wh: Any, stamp: int) -> list[int]:
     """Root category ids of the category tree (the filter's choices)."""
-    cats = shoplens.open_warehouse(path).table("categories")
+    cats = wh.table("categories")
     if "parent_id" not in cats.columns:
         return []
     return sorted(cats.filter(pl.col("parent_id").is_null())["category_id"].cast(pl.Int64).to_list())

@@ -105,15 +105,19 @@ def _parser() -> argparse.ArgumentParser:
 
     # --- serve (dashboard) ---
     serve = sub.add_parser("serve", help="the dashboard, behind a login, under gunicorn (needs shoplens[dashboard])")
-    source = serve.add_mutually_exclusive_group(required=True)
+    source = serve.add_mutually_exclusive_group()
     source.add_argument("--warehouse", type=Path, help="Parquet warehouse folder")
-    source.add_argument("--database-url", default=None, help="PostgreSQL URL")
+    source.add_argument("--database-url", default=None,
+                        help="PostgreSQL URL of a migrated, loaded store (default: $SHOPLENS_DATABASE_URL); "
+                             "users in its shoplens.dashboard_users table")  # fmt: skip
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8050)
     serve.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (default 1)")
     serve.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
-    serve.add_argument("--users-file", type=Path, default=None, help="default: WAREHOUSE.users.sqlite beside it")
-    serve.add_argument("--log-file", type=Path, default=None, help="JSON lines; default: WAREHOUSE.dashboard.log")
+    serve.add_argument("--users-file", type=Path, default=None,
+                       help="SQLite users file (default: WAREHOUSE.users.sqlite, or the store's table)")  # fmt: skip
+    serve.add_argument("--log-file", type=Path, default=None,
+                       help="JSON lines (default: WAREHOUSE.dashboard.log, or ./shoplens-dashboard.log)")  # fmt: skip
     serve.add_argument("--rate-limit", default="600 per minute", help="per signed-in user, callbacks included")
     serve.add_argument("--login-rate-limit", default="30 per minute", help="sign-in attempts per address")
     serve.add_argument("--behind-tls-proxy", action="store_true",

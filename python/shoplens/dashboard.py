@@ -20,6 +20,10 @@ __all__ = ["app_dir", "create_app", "load", "methodology_path", "serve"]
 
 PACKAGE = "shoplens_dash"
 
+#: The dashboard's log when it serves PostgreSQL and no ``log_file`` is given (there is no folder to put
+#: it beside): in the working directory.
+DEFAULT_PG_LOG = "shoplens-dashboard.log"
+
 
 def _candidates(name: str) -> list[Path]:
     here = Path(__file__).resolve().parent  # .../python/shoplens (checkout) or site-packages/shoplens (wheel)
@@ -63,8 +67,9 @@ def load() -> ModuleType:
     return module
 
 
-def create_app(warehouse: str | os.PathLike[str], **options: Any) -> Any:
-    """Build the Dash app for a warehouse (see ``shoplens_dash.app.create_app`` for the options)."""
+def create_app(warehouse: Any, **options: Any) -> Any:
+    """Build the Dash app for a warehouse folder or a ``postgresql://`` URL (see
+    ``shoplens_dash.app.create_app`` for the options; ``auth_db`` a users file or a ``postgresql://`` URL)."""
     load()
     from shoplens_dash.app import create_app as factory  # type: ignore[import-not-found]
 
@@ -115,33 +120,57 @@ def serve(
     rate_limit: str = "600 per minute",
     login_rate_limit: str = "30 per minute",
 ) -> None:
-    """Serve the dashboard with gunicorn (threads; the engine releases the GIL). Prints the one-time admin
-    password when the users file is new."""
-    if database_url is not None:
-        raise InvalidArgumentError(
-            "--database-url: the dashboard reads the Parquet warehouse in this version; the PostgreSQL "
-            "reader (shoplens.db) is not available yet, use --warehouse"
-        )
-    if warehouse is None:
-        raise InvalidArgumentError("serve needs --warehouse (or --database-url)")
-    wh = Path(warehouse)
-    import shoplens
+    """Serve the dashboard with gunicorn (threads; the engine releases the GIL).
 
-    shoplens.open_warehouse(wh)  # fail early, with exit status 2, on a wrong path
-    auth = Path(auth_db) if auth_db else default_auth_db(wh)
-    log = Path(log_file) if log_file else wh.parent / f"{wh.name}.dashboard.log"
+    The data is a warehouse folder, or the last load of a PostgreSQL store (``database_url``, else
+    ``$SHOPLENS_DATABASE_URL`` when no folder is given). Users: beside a folder, the users file
+    ``WAREHOUSE.users.sqlite``; with PostgreSQL, the store's ``shoplens.dashboard_users`` table (migration
+    0006; ``auth_db`` chooses a users file instead). The JSON log goes to ``log_file``, by default
+    ``WAREHOUSE.dashboard.log`` beside a folder and ``./shoplens-dashboard.log`` with PostgreSQL. Prints the
+    one-time admin password when there is no user yet."""
+    if warehouse is not None and database_url is not None:
+        raise InvalidArgumentError("serve takes --warehouse or --database-url, not both")
+    if warehouse is None and database_url is None:
+        from shoplens.db import URL_ENV
+
+        database_url = os.environ.get(URL_ENV) or None
+        if database_url is None:
+            raise InvalidArgumentError(f"serve needs --warehouse or --database-url (or ${URL_ENV})")
+    source: str | Path
+    auth: str | Path
     load()
+    if database_url is not None:
+        from shoplens_dash.data import last_load_id  # type: ignore[import-not-found]
+
+        # Fail early (unreachable, not migrated, nothing loaded), through psycopg: this process becomes
+        # gunicorn's arbiter and must not start the engine's database runtime, whose threads a forked
+        # worker would not have (the workers open the store themselves).
+        last_load_id(database_url)
+        source = database_url
+        auth = Path(auth_db) if auth_db else database_url
+        log = Path(log_file) if log_file else Path(DEFAULT_PG_LOG)
+    else:
+        assert warehouse is not None
+        wh = Path(warehouse)
+        import shoplens
+
+        shoplens.open_warehouse(wh)  # fail early, with exit status 2, on a wrong path
+        source = wh
+        auth = Path(auth_db) if auth_db else default_auth_db(wh)
+        log = Path(log_file) if log_file else wh.parent / f"{wh.name}.dashboard.log"
     from gunicorn.app.base import BaseApplication
     from shoplens_dash.auth_store import AuthStore  # type: ignore[import-not-found]
 
-    password = AuthStore(auth).ensure_admin()
+    users = AuthStore(auth)
+    password = users.ensure_admin()
     if password is not None:
         # Printed once, to the terminal only (never logged): the first login must change it.
         print(f"shoplens: created user 'admin' with one-time password: {password}", file=sys.stderr, flush=True)
-    print(f"shoplens: dashboard on http://{host}:{port}/ (users file {auth}, log {log})", file=sys.stderr, flush=True)
+    print(f"shoplens: dashboard on http://{host}:{port}/ (users {users}, log {log})", file=sys.stderr, flush=True)
+    users.close()  # gunicorn forks the workers from this process: they open their own connections
 
     options = dict(
-        warehouse=wh,
+        warehouse=source,
         auth_db=auth,
         log_file=log,
         behind_proxy=behind_proxy,
