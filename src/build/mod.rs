@@ -4,6 +4,8 @@
 pub mod partial_codec;
 pub mod partitioned;
 pub mod report;
+pub mod segments;
+pub mod visitor_rows;
 
 use std::path::Path;
 use std::time::Instant;
