@@ -25,10 +25,10 @@ use hashbrown::HashMap;
 use polars::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::item_totals::ItemTotals;
 use super::report::Report;
 use super::{assemble, segments, visitor_rows, Progress};
 use crate::clean::columns::{DuplicateRow, ItemCounts, QuarantineRow};
-use crate::clean::idmap::IdMap;
 use crate::clean::pipeline::{EventSource, EventStats};
 use crate::clean::rules::{lossy, Rule};
 use crate::clean::validate::{Outcome, ValidateConfig};
@@ -565,7 +565,6 @@ struct GlobalKeys {
     n_months: usize,
     end_ts: i64,
     item_ids: Vec<i64>,
-    item_code: HashMap<i64, u32>,
     root_ids: Vec<Option<i64>>,
     root_code: HashMap<Option<i64>, usize>,
 }
@@ -632,11 +631,11 @@ fn rekey(k: KpiPart, g: &GlobalKeys) -> Result<Partials> {
         }
         *units = out;
     }
-    let mut g_items = vec![crate::kpis::scan::ItemCounts::default(); g.item_ids.len()];
-    for (code, counts) in items.into_iter().enumerate() {
-        let id = k.item_ids[code];
-        let gc = g.item_code[&id] as usize;
-        g_items[gc] = counts;
+    // Item counts are not among the partials merged here: [`ItemTotals`] added them up by item id.
+    if !items.is_empty() {
+        return Err(Error::Internal(
+            "a partition's item counts were not absorbed".into(),
+        ));
     }
     // Per-visitor rows are not among the partials held: `build_partition` writes them to the
     // partition's visitor file, and `kpi_segments` is streamed from those files.
@@ -653,11 +652,11 @@ fn rekey(k: KpiPart, g: &GlobalKeys) -> Result<Partials> {
         hour_weekday,
         funnel_user,
         funnel_session,
-        items: g_items,
         categories,
         visitors,
         headline,
         funnel_by,
+        items: Vec::new(),
     })
 }
 
@@ -666,6 +665,7 @@ fn rekey(k: KpiPart, g: &GlobalKeys) -> Result<Partials> {
 /// end of the data.
 fn merged_derived(
     parts: &mut [PartitionPartial],
+    mut items: ItemTotals,
     shared: &Shared,
     items_table: &DataFrame,
 ) -> Result<(Vec<(&'static str, DataFrame)>, i64)> {
@@ -693,24 +693,7 @@ fn merged_derived(
     };
     let end_ts = parts.iter().filter_map(|p| p.kpi.end_ts).max();
     // Items in order of their first event in (visitor, time, line) order, as one index codes them.
-    let mut first: HashMap<i64, (i64, i64, u64)> = HashMap::new();
-    for p in parts.iter() {
-        for (id, key) in p.kpi.item_ids.iter().zip(&p.kpi.item_first) {
-            first
-                .entry(*id)
-                .and_modify(|k| *k = (*k).min(*key))
-                .or_insert(*key);
-        }
-    }
-    let mut items: Vec<(i64, i64)> = Vec::with_capacity(first.len());
-    let mut order: Vec<((i64, i64, u64), i64)> = first.into_iter().map(|(id, k)| (k, id)).collect();
-    order.sort_unstable();
-    for (code, (_, id)) in order.iter().enumerate() {
-        items.push((*id, code as i64));
-    }
-    let item_ids: Vec<i64> = order.iter().map(|(_, id)| *id).collect();
-    let item_code: HashMap<i64, u32> = items.iter().map(|&(id, c)| (id, c as u32)).collect();
-    drop(order);
+    let (item_ids, item_counts) = items.kpi_in_code_order();
     // Root categories in order of their first event, as one index codes them.
     let mut root_first: HashMap<Option<i64>, (i64, i64, u64)> = HashMap::new();
     for p in parts.iter() {
@@ -737,7 +720,6 @@ fn merged_derived(
         n_months,
         end_ts: end_ts.unwrap_or(0),
         item_ids,
-        item_code,
         root_ids,
         root_code,
     };
@@ -745,7 +727,8 @@ fn merged_derived(
     for p in parts.iter_mut() {
         merged = merged.merge(rekey(std::mem::take(&mut p.kpi), &g)?);
     }
-    let merged = merged.finish();
+    let mut merged = merged.finish();
+    merged.items = item_counts;
     let prices: HashMap<i64, Option<f64>> = {
         let ids = items_table.column("item_id")?.cast(&DataType::Int64)?;
         let price = items_table.column("price")?.cast(&DataType::Float64)?;
@@ -846,6 +829,7 @@ fn merged_derived(
 /// from the part files (re-numbering sessions across partitions).
 pub fn merge_partitions(
     mut parts: Vec<PartitionPartial>,
+    mut items: ItemTotals,
     shared: &Shared,
     out: &Path,
     mut timings: Vec<(String, u64)>,
@@ -854,6 +838,9 @@ pub fn merge_partitions(
 ) -> Result<Report> {
     let clock = Instant::now();
     parts.sort_by_key(|p| p.partition);
+    for p in parts.iter_mut() {
+        items.absorb(p)?;
+    }
     progress("pass 3/3: merge partials", 0, 2);
     // Row accounting, quarantine and duplicates.
     let mut quarantine: Vec<QuarantineRow> = parts
@@ -867,17 +854,7 @@ pub fn merge_partitions(
         .collect();
     duplicates.sort_by_key(|d| d.line);
     let stats = merge_stats(&parts, &quarantine);
-    let counts: Vec<(i64, ItemCounts)> = parts
-        .iter_mut()
-        .flat_map(|p| std::mem::take(&mut p.item_counts))
-        .collect();
-    let item_counts = IdMap::fold(counts.iter().copied(), |acc: &mut ItemCounts, c| {
-        acc.views += c.views;
-        acc.carts += c.carts;
-        acc.purchases += c.purchases;
-        acc.revenue += c.revenue;
-    });
-    drop(counts);
+    let item_counts = items.clean_counts();
     let cleaned = CleanEvents {
         events: tables::empty_events()?,
         sessions: tables::empty_sessions()?,
@@ -902,7 +879,7 @@ pub fn merge_partitions(
         .table("items")
         .cloned()
         .ok_or_else(|| Error::Internal("no items table".into()))?;
-    let (mut derived, end_ts) = merged_derived(&mut parts, shared, &items_table)?;
+    let (mut derived, end_ts) = merged_derived(&mut parts, items, shared, &items_table)?;
     drop(items_table);
     // The per-visitor tables from the visitor files: session-id shifts, then the segments.
     let scratch = parts
@@ -1088,17 +1065,20 @@ pub fn build_warehouse_partitioned(
     timings.push(("spill_events".into(), clock.elapsed().as_millis() as u64));
     let clock = Instant::now();
     let mut parts = Vec::with_capacity(spills.len());
+    let mut items = ItemTotals::default();
     let n = spills.len() as u64;
     for (i, spill) in spills.iter().enumerate() {
         progress("pass 2/3: clean and derive partitions", i as u64, n);
-        parts.push(build_spilled(i, spill, &shared, &part_dir)?);
+        let mut part = build_spilled(i, spill, &shared, &part_dir)?;
+        items.absorb(&mut part)?;
+        parts.push(part);
         let _ = std::fs::remove_file(&spill.csv);
         let _ = std::fs::remove_file(&spill.lines);
         release_free_memory();
     }
     progress("pass 2/3: clean and derive partitions", n, n);
     timings.push(("partitions".into(), clock.elapsed().as_millis() as u64));
-    let mut report = merge_partitions(parts, &shared, out, timings, &prebuilt, progress)?;
+    let mut report = merge_partitions(parts, items, &shared, out, timings, &prebuilt, progress)?;
     drop(scratch);
     report
         .timings_ms
@@ -1208,7 +1188,15 @@ pub fn merge_into(
 ) -> Result<Report> {
     let started = Instant::now();
     let timings = vec![("read_reference".to_string(), shared.read_ms)];
-    let mut report = merge_partitions(parts, shared, out, timings, &[], progress)?;
+    let mut report = merge_partitions(
+        parts,
+        ItemTotals::default(),
+        shared,
+        out,
+        timings,
+        &[],
+        progress,
+    )?;
     report
         .timings_ms
         .push(("total".into(), started.elapsed().as_millis() as u64));
@@ -1275,7 +1263,8 @@ mod tests {
         assert!(counts.frame().unwrap().equals_missing(&want_conversion));
 
         let out = dir.path().join("partitioned");
-        merge_partitions(parts, &shared, &out, Vec::new(), &[], &no_progress).unwrap();
+        let items = ItemTotals::default();
+        merge_partitions(parts, items, &shared, &out, Vec::new(), &[], &no_progress).unwrap();
         assert!(read(&out.join("kpi_segments.parquet")).equals_missing(&want));
         assert!(read(&out.join("kpi_segment_conversion.parquet")).equals_missing(&want_conversion));
     }
