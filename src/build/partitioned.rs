@@ -6,10 +6,12 @@
 //! be split by a hash of the visitor and each part cleaned on its own with the shared reference data
 //! (items, categories, prices, assignments). Each part yields a [`PartitionPartial`]: its clean tables
 //! (written to Parquet part files), its quarantine and duplicates, its row accounting, and the partials
-//! of every derived table (KPI [`Partials`], cohort partials, the RFM summary of its buyers). Visitor
-//! sets are disjoint, so the partials add up; [`merge_partitions`] re-keys them to the codes of the
-//! whole data (days, items, visitors) and merges them, then writes the warehouse, streaming the large
-//! tables part by part.
+//! of every derived table (KPI [`Partials`], cohort partials, the RFM summary of its buyers); its
+//! per-visitor partials go to a visitor file ([`visitor_rows`]) and its item-level ones are added up
+//! across partitions as they come ([`ItemTotals`]). Visitor sets are disjoint, so the partials add
+//! up; [`merge_partitions`] re-keys them to the codes of the whole data (days, items, roots) and
+//! merges them, streams the visitor files for the session numbering and `kpi_segments`
+//! ([`segments`]), then writes the warehouse, streaming the large tables part by part.
 //!
 //! What is identical to the in-memory build: every table's content. Row order is identical for every
 //! table except `events`, `sessions` and `visitors`: those hold each partition's visitors in turn
@@ -54,16 +56,17 @@ pub const PART_TABLES: [&str; 3] = ["events", "sessions", "visitors"];
 pub const BYTES_PER_INPUT_BYTE: u64 = 10;
 
 /// Peak memory of one partition's cleaning and derivation, over what the build holds, per byte of
-/// the partition's events (measured: scale 10, 8 partitions of 125 MB, 1.6-1.8 GB each; rounded up).
+/// the partition's events (measured at scale 10: 1.6-1.8 GB for partitions of 125 MB, 1.9-2.0 GB for
+/// partitions of 143 MB; rounded up).
 /// Higher than the in-memory build's figure: a partition also writes its part files and visitor file.
 pub const PARTITION_BYTES_PER_INPUT_BYTE: u64 = 15;
 
 /// Number of visitor partitions for an `events.csv` of `events_bytes` and reference files (item
 /// properties, prices, tree) of `reference_bytes` under `memory_limit` bytes. Held through the
 /// partitions: the reference data (counted at its size on disk; measured 0.45 GB for 0.89 GB of files
-/// at scale 10) and the partials of the partitions built so far (about 1 byte per byte of events:
-/// item-level counts, quarantine; measured 0.12 GB per partition of 125 MB at scale 10; per-visitor
-/// rows are on disk). One partition (the in-memory build) when everything fits; else enough
+/// at scale 10) and the partials of the partitions built so far (counted at 1 byte per byte of events:
+/// item totals, quarantine, buyers' RFM rows; measured 0.6 GB for 1 GB of events at scale 10;
+/// per-visitor rows are on disk). One partition (the in-memory build) when everything fits; else enough
 /// partitions that each fits in what the reserve leaves (at least an eighth of the limit). The merge
 /// needs less than a partition (1-2 GB at scale 10) and is not planned for. Reading the reference
 /// files peaks before any of this (3.4 GB at scale 10) and does not depend on the plan.
