@@ -1,9 +1,12 @@
 //! Building a warehouse: reading a source, cleaning it, assembling the tables and the report, and
 //! handing them to [`crate::warehouse`] to store. The one place where derived tables join the build
 //! output is [`derived_tables`].
+pub mod item_totals;
 pub mod partial_codec;
 pub mod partitioned;
 pub mod report;
+pub mod segments;
+pub mod visitor_rows;
 
 use std::path::Path;
 use std::time::Instant;

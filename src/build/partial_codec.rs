@@ -20,7 +20,8 @@ use crate::kpis::scan::{
 use crate::kpis::Partials;
 use crate::{Error, Result};
 
-const MAGIC: &[u8; 8] = b"SLPART01";
+// 02: per-visitor partials moved to the partition's visitor file.
+const MAGIC: &[u8; 8] = b"SLPART02";
 
 #[derive(Default)]
 struct Enc(Vec<u8>);
@@ -532,7 +533,6 @@ pub fn encode(p: &PartitionPartial) -> Result<Vec<u8>> {
         quarantine,
         duplicates,
         stats,
-        visitors,
         kpi,
         cohorts,
         rfm,
@@ -580,17 +580,11 @@ pub fn encode(p: &PartitionPartial) -> Result<Vec<u8>> {
         e.u64(*duplicate_of_line);
     });
     enc_stats(&mut e, stats);
-    e.vec(visitors, |e, (v, s)| {
-        e.i64(*v);
-        e.u64(*s);
-    });
     let KpiPart {
         partials,
         first_day,
         n_days,
         end_ts,
-        visitor_ids,
-        is_bot,
         item_ids,
         item_first,
         root_ids,
@@ -600,8 +594,6 @@ pub fn encode(p: &PartitionPartial) -> Result<Vec<u8>> {
     e.i32(*first_day);
     e.len(*n_days);
     e.opt_i64(*end_ts);
-    e.vec(visitor_ids, |e, v| e.i64(*v));
-    e.vec(is_bot, |e, b| e.bool(*b));
     e.vec(item_ids, |e, v| e.i64(*v));
     e.vec(item_first, |e, (v, t, l)| {
         e.i64(*v);
@@ -702,14 +694,11 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionPartial> {
         })
     })?;
     let stats = dec_stats(&mut d)?;
-    let visitors = d.vec(|d| Ok((d.i64()?, d.u64()?)))?;
     let kpi = KpiPart {
         partials: dec_partials(&mut d)?,
         first_day: d.i32()?,
         n_days: d.len()?,
         end_ts: d.opt_i64()?,
-        visitor_ids: d.vec(|d| d.i64())?,
-        is_bot: d.vec(|d| d.bool())?,
         item_ids: d.vec(|d| d.i64())?,
         item_first: d.vec(|d| Ok((d.i64()?, d.i64()?, d.u64()?)))?,
         root_ids: d.vec(|d| d.opt_i64())?,
@@ -737,7 +726,6 @@ pub fn decode(bytes: &[u8]) -> Result<PartitionPartial> {
         quarantine,
         duplicates,
         stats,
-        visitors,
         kpi,
         cohorts,
         rfm,

@@ -6,10 +6,12 @@
 //! be split by a hash of the visitor and each part cleaned on its own with the shared reference data
 //! (items, categories, prices, assignments). Each part yields a [`PartitionPartial`]: its clean tables
 //! (written to Parquet part files), its quarantine and duplicates, its row accounting, and the partials
-//! of every derived table (KPI [`Partials`], cohort partials, the RFM summary of its buyers). Visitor
-//! sets are disjoint, so the partials add up; [`merge_partitions`] re-keys them to the codes of the
-//! whole data (days, items, visitors) and merges them, then writes the warehouse, streaming the large
-//! tables part by part.
+//! of every derived table (KPI [`Partials`], cohort partials, the RFM summary of its buyers); its
+//! per-visitor partials go to a visitor file ([`visitor_rows`]) and its item-level ones are added up
+//! across partitions as they come ([`ItemTotals`]). Visitor sets are disjoint, so the partials add
+//! up; [`merge_partitions`] re-keys them to the codes of the whole data (days, items, roots) and
+//! merges them, streams the visitor files for the session numbering and `kpi_segments`
+//! ([`segments`]), then writes the warehouse, streaming the large tables part by part.
 //!
 //! What is identical to the in-memory build: every table's content. Row order is identical for every
 //! table except `events`, `sessions` and `visitors`: those hold each partition's visitors in turn
@@ -25,10 +27,10 @@ use hashbrown::HashMap;
 use polars::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::item_totals::ItemTotals;
 use super::report::Report;
-use super::{assemble, Progress};
+use super::{assemble, segments, visitor_rows, Progress};
 use crate::clean::columns::{DuplicateRow, ItemCounts, QuarantineRow};
-use crate::clean::idmap::IdMap;
 use crate::clean::pipeline::{EventSource, EventStats};
 use crate::clean::rules::{lossy, Rule};
 use crate::clean::validate::{Outcome, ValidateConfig};
@@ -40,8 +42,8 @@ use crate::ingest::retailrocket::{
     EVENTS_HEADER,
 };
 use crate::ingest::text::TextFile;
-use crate::kpis::index::{day_of, month_of, week_of, EventIndex, Tree, LIFECYCLE_WINDOW_DAYS};
-use crate::kpis::scan::{PeriodCounts, VisitorRow};
+use crate::kpis::index::{day_of, month_of, week_of, EventIndex, Tree};
+use crate::kpis::scan::PeriodCounts;
 use crate::kpis::{Filter, Partials};
 use crate::warehouse::parquet::{write_table, TableWriter};
 use crate::{Error, Result};
@@ -53,22 +55,35 @@ pub const PART_TABLES: [&str; 3] = ["events", "sessions", "visitors"];
 /// in 94.5 MB, peaks at 1.0-1.4 GB with the reference data; rounded down, the reference counted apart).
 pub const BYTES_PER_INPUT_BYTE: u64 = 10;
 
+/// Peak memory of one partition's cleaning and derivation, over what the build holds, per byte of
+/// the partition's events (measured at scale 10: 1.6-1.8 GB for partitions of 125 MB, 1.9-2.0 GB for
+/// partitions of 143 MB; rounded up).
+/// Higher than the in-memory build's figure: a partition also writes its part files and visitor file.
+pub const PARTITION_BYTES_PER_INPUT_BYTE: u64 = 15;
+
 /// Number of visitor partitions for an `events.csv` of `events_bytes` and reference files (item
-/// properties, prices, tree) of `reference_bytes` under `memory_limit` bytes. Held for the whole build:
-/// the reference data (about its size on disk) and the partials (about 2 bytes per byte of events:
-/// per-visitor rows). One partition (the in-memory build) when everything fits; else enough partitions
-/// that each fits in what the reserve leaves (at least an eighth of the limit).
+/// properties, prices, tree) of `reference_bytes` under `memory_limit` bytes. Held through the
+/// partitions: the reference data (counted at its size on disk; measured 0.45 GB for 0.89 GB of files
+/// at scale 10) and the partials of the partitions built so far (counted at 1 byte per byte of events:
+/// item totals, quarantine, buyers' RFM rows; measured 0.6 GB for 1 GB of events at scale 10;
+/// per-visitor rows are on disk). One partition (the in-memory build) when everything fits; else enough
+/// partitions that each fits in what the reserve leaves (at least an eighth of the limit). The merge
+/// needs less than a partition (1-2 GB at scale 10) and is not planned for. Reading the reference
+/// files peaks before any of this (3.4 GB at scale 10) and does not depend on the plan.
 pub fn plan_partitions(events_bytes: u64, reference_bytes: u64, memory_limit: u64) -> usize {
     let need = events_bytes.saturating_mul(BYTES_PER_INPUT_BYTE);
     if need.saturating_add(reference_bytes) <= memory_limit {
         return 1;
     }
-    let reserve = reference_bytes.saturating_add(events_bytes.saturating_mul(2));
+    let reserve = reference_bytes.saturating_add(events_bytes);
     let budget = memory_limit
         .saturating_sub(reserve)
         .max(memory_limit / 8)
         .max(1);
-    need.div_ceil(budget).clamp(2, 4096) as usize
+    events_bytes
+        .saturating_mul(PARTITION_BYTES_PER_INPUT_BYTE)
+        .div_ceil(budget)
+        .clamp(2, 4096) as usize
 }
 
 /// The partition key of one `events.csv` line (without its terminator): a hash of the visitor id of a
@@ -306,9 +321,6 @@ pub struct KpiPart {
     pub first_day: i32,
     pub n_days: usize,
     pub end_ts: Option<i64>,
-    /// Visitor id of each visitor code (codes in order of first appearance = ascending ids).
-    pub visitor_ids: Vec<i64>,
-    pub is_bot: Vec<bool>,
     /// Item id of each item code, and the (visitor id, time, line) of the item's first event.
     pub item_ids: Vec<i64>,
     pub item_first: Vec<(i64, i64, u64)>,
@@ -325,15 +337,16 @@ pub struct PartitionPartial {
     pub quarantine: Vec<QuarantineRow>,
     pub duplicates: Vec<DuplicateRow>,
     pub stats: EventStats,
-    /// (visitor id, sessions) of every visitor, ascending ids.
-    pub visitors: Vec<(i64, u64)>,
+    /// The KPI partials; their per-visitor rows are in the partition's visitor file
+    /// ([`visitor_rows::path`]), with each visitor's id and sessions, not in memory.
     pub kpi: KpiPart,
     /// Cohort partials per [`Period::ALL`], each per [`CohortBy::ALL`].
     pub cohorts: Vec<[CohortPartial; 2]>,
     /// RFM summary (days) of the partition's buyers, observed to `rfm_end`.
     pub rfm: DataFrame,
     pub rfm_end: Option<i32>,
-    /// Where the partition's clean tables are (`{dir}/{table}-{partition}.parquet`).
+    /// Where the partition's clean tables are (`{dir}/{table}-{partition}.parquet`), and its visitor
+    /// file.
     pub part_dir: PathBuf,
 }
 
@@ -384,11 +397,12 @@ pub fn build_partition<'a>(
 
     // Derived-table partials of this partition.
     let index = EventIndex::new(&events, Some(&shared.categories), None)?;
-    let partials = crate::kpis::scan::compute(
+    let mut partials = crate::kpis::scan::compute(
         &index,
         &Filter::default(),
         crate::kpis::default_partitions(),
     );
+    let mut visitor_rows = std::mem::take(&mut partials.visitors);
     let visitor_ids = i64_values(&index.visitor_ids)?;
     let item_ids = i64_values(&index.item_ids)?;
     let mut item_first = Vec::with_capacity(item_ids.len());
@@ -421,8 +435,6 @@ pub fn build_partition<'a>(
         first_day: index.first_day,
         n_days: index.n_days,
         end_ts,
-        visitor_ids,
-        is_bot: index.is_bot.clone(),
         item_ids,
         item_first,
         root_ids: index.root_ids.clone(),
@@ -437,15 +449,25 @@ pub fn build_partition<'a>(
     drop(cols);
     let rfm_end = end_ts.map(day_of);
     let rfm = crate::clv::rfm_from_events(&events, rfm_end, 1.0)?;
-    let visitor_list: Vec<(i64, u64)> = {
-        let ids = i64_values(visitors.column("visitor_id")?)?;
-        let n = visitors.column("n_sessions")?.cast(&DataType::UInt64)?;
-        ids.into_iter()
-            .zip(n.u64()?.iter())
-            .map(|(v, s)| (v, s.unwrap_or(0)))
-            .collect()
-    };
     std::fs::create_dir_all(part_dir).map_err(|e| Error::io(part_dir, e))?;
+    {
+        let sessions: Vec<u64> = visitors
+            .column("n_sessions")?
+            .cast(&DataType::UInt64)?
+            .u64()?
+            .iter()
+            .map(|s| s.unwrap_or(0))
+            .collect();
+        if i64_values(visitors.column("visitor_id")?)? != visitor_ids {
+            return Err(Error::Internal(format!(
+                "partition {partition}: the KPI index and the visitors table disagree"
+            )));
+        }
+        let path = visitor_rows::path(part_dir, partition);
+        visitor_rows::write(&path, &visitor_ids, &sessions, &mut visitor_rows)?;
+    }
+    drop(visitor_rows);
+    drop(visitor_ids);
     for (name, df) in [
         ("events", &mut events),
         ("sessions", &mut sessions),
@@ -464,7 +486,6 @@ pub fn build_partition<'a>(
         quarantine,
         duplicates,
         stats,
-        visitors: visitor_list,
         kpi,
         cohorts,
         rfm,
@@ -547,7 +568,6 @@ struct GlobalKeys {
     n_months: usize,
     end_ts: i64,
     item_ids: Vec<i64>,
-    item_code: HashMap<i64, u32>,
     root_ids: Vec<Option<i64>>,
     root_code: HashMap<Option<i64>, usize>,
 }
@@ -563,7 +583,7 @@ fn place<T: Default + Clone>(v: Vec<T>, offset: usize, n: usize) -> Result<Vec<T
 }
 
 /// Re-keys a partition's KPI partials to the codes of the whole data.
-fn rekey(k: KpiPart, g: &GlobalKeys, visitor_code: &[u32]) -> Result<Partials> {
+fn rekey(k: KpiPart, g: &GlobalKeys) -> Result<Partials> {
     // Every field is named: a new kind of partial must decide here how it is re-keyed.
     let Partials {
         days,
@@ -614,19 +634,19 @@ fn rekey(k: KpiPart, g: &GlobalKeys, visitor_code: &[u32]) -> Result<Partials> {
         }
         *units = out;
     }
-    let mut g_items = vec![crate::kpis::scan::ItemCounts::default(); g.item_ids.len()];
-    for (code, counts) in items.into_iter().enumerate() {
-        let id = k.item_ids[code];
-        let gc = g.item_code[&id] as usize;
-        g_items[gc] = counts;
+    // Item counts are not among the partials merged here: [`ItemTotals`] added them up by item id.
+    if !items.is_empty() {
+        return Err(Error::Internal(
+            "a partition's item counts were not absorbed".into(),
+        ));
     }
-    let visitors = visitors
-        .into_iter()
-        .map(|r| VisitorRow {
-            visitor: visitor_code[r.visitor as usize],
-            ..r
-        })
-        .collect();
+    // Per-visitor rows are not among the partials held: `build_partition` writes them to the
+    // partition's visitor file, and `kpi_segments` is streamed from those files.
+    if !visitors.is_empty() {
+        return Err(Error::Internal(
+            "a partition's visitor rows were not spilled".into(),
+        ));
+    }
     Ok(Partials {
         days,
         hours,
@@ -635,22 +655,23 @@ fn rekey(k: KpiPart, g: &GlobalKeys, visitor_code: &[u32]) -> Result<Partials> {
         hour_weekday,
         funnel_user,
         funnel_session,
-        items: g_items,
         categories,
         visitors,
         headline,
         funnel_by,
+        items: Vec::new(),
     })
 }
 
-/// The merged derived tables (KPIs, cohorts, customers) of the partitions' partials.
+/// The merged derived tables (KPIs, cohorts, customers) of the partitions' partials, all but
+/// `kpi_segments` and `kpi_segment_conversion` (made from the visitor files by [`segments`]), and the
+/// end of the data.
 fn merged_derived(
     parts: &mut [PartitionPartial],
-    visitor_ids: &[i64],
-    visitor_code: &[Vec<u32>],
+    mut items: ItemTotals,
     shared: &Shared,
     items_table: &DataFrame,
-) -> Result<Vec<(&'static str, DataFrame)>> {
+) -> Result<(Vec<(&'static str, DataFrame)>, i64)> {
     // Days, weeks, months of the whole data.
     let spans: Vec<(i32, i32)> = parts
         .iter()
@@ -675,24 +696,7 @@ fn merged_derived(
     };
     let end_ts = parts.iter().filter_map(|p| p.kpi.end_ts).max();
     // Items in order of their first event in (visitor, time, line) order, as one index codes them.
-    let mut first: HashMap<i64, (i64, i64, u64)> = HashMap::new();
-    for p in parts.iter() {
-        for (id, key) in p.kpi.item_ids.iter().zip(&p.kpi.item_first) {
-            first
-                .entry(*id)
-                .and_modify(|k| *k = (*k).min(*key))
-                .or_insert(*key);
-        }
-    }
-    let mut items: Vec<(i64, i64)> = Vec::with_capacity(first.len());
-    let mut order: Vec<((i64, i64, u64), i64)> = first.into_iter().map(|(id, k)| (k, id)).collect();
-    order.sort_unstable();
-    for (code, (_, id)) in order.iter().enumerate() {
-        items.push((*id, code as i64));
-    }
-    let item_ids: Vec<i64> = order.iter().map(|(_, id)| *id).collect();
-    let item_code: HashMap<i64, u32> = items.iter().map(|&(id, c)| (id, c as u32)).collect();
-    drop(order);
+    let (item_ids, item_counts) = items.kpi_in_code_order();
     // Root categories in order of their first event, as one index codes them.
     let mut root_first: HashMap<Option<i64>, (i64, i64, u64)> = HashMap::new();
     for p in parts.iter() {
@@ -719,37 +723,15 @@ fn merged_derived(
         n_months,
         end_ts: end_ts.unwrap_or(0),
         item_ids,
-        item_code,
         root_ids,
         root_code,
     };
-    // Room for every visitor row at once: growing by doubling would hold up to twice the rows.
-    let mut merged = Partials {
-        visitors: Vec::with_capacity(parts.iter().map(|p| p.kpi.partials.visitors.len()).sum()),
-        ..Partials::default()
-    };
-    let mut is_bot = vec![false; visitor_ids.len()];
-    for (p, codes) in parts.iter_mut().zip(visitor_code) {
-        let k = std::mem::take(&mut p.kpi);
-        for (c, &b) in k.is_bot.iter().enumerate() {
-            is_bot[codes[c] as usize] = b;
-        }
-        merged = merged.merge(rekey(k, &g, codes)?);
+    let mut merged = Partials::default();
+    for p in parts.iter_mut() {
+        merged = merged.merge(rekey(std::mem::take(&mut p.kpi), &g)?);
     }
-    let merged = merged.finish();
-    // Lifecycle from each visitor's first and last event (the rows cover every non-bot visitor, the
-    // only ones the build's tables show).
-    let window = LIFECYCLE_WINDOW_DAYS * crate::kpis::index::DAY_MS;
-    let mut lifecycle = vec![0u8; visitor_ids.len()];
-    for r in &merged.visitors {
-        lifecycle[r.visitor as usize] = if r.first_ts >= g.end_ts - window {
-            0
-        } else if r.last_ts < g.end_ts - window {
-            2
-        } else {
-            1
-        };
-    }
+    let mut merged = merged.finish();
+    merged.items = item_counts;
     let prices: HashMap<i64, Option<f64>> = {
         let ids = items_table.column("item_id")?.cast(&DataType::Int64)?;
         let price = items_table.column("price")?.cast(&DataType::Float64)?;
@@ -777,9 +759,10 @@ fn merged_derived(
         session_start: Vec::new(),
         session_flags: Vec::new(),
         visitor_session: Vec::new(),
-        is_bot,
-        lifecycle,
-        visitor_ids: Column::new("visitor_id".into(), visitor_ids),
+        // Per-visitor labels are not held: only the segment tables use them, made apart.
+        is_bot: Vec::new(),
+        lifecycle: Vec::new(),
+        visitor_ids: Column::new("visitor_id".into(), Vec::<i64>::new()),
         item_ids: Column::new("item_id".into(), &g.item_ids),
         root_ids: g.root_ids.clone(),
         first_day: g.first_day,
@@ -789,12 +772,12 @@ fn merged_derived(
         item_price,
         cube: std::sync::OnceLock::new(),
     };
-    let mut out = crate::kpis::tables_from_partials(
-        &labels,
-        &Filter::default(),
-        &merged,
-        &crate::kpis::TABLES,
-    )?;
+    let names: Vec<&'static str> = crate::kpis::TABLES
+        .iter()
+        .copied()
+        .filter(|n| !segments::TABLES.contains(n))
+        .collect();
+    let mut out = crate::kpis::tables_from_partials(&labels, &Filter::default(), &merged, &names)?;
     drop(labels);
     drop(merged);
 
@@ -842,13 +825,14 @@ fn merged_derived(
     let summary = summary.ok_or_else(|| Error::Internal("no partitions".into()))?;
     let summary = summary.sort(["visitor_id"], SortMultipleOptions::default())?;
     out.push(("customers", crate::clv::customers_from_summary(&summary)?));
-    Ok(out)
+    Ok((out, g.end_ts))
 }
 
 /// Pass 3: merges the partitions' partials into the warehouse at `out`, streaming the clean tables
 /// from the part files (re-numbering sessions across partitions).
 pub fn merge_partitions(
     mut parts: Vec<PartitionPartial>,
+    mut items: ItemTotals,
     shared: &Shared,
     out: &Path,
     mut timings: Vec<(String, u64)>,
@@ -857,6 +841,9 @@ pub fn merge_partitions(
 ) -> Result<Report> {
     let clock = Instant::now();
     parts.sort_by_key(|p| p.partition);
+    for p in parts.iter_mut() {
+        items.absorb(p)?;
+    }
     progress("pass 3/3: merge partials", 0, 2);
     // Row accounting, quarantine and duplicates.
     let mut quarantine: Vec<QuarantineRow> = parts
@@ -870,17 +857,7 @@ pub fn merge_partitions(
         .collect();
     duplicates.sort_by_key(|d| d.line);
     let stats = merge_stats(&parts, &quarantine);
-    let counts: Vec<(i64, ItemCounts)> = parts
-        .iter_mut()
-        .flat_map(|p| std::mem::take(&mut p.item_counts))
-        .collect();
-    let item_counts = IdMap::fold(counts.iter().copied(), |acc: &mut ItemCounts, c| {
-        acc.views += c.views;
-        acc.carts += c.carts;
-        acc.purchases += c.purchases;
-        acc.revenue += c.revenue;
-    });
-    drop(counts);
+    let item_counts = items.clean_counts();
     let cleaned = CleanEvents {
         events: tables::empty_events()?,
         sessions: tables::empty_sessions()?,
@@ -901,50 +878,39 @@ pub fn merge_partitions(
     )?;
     built.report.timings_ms.append(&mut timings);
 
-    // Visitors of the whole data in id order: KPI codes and session-id offsets.
-    let mut all: Vec<(i64, u64, u32)> = Vec::new();
-    for (i, p) in parts.iter().enumerate() {
-        if p.kpi.visitor_ids.len() != p.visitors.len()
-            || p.kpi
-                .visitor_ids
-                .iter()
-                .zip(&p.visitors)
-                .any(|(a, b)| *a != b.0)
-        {
-            return Err(Error::Internal(format!(
-                "partition {}: the KPI index and the visitors table disagree",
-                p.partition
-            )));
-        }
-        all.extend(p.visitors.iter().map(|&(v, s)| (v, s, i as u32)));
-    }
-    all.sort_unstable();
-    let mut visitor_code: Vec<Vec<u32>> = vec![Vec::new(); parts.len()];
-    let mut session_shift: Vec<Vec<i64>> = vec![Vec::new(); parts.len()];
-    let mut local: Vec<u64> = vec![0; parts.len()];
-    let mut global = 0u64;
-    for (code, &(_, sessions, i)) in all.iter().enumerate() {
-        let i = i as usize;
-        visitor_code[i].push(code as u32);
-        session_shift[i].push(global as i64 - local[i] as i64);
-        global += sessions;
-        local[i] += sessions;
-    }
-    let visitor_ids: Vec<i64> = all.iter().map(|a| a.0).collect();
-    drop(all);
     let items_table = built
         .table("items")
         .cloned()
         .ok_or_else(|| Error::Internal("no items table".into()))?;
-    let derived = merged_derived(
-        &mut parts,
-        &visitor_ids,
-        &visitor_code,
-        shared,
-        &items_table,
+    let (mut derived, end_ts) = merged_derived(&mut parts, items, shared, &items_table)?;
+    drop(items_table);
+    // The per-visitor tables from the visitor files: session-id shifts, then the segments.
+    let scratch = parts
+        .first()
+        .map(|p| p.part_dir.clone())
+        .ok_or_else(|| Error::Internal("no partitions".into()))?;
+    let visitor_files: Vec<PathBuf> = parts
+        .iter()
+        .map(|p| visitor_rows::path(&p.part_dir, p.partition))
+        .collect();
+    let shift_files: Vec<PathBuf> = parts
+        .iter()
+        .map(|p| segments::shift_file(&p.part_dir, p.partition))
+        .collect();
+    let capacity: u64 = parts.iter().map(|p| p.stats.visitors).sum();
+    let cuts = segments::shifts_and_cuts(&visitor_files, &shift_files, end_ts, capacity as usize)?;
+    release_free_memory();
+    let segments_path = scratch.join("kpi_segments.parquet");
+    let counts = segments::write(
+        &visitor_files,
+        end_ts,
+        &cuts,
+        &segments_path,
+        segments::PART_ROWS,
     )?;
-    drop(visitor_ids);
-    drop(visitor_code);
+    derived.push(("kpi_segment_conversion", counts.frame()?));
+    let mut prebuilt = prebuilt.to_vec();
+    prebuilt.push(("kpi_segments", segments_path));
     release_free_memory();
     built
         .report
@@ -966,9 +932,12 @@ pub fn merge_partitions(
     ));
     let value = serde_json::to_value(&report)?;
     crate::warehouse::write_staged(out, tables, &value, |staging| {
-        for (name, path) in prebuilt {
+        for (name, path) in &prebuilt {
             let target = staging.join(format!("{name}.parquet"));
-            std::fs::copy(path, &target).map_err(|e| Error::io(&target, e))?;
+            // Scratch files sit next to the warehouse: a rename, else (another file system) a copy.
+            if std::fs::rename(path, &target).is_err() {
+                std::fs::copy(path, &target).map_err(|e| Error::io(&target, e))?;
+            }
         }
         for name in PART_TABLES {
             let mut writer: Option<TableWriter> = None;
@@ -977,7 +946,8 @@ pub fn merge_partitions(
                 let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
                 let mut df = ParquetReader::new(file).finish()?;
                 if name != "visitors" {
-                    renumber_sessions(&mut df, &p.visitors, &session_shift[i])?;
+                    let shifts = segments::read_shifts(&shift_files[i])?;
+                    renumber_sessions(&mut df, &shifts)?;
                 }
                 let w = match &mut writer {
                     Some(w) => w,
@@ -1003,9 +973,9 @@ pub fn merge_partitions(
     Ok(report)
 }
 
-/// Shifts the `session_id`s of a partition's rows (grouped by visitor in ascending id order, as
-/// `visitors` lists them) by their visitor's shift.
-fn renumber_sessions(df: &mut DataFrame, visitors: &[(i64, u64)], shift: &[i64]) -> Result<()> {
+/// Shifts the `session_id`s of a partition's rows (grouped by visitor in ascending id order) by their
+/// visitor's shift (`shifts`: (visitor id, shift) of the partition's visitors, ascending ids).
+fn renumber_sessions(df: &mut DataFrame, shifts: &[(i64, i64)]) -> Result<()> {
     let ids = df.column("visitor_id")?.i64()?.clone();
     let sid_col = df.column("session_id")?;
     let dtype = sid_col.dtype().clone();
@@ -1017,12 +987,13 @@ fn renumber_sessions(df: &mut DataFrame, visitors: &[(i64, u64)], shift: &[i64])
         let (Some(v), Some(s)) = (v, s) else {
             return Err(Error::Internal("a null visitor or session id".into()));
         };
-        while j < visitors.len() && visitors[j].0 != v {
+        while j < shifts.len() && shifts[j].0 != v {
             j += 1;
         }
-        let d = *shift
+        let d = shifts
             .get(j)
-            .ok_or_else(|| Error::Internal(format!("visitor {v} is not in its partition")))?;
+            .ok_or_else(|| Error::Internal(format!("visitor {v} is not in its partition")))?
+            .1;
         out.push(s + d);
     }
     let col = Column::new("session_id".into(), out).cast(&dtype)?;
@@ -1097,17 +1068,20 @@ pub fn build_warehouse_partitioned(
     timings.push(("spill_events".into(), clock.elapsed().as_millis() as u64));
     let clock = Instant::now();
     let mut parts = Vec::with_capacity(spills.len());
+    let mut items = ItemTotals::default();
     let n = spills.len() as u64;
     for (i, spill) in spills.iter().enumerate() {
         progress("pass 2/3: clean and derive partitions", i as u64, n);
-        parts.push(build_spilled(i, spill, &shared, &part_dir)?);
+        let mut part = build_spilled(i, spill, &shared, &part_dir)?;
+        items.absorb(&mut part)?;
+        parts.push(part);
         let _ = std::fs::remove_file(&spill.csv);
         let _ = std::fs::remove_file(&spill.lines);
         release_free_memory();
     }
     progress("pass 2/3: clean and derive partitions", n, n);
     timings.push(("partitions".into(), clock.elapsed().as_millis() as u64));
-    let mut report = merge_partitions(parts, &shared, out, timings, &prebuilt, progress)?;
+    let mut report = merge_partitions(parts, items, &shared, out, timings, &prebuilt, progress)?;
     drop(scratch);
     report
         .timings_ms
@@ -1217,7 +1191,15 @@ pub fn merge_into(
 ) -> Result<Report> {
     let started = Instant::now();
     let timings = vec![("read_reference".to_string(), shared.read_ms)];
-    let mut report = merge_partitions(parts, shared, out, timings, &[], progress)?;
+    let mut report = merge_partitions(
+        parts,
+        ItemTotals::default(),
+        shared,
+        out,
+        timings,
+        &[],
+        progress,
+    )?;
     report
         .timings_ms
         .push(("total".into(), started.elapsed().as_millis() as u64));
@@ -1225,4 +1207,68 @@ pub fn merge_into(
     std::fs::write(&report_path, serde_json::to_string_pretty(&report)?)
         .map_err(|e| Error::io(&report_path, e))?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::no_progress;
+
+    fn read(path: &Path) -> DataFrame {
+        ParquetReader::new(File::open(path).unwrap())
+            .finish()
+            .unwrap()
+    }
+
+    /// `kpi_segments` and `kpi_segment_conversion` streamed from the partitions' visitor files, in
+    /// parts of a few rows and through the whole merge, equal the in-memory build's tables.
+    #[test]
+    fn segments_from_spilled_visitor_rows_equal_the_in_memory_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = dir.path().join("raw");
+        let gen = crate::generate::GenerateConfig {
+            scale: 0.005,
+            seed: 11,
+            inject_anomalies: true,
+        };
+        crate::generate::generate(&raw, &gen, &|_, _, _| {}).unwrap();
+        let cfg = CleanConfig::default();
+        let memory = dir.path().join("memory");
+        crate::build::build_warehouse(&raw, &memory, &cfg, &no_progress).unwrap();
+        let want = read(&memory.join("kpi_segments.parquet"));
+        let want_conversion = read(&memory.join("kpi_segment_conversion.parquet"));
+        assert!(want.height() > 100);
+
+        let shared = Shared::read(&raw, &cfg).unwrap();
+        let spill = dir.path().join("spill");
+        let part_dir = dir.path().join("parts");
+        let spills = spill_events(&shared.folder.events, &spill, 3, &cfg, &no_progress).unwrap();
+        let parts: Vec<PartitionPartial> = spills
+            .iter()
+            .enumerate()
+            .map(|(i, s)| build_spilled(i, s, &shared, &part_dir).unwrap())
+            .collect();
+        assert!(parts.iter().all(|p| p.kpi.partials.visitors.is_empty()));
+        let end_ts = parts.iter().filter_map(|p| p.kpi.end_ts).max().unwrap();
+        let files: Vec<PathBuf> = parts
+            .iter()
+            .map(|p| visitor_rows::path(&part_dir, p.partition))
+            .collect();
+        let shifts: Vec<PathBuf> = parts
+            .iter()
+            .map(|p| segments::shift_file(&part_dir, p.partition))
+            .collect();
+        let cuts = segments::shifts_and_cuts(&files, &shifts, end_ts, 0).unwrap();
+        let path = dir.path().join("kpi_segments.parquet");
+        let counts = segments::write(&files, end_ts, &cuts, &path, 97).unwrap();
+        let got = read(&path);
+        assert!(got.equals_missing(&want));
+        assert!(counts.frame().unwrap().equals_missing(&want_conversion));
+
+        let out = dir.path().join("partitioned");
+        let items = ItemTotals::default();
+        merge_partitions(parts, items, &shared, &out, Vec::new(), &[], &no_progress).unwrap();
+        assert!(read(&out.join("kpi_segments.parquet")).equals_missing(&want));
+        assert!(read(&out.join("kpi_segment_conversion.parquet")).equals_missing(&want_conversion));
+    }
 }

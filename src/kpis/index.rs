@@ -24,6 +24,20 @@ pub const LIFECYCLE: [&str; 3] = ["new", "returning", "churned"];
 /// whose last event lies earlier than that is `churned`; every other visitor is `returning`.
 pub const LIFECYCLE_WINDOW_DAYS: i64 = 30;
 
+/// Lifecycle code ([`LIFECYCLE`]) of a visitor whose events run from `first` to `last` (ms) in data
+/// ending at `end_ts`: new if the first event is within the window before the end, churned if the
+/// last is before it, returning otherwise.
+pub fn lifecycle_of(first: i64, last: i64, end_ts: i64) -> u8 {
+    let window = LIFECYCLE_WINDOW_DAYS * DAY_MS;
+    if first >= end_ts - window {
+        0
+    } else if last < end_ts - window {
+        2
+    } else {
+        1
+    }
+}
+
 /// Dense codes of an id column (Int64, any other integer type, or String): `codes[row]` is the
 /// position of the row's value among the distinct values in order of first appearance, `NONE` for
 /// null; `labels` holds each distinct value once, in code order, with the column's own type.
@@ -383,18 +397,11 @@ impl EventIndex {
                     })
             })
             .collect();
-        let window = LIFECYCLE_WINDOW_DAYS * DAY_MS;
         let lifecycle: Vec<u8> = (0..is_bot.len())
             .map(|v| {
                 let first = ts[session_start[visitor_session[v] as usize] as usize];
                 let last = ts[session_start[visitor_session[v + 1] as usize] as usize - 1];
-                if first >= end_ts - window {
-                    0
-                } else if last < end_ts - window {
-                    2
-                } else {
-                    1
-                }
+                lifecycle_of(first, last, end_ts)
             })
             .collect();
         let item_price = item_prices(&item_ids, items)?;

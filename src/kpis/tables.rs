@@ -624,38 +624,94 @@ fn score(x: f64, cuts: &[f64], lower_is_better: bool) -> i32 {
     }
 }
 
+/// Days from a visitor's last selected event to `end_ts` (the end of the data).
+pub(crate) fn recency_days(end_ts: i64, r: &VisitorRow) -> f64 {
+    (end_ts - r.last_ts) as f64 / DAY_MS as f64
+}
+
+/// Quintile cut points of the three RFM values among the visitors of `kpi_segments`. The scores of a
+/// visitor depend on all visitors only through these twelve numbers, so a partitioned build finds
+/// them from the three value columns alone and then scores its visitors part by part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentCuts {
+    recency: Vec<f64>,
+    frequency: Vec<f64>,
+    monetary: Vec<f64>,
+}
+
+impl SegmentCuts {
+    /// The cut points of the values (recency days, sessions, revenue) of every visitor, in any order.
+    pub fn from_values(
+        mut recency: Vec<f64>,
+        mut frequency: Vec<f64>,
+        mut monetary: Vec<f64>,
+    ) -> SegmentCuts {
+        let cuts = |x: &mut Vec<f64>| {
+            x.sort_unstable_by(f64::total_cmp);
+            quintile_cuts(x)
+        };
+        SegmentCuts {
+            recency: cuts(&mut recency),
+            frequency: cuts(&mut frequency),
+            monetary: cuts(&mut monetary),
+        }
+    }
+
+    /// The cut points of `rows`' values.
+    pub fn of_rows(end_ts: i64, rows: &[VisitorRow]) -> SegmentCuts {
+        SegmentCuts::from_values(
+            rows.iter().map(|r| recency_days(end_ts, r)).collect(),
+            rows.iter().map(|r| r.sessions as f64).collect(),
+            rows.iter().map(|r| from_micro(r.revenue)).collect(),
+        )
+    }
+}
+
 /// `kpi_segments`: one row per visitor with a selected event. recency_days = (end of data − last
 /// selected event) in days; frequency = selected sessions; monetary = revenue. Scores are quintiles
 /// among these visitors; lifecycle follows [`LIFECYCLE_WINDOW_DAYS`] over all of the visitor's events.
 pub fn segments_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> {
     let rows = &p.visitors;
-    let recency: Vec<f64> = rows
-        .iter()
-        .map(|r| (index.end_ts - r.last_ts) as f64 / DAY_MS as f64)
-        .collect();
-    let freq: Vec<f64> = rows.iter().map(|r| r.sessions as f64).collect();
-    let money: Vec<f64> = rows.iter().map(|r| from_micro(r.revenue)).collect();
-    let cuts = |x: &[f64]| {
-        let mut s = x.to_vec();
-        s.sort_by(f64::total_cmp);
-        quintile_cuts(&s)
-    };
-    let (rc, fc, mc) = (cuts(&recency), cuts(&freq), cuts(&money));
-    let r_score: Vec<i32> = recency.iter().map(|&x| score(x, &rc, true)).collect();
-    let f_score: Vec<i32> = freq.iter().map(|&x| score(x, &fc, false)).collect();
-    let m_score: Vec<i32> = money.iter().map(|&x| score(x, &mc, false)).collect();
-    let rfm: Vec<String> = (0..rows.len())
-        .map(|i| format!("{}{}{}", r_score[i], f_score[i], m_score[i]))
-        .collect();
+    let cuts = SegmentCuts::of_rows(index.end_ts, rows);
     let idx = IdxCa::from_vec(
         "idx".into(),
         rows.iter().map(|r| r.visitor as IdxSize).collect(),
     );
     let visitor_id = index.visitor_ids.take(&idx)?.with_name("visitor_id".into());
-    let lifecycle: Vec<&str> = rows
+    let lifecycle: Vec<u8> = rows
         .iter()
-        .map(|r| LIFECYCLE[index.lifecycle[r.visitor as usize] as usize])
+        .map(|r| index.lifecycle[r.visitor as usize])
         .collect();
+    segment_rows_frame(visitor_id, rows, &lifecycle, index.end_ts, &cuts)
+}
+
+/// Rows of `kpi_segments` for `rows` (visitor ids `visitor_id`, lifecycle codes `lifecycle`) scored
+/// against `cuts`: the whole table, or one part of it.
+pub fn segment_rows_frame(
+    visitor_id: Column,
+    rows: &[VisitorRow],
+    lifecycle: &[u8],
+    end_ts: i64,
+    cuts: &SegmentCuts,
+) -> Result<DataFrame> {
+    let recency: Vec<f64> = rows.iter().map(|r| recency_days(end_ts, r)).collect();
+    let money: Vec<f64> = rows.iter().map(|r| from_micro(r.revenue)).collect();
+    let r_score: Vec<i32> = recency
+        .iter()
+        .map(|&x| score(x, &cuts.recency, true))
+        .collect();
+    let f_score: Vec<i32> = rows
+        .iter()
+        .map(|r| score(r.sessions as f64, &cuts.frequency, false))
+        .collect();
+    let m_score: Vec<i32> = money
+        .iter()
+        .map(|&x| score(x, &cuts.monetary, false))
+        .collect();
+    let rfm: Vec<String> = (0..rows.len())
+        .map(|i| format!("{}{}{}", r_score[i], f_score[i], m_score[i]))
+        .collect();
+    let lifecycle: Vec<&str> = lifecycle.iter().map(|&l| LIFECYCLE[l as usize]).collect();
     Ok(DataFrame::new(
         rows.len(),
         vec![
@@ -692,54 +748,84 @@ pub fn segments_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> {
 /// `kpi_segment_conversion`: per lifecycle stage and per R and F score, visitors, buyers and
 /// conversion = buyers / visitors (a buyer: a visitor with a selected purchase).
 pub fn segment_conversion_frame(segments: &DataFrame) -> Result<DataFrame> {
-    let purchases = segments.column("purchases")?.i64()?;
-    let mut kind = Vec::new();
-    let mut name = Vec::new();
-    let mut visitors = Vec::new();
-    let mut buyers = Vec::new();
-    let lifecycle = segments.column("lifecycle")?.str()?;
-    for stage in LIFECYCLE {
-        let (mut n, mut b) = (0i64, 0i64);
-        for (l, p) in lifecycle.iter().zip(purchases.iter()) {
-            if l == Some(stage) {
-                n += 1;
-                b += (p.unwrap_or(0) > 0) as i64;
+    let mut counts = SegmentCounts::default();
+    counts.add(segments)?;
+    counts.frame()
+}
+
+/// Visitors and buyers per lifecycle stage and per R and F score, added up over the parts of
+/// `kpi_segments` (the whole table in one part, or a partitioned build's parts).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SegmentCounts {
+    lifecycle: [(i64, i64); LIFECYCLE.len()],
+    r_score: [(i64, i64); 5],
+    f_score: [(i64, i64); 5],
+}
+
+impl SegmentCounts {
+    /// Adds the rows of a part of `kpi_segments`.
+    pub fn add(&mut self, segments: &DataFrame) -> Result<()> {
+        let purchases = segments.column("purchases")?.i64()?;
+        let lifecycle = segments.column("lifecycle")?.str()?;
+        let r = segments.column("r_score")?.i32()?;
+        let f = segments.column("f_score")?.i32()?;
+        let count = |acc: &mut (i64, i64), p: Option<i64>| {
+            acc.0 += 1;
+            acc.1 += (p.unwrap_or(0) > 0) as i64;
+        };
+        for (((l, p), r), f) in lifecycle
+            .iter()
+            .zip(purchases.iter())
+            .zip(r.iter())
+            .zip(f.iter())
+        {
+            if let Some(k) = LIFECYCLE.iter().position(|s| Some(*s) == l) {
+                count(&mut self.lifecycle[k], p);
+            }
+            if let Some(r) = r.filter(|r| (1..=5).contains(r)) {
+                count(&mut self.r_score[r as usize - 1], p);
+            }
+            if let Some(f) = f.filter(|f| (1..=5).contains(f)) {
+                count(&mut self.f_score[f as usize - 1], p);
             }
         }
-        kind.push("lifecycle");
-        name.push(stage.to_string());
-        visitors.push(n);
-        buyers.push(b);
+        Ok(())
     }
-    for col in ["r_score", "f_score"] {
-        let scores = segments.column(col)?.i32()?;
-        for sc in 1..=5 {
-            let (mut n, mut b) = (0i64, 0i64);
-            for (x, p) in scores.iter().zip(purchases.iter()) {
-                if x == Some(sc) {
-                    n += 1;
-                    b += (p.unwrap_or(0) > 0) as i64;
-                }
-            }
-            kind.push(col);
-            name.push(sc.to_string());
+
+    /// The `kpi_segment_conversion` table.
+    pub fn frame(&self) -> Result<DataFrame> {
+        let mut kind = Vec::new();
+        let mut name = Vec::new();
+        let mut visitors = Vec::new();
+        let mut buyers = Vec::new();
+        for (stage, &(n, b)) in LIFECYCLE.iter().zip(&self.lifecycle) {
+            kind.push("lifecycle");
+            name.push(stage.to_string());
             visitors.push(n);
             buyers.push(b);
         }
+        for (col, scores) in [("r_score", &self.r_score), ("f_score", &self.f_score)] {
+            for (sc, &(n, b)) in scores.iter().enumerate() {
+                kind.push(col);
+                name.push((sc + 1).to_string());
+                visitors.push(n);
+                buyers.push(b);
+            }
+        }
+        let conversion: Vec<Option<f64>> = visitors
+            .iter()
+            .zip(&buyers)
+            .map(|(&n, &b)| ratio(b as f64, n as f64))
+            .collect();
+        Ok(DataFrame::new(
+            kind.len(),
+            vec![
+                Column::new("segment_type".into(), kind),
+                Column::new("segment".into(), name),
+                Column::new("visitors".into(), visitors),
+                Column::new("buyers".into(), buyers),
+                Column::new("conversion".into(), conversion),
+            ],
+        )?)
     }
-    let conversion: Vec<Option<f64>> = visitors
-        .iter()
-        .zip(&buyers)
-        .map(|(&n, &b)| ratio(b as f64, n as f64))
-        .collect();
-    Ok(DataFrame::new(
-        kind.len(),
-        vec![
-            Column::new("segment_type".into(), kind),
-            Column::new("segment".into(), name),
-            Column::new("visitors".into(), visitors),
-            Column::new("buyers".into(), buyers),
-            Column::new("conversion".into(), conversion),
-        ],
-    )?)
 }
