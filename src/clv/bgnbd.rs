@@ -72,12 +72,15 @@ pub fn check_rfm(frequency: &[f64], recency: &[f64], t: &[f64]) -> Result<()> {
 struct Prepared {
     xs: Vec<f64>,
     counts: Vec<f64>,
-    /// Per row: its frequency's index in `xs`, the row's values and how many customers it stands for.
+    /// Per row: its frequency's index in `xs`, its frequency and how many customers it stands for.
     group: Vec<u32>,
     x: Vec<f64>,
-    tx: Vec<f64>,
-    t: Vec<f64>,
     weight: Vec<f64>,
+    /// Distinct time values (recencies and Ts) and, per row, the positions of its T and recency among
+    /// them: log(alpha + time) and 1 / (alpha + time) are computed once per distinct time and evaluation.
+    times: Vec<f64>,
+    t_at: Vec<u32>,
+    tx_at: Vec<u32>,
     /// Customers (the sum of the weights).
     n_customers: f64,
 }
@@ -86,15 +89,23 @@ impl Prepared {
     fn new(frequency: &[f64], recency: &[f64], t: &[f64], scale: f64) -> Self {
         let mut index: HashMap<u64, u32> = HashMap::new();
         let mut rows: HashMap<[u64; 3], u32> = HashMap::new();
+        let mut times: HashMap<u64, u32> = HashMap::new();
         let mut d = Prepared {
             xs: Vec::new(),
             counts: Vec::new(),
             group: Vec::new(),
             x: Vec::new(),
-            tx: Vec::new(),
-            t: Vec::new(),
             weight: Vec::new(),
+            times: Vec::new(),
+            t_at: Vec::new(),
+            tx_at: Vec::new(),
             n_customers: frequency.len() as f64,
+        };
+        let mut at = |v: f64, pool: &mut Vec<f64>| {
+            *times.entry(v.to_bits()).or_insert_with(|| {
+                pool.push(v);
+                (pool.len() - 1) as u32
+            })
         };
         for ((&x, &tx), &tt) in frequency.iter().zip(recency).zip(t) {
             let g = *index.entry(x as u64).or_insert_with(|| {
@@ -107,8 +118,8 @@ impl Prepared {
             let row = *rows.entry(key).or_insert_with(|| {
                 d.group.push(g);
                 d.x.push(x);
-                d.tx.push(tx * scale);
-                d.t.push(tt * scale);
+                d.t_at.push(at(tt * scale, &mut d.times));
+                d.tx_at.push(at(tx * scale, &mut d.times));
                 d.weight.push(0.0);
                 (d.x.len() - 1) as u32
             });
@@ -149,16 +160,19 @@ fn log_likelihood_grad(d: &Prepared, r: f64, al: f64, a: f64, b: f64) -> (f64, [
     total[1] += n_total * ln_al;
     total[2] += n_total * r / al;
     let n = d.x.len();
+    let log_at: Vec<f64> = d.times.iter().map(|v| (al + v).ln()).collect();
+    let inv_at: Vec<f64> = d.times.iter().map(|v| 1.0 / (al + v)).collect();
     let chunk_sum = |c: usize| {
         let mut s = [0.0f64; 5];
         for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
-            let (x, tx, t, w) = (d.x[i], d.tx[i], d.t[i], d.weight[i]);
+            let (x, w) = (d.x[i], d.weight[i]);
+            let (ti, txi) = (d.t_at[i] as usize, d.tx_at[i] as usize);
             let rx = r + x;
-            let l3 = (al + t).ln();
+            let l3 = log_at[ti];
             let a3 = -rx * l3;
             if x > 0.0 {
                 let g = d.group[i] as usize;
-                let l4 = (al + tx).ln();
+                let l4 = log_at[txi];
                 let a4 = h[g] - rx * l4;
                 let m = a3.max(a4);
                 let (e3, e4) = ((a3 - m).exp(), (a4 - m).exp());
@@ -166,13 +180,13 @@ fn log_likelihood_grad(d: &Prepared, r: f64, al: f64, a: f64, b: f64) -> (f64, [
                 let (w3, w4) = (w * e3 / sum, w * e4 / sum);
                 s[0] += w * (m + sum.ln());
                 s[1] -= w3 * l3 + w4 * l4;
-                s[2] -= rx * (w3 / (al + t) + w4 / (al + tx));
+                s[2] -= rx * (w3 * inv_at[ti] + w4 * inv_at[txi]);
                 s[3] += w4 / a;
                 s[4] += w4 * hdb[g];
             } else {
                 s[0] += w * a3;
                 s[1] -= w * l3;
-                s[2] -= w * rx / (al + t);
+                s[2] -= w * rx * inv_at[ti];
             }
         }
         s
