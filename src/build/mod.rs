@@ -65,9 +65,14 @@ pub fn derived_tables(cleaned: &CleanTables<'_>) -> Result<Vec<(&'static str, Da
     let mut derived = Vec::new();
     if let Some(events) = cleaned.table("events") {
         let (categories, items) = (cleaned.table("categories"), cleaned.table("items"));
-        derived.extend(crate::kpis::tables(events, categories, items)?);
-        // Cohorts and customer lifetime value (src/cohorts, src/clv): cohort_retention, customers.
-        derived.extend(crate::clv::tables(events)?);
+        // KPI tables beside cohorts and customer lifetime value (src/cohorts, src/clv:
+        // cohort_retention, customers): independent work, run side by side.
+        let (kpis, clv) = rayon::join(
+            || crate::kpis::tables(events, categories, items),
+            || crate::clv::tables(events),
+        );
+        derived.extend(kpis?);
+        derived.extend(clv?);
     }
     Ok(derived)
 }
