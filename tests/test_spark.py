@@ -208,7 +208,8 @@ def test_spark_build_of_an_event_file_rejects_text_ids_and_bad_schemas(
     text_ids.write_text(
         "order_no,when,sku,customer,action,amount\n,2015-06-01T00:00:00Z,5,C-7,view,\n,2015-06-01T00:01:00Z,5,C-8,view,\n"
     )
-    with pytest.raises(Exception, match="integer visitor, item and order ids"):
+    text_ids_error = r"visitor column 'customer' has text ids .* integer visitor, item and order ids"
+    with pytest.raises(SchemaError, match=text_ids_error):
         sls.build(text_ids, out=tmp_path / "x", spark=spark, partitions=2, schema=OTHER_LAYOUT)
     with pytest.raises(SchemaError, match="is not in the table"):
         sls.build(path, out=tmp_path / "x", spark=spark, schema=shoplens.EventSchema(user="nope"))

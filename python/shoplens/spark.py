@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 __all__ = ["EVENT_COLUMNS", "analyze", "build"]
 
+#: What the engine's error on text ids of an event file says (a task's error, re-raised on the driver).
+_TEXT_IDS = "integer visitor, item and order ids"
+
 #: Columns of ``events.csv`` (and of an events DataFrame given to :func:`build`), in file order.
 EVENT_COLUMNS = ("timestamp", "visitorid", "event", "itemid", "transactionid")
 
@@ -327,7 +330,16 @@ def build(
             _partition_builder(str(raw_dir), str(part_dir), config_json, mapping_json),
             "partition long, partial binary, rows long, engine_seconds double",
         )
-        rows = sorted(built.collect(), key=lambda r: r["partition"])
+        try:
+            collected = built.collect()
+        except Exception as exc:
+            # A task's SchemaError (text ids of an event file) arrives wrapped by Spark: raise it as
+            # the engine's error, with the engine's message.
+            detail = next((ln for ln in str(exc).splitlines() if _TEXT_IDS in ln), None)
+            if detail is None:
+                raise
+            raise SchemaError(detail.split("SchemaError: ", 1)[-1].strip()) from exc
+        rows = sorted(collected, key=lambda r: r["partition"])
         tasks_done = time.perf_counter()
         partials = [bytes(r["partial"]) for r in rows]
         if mapping_json is None:

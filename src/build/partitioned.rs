@@ -623,7 +623,7 @@ fn clean_generic_lines<'a>(
         .collect();
     let table = GenericTable::csv_lines(&shared.folder.events, mapping.clone(), lines, numbers)?;
     let (source, ids) = table.source(&shared.cfg)?;
-    ids.require_integers(&table.name)?;
+    ids.require_integers(&table.name, mapping)?;
     let mut cleaned = clean_events(&source, &shared.reference.reference, &shared.cfg)?;
     drop(source);
     let counts = std::mem::take(&mut cleaned.item_counts);

@@ -611,19 +611,24 @@ impl IdValues {
 impl IdTables {
     /// A partitioned build numbers ids per partition and merges by id: every id must be an integer
     /// (text ids would need one order of the original strings across the partitions' visitor files).
-    pub fn require_integers(&self, source: &str) -> Result<()> {
+    pub fn require_integers(&self, source: &str, mapping: &EventMapping) -> Result<()> {
         let fields = [
-            ("visitor", Some(&self.visitor)),
-            ("item", self.item.as_ref()),
-            ("order", self.order.as_ref()),
+            (
+                "visitor",
+                Some(mapping.visitor.as_str()),
+                Some(&self.visitor),
+            ),
+            ("item", mapping.item.as_deref(), self.item.as_ref()),
+            ("order", mapping.order.as_deref(), self.order.as_ref()),
         ];
-        for (field, values) in fields {
+        for (field, column, values) in fields {
             if let Some(IdValues::Text(v)) = values {
                 let example = v.first().map(String::as_str).unwrap_or("");
                 return Err(Error::Schema(format!(
-                    "{source}: the {field} column has text ids (such as '{example}'); a partitioned or Spark \
-                     build takes integer visitor, item and order ids only (written as plain integers): build \
-                     this table on one machine (shoplens.build_warehouse, shoplens build --events)"
+                    "{source}: the {field} column '{}' has text ids (such as '{example}'); a partitioned or \
+                     Spark build takes integer visitor, item and order ids only (written as plain integers): \
+                     build this table on one machine (shoplens.build_warehouse, shoplens build --events)",
+                    column.unwrap_or(field)
                 )));
             }
         }
