@@ -133,6 +133,91 @@ def test_spark_dataframe_source_and_bad_arguments(spark: SparkSession, data: tup
     assert not (tmp_path / "x").exists()
 
 
+#: A generic event file's layout: other column names and order, ISO times, a price column.
+OTHER_LAYOUT = shoplens.EventSchema(
+    user="customer", timestamp="when", event="action", item="sku", order="order_no", price="amount"
+)
+
+
+def _other_layout(raw: Path, path: Path) -> list[str]:
+    """The generated events rewritten in :data:`OTHER_LAYOUT` (purchases priced by item), with bad rows
+    near the start and at the end; returns the bad rows' text."""
+    ev = pl.read_csv(raw / "events.csv", infer_schema=False)
+    ts = pl.from_epoch(pl.col("timestamp").cast(pl.Int64), time_unit="ms")
+    out = ev.select(
+        pl.col("transactionid").alias("order_no"),
+        ts.dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").alias("when"),
+        pl.col("itemid").alias("sku"),
+        pl.col("visitorid").alias("customer"),
+        pl.col("event").alias("action"),
+        pl.when(pl.col("event") == "transaction")
+        .then((pl.col("itemid").cast(pl.Int64) % 97 + 0.25).cast(pl.String))
+        .alias("amount"),
+    )
+    lines = out.write_csv(null_value="").splitlines()
+    # A bad time, an empty customer, a wrong field count, a text customer on a bad row (quarantined
+    # before ids are numbered), and an exact duplicate of a bad row.
+    bad_early = [",not-a-time,5,7,view,", ",2015-06-01T00:00:00Z,5,,view,", ",2015-06-01T00:00:00Z,5,7"]
+    bad_late = [",yesterday,5,abc,view,", ",yesterday,5,abc,view,"]
+    path.write_text("\n".join([lines[0], *lines[1:30], *bad_early, *lines[30:], *bad_late]) + "\n")
+    return bad_early + bad_late
+
+
+@pytest.fixture(scope="module")
+def other_layout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("spark_generic")
+    raw = shoplens.generate(root / "raw", scale=0.005, seed=8, inject_anomalies=False).out_dir
+    path = root / "shop_events.csv"
+    _other_layout(raw, path)
+    memory = root / "memory"
+    shoplens.build_warehouse(shoplens.read_events(path, schema=OTHER_LAYOUT), memory)
+    return path, memory
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_spark_build_of_an_event_file_equals_build_warehouse(
+    spark: SparkSession, other_layout: tuple[Path, Path], tmp_path: Path, partitions: int
+) -> None:
+    path, memory = other_layout
+    out = tmp_path / "wh"
+    report = sls.build(path, out=out, spark=spark, partitions=partitions, schema=OTHER_LAYOUT)
+    assert_same_warehouse(memory, out)
+    n_lines = path.read_bytes().count(b"\n") - 1
+    ev = report["events"]
+    assert ev["rows_read"] == n_lines == sum(report["spark"]["rows_per_task"])
+    assert ev["rows_read"] == ev["kept"] + ev["quarantined"] + ev["duplicates_removed"]
+    assert report["source"] == str(path)
+    assert report["price_source"].startswith("column 'amount' of shop_events.csv")
+    q = pl.read_parquet(out / "quarantine.parquet")
+    assert set(q["source"].to_list()) == {"shop_events.csv"}
+    rows = {line: (rule, raw) for line, rule, raw in q.select("line", "rule", "raw").iter_rows()}
+    assert rows[31] == ("bad_timestamp", ",not-a-time,5,7,view,")
+    assert rows[32][0] == "missing_field"
+    assert rows[33] == ("wrong_column_count", ",2015-06-01T00:00:00Z,5,7")
+    assert rows[n_lines][1] == ",yesterday,5,abc,view,"
+    dups = pl.read_parquet(out / "duplicates.parquet")
+    assert dups.filter(pl.col("line") == n_lines + 1)["duplicate_of_line"].to_list() == [n_lines]
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # scratch removed
+
+
+def test_spark_build_of_an_event_file_rejects_text_ids_and_bad_schemas(
+    spark: SparkSession, other_layout: tuple[Path, Path], tmp_path: Path
+) -> None:
+    path, _ = other_layout
+    text_ids = tmp_path / "text_ids.csv"
+    text_ids.write_text(
+        "order_no,when,sku,customer,action,amount\n,2015-06-01T00:00:00Z,5,C-7,view,\n,2015-06-01T00:01:00Z,5,C-8,view,\n"
+    )
+    text_ids_error = r"visitor column 'customer' has text ids .* integer visitor, item and order ids"
+    with pytest.raises(SchemaError, match=text_ids_error):
+        sls.build(text_ids, out=tmp_path / "x", spark=spark, partitions=2, schema=OTHER_LAYOUT)
+    with pytest.raises(SchemaError, match="is not in the table"):
+        sls.build(path, out=tmp_path / "x", spark=spark, schema=shoplens.EventSchema(user="nope"))
+    with pytest.raises(InvalidArgumentError, match="schema"):
+        sls.build(path, out=tmp_path / "x", spark=spark)
+    assert not (tmp_path / "x").exists()
+
+
 def test_spark_analyze_equals_single_machine(spark: SparkSession, tmp_path: Path) -> None:
     raw = shoplens.generate(tmp_path / "raw", scale=0.02, seed=42).out_dir
     wh = tmp_path / "wh"

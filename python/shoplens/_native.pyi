@@ -21,9 +21,11 @@ __all__ = [
     "bgnbd_expected_purchases_new",
     "bgnbd_log_likelihood",
     "bgnbd_predict",
+    "build_event_partition",
     "build_events",
     "build_partition",
     "build_warehouse",
+    "check_event_file",
     "clean_events",
     "clean_retailrocket",
     "clv_customers",
@@ -70,7 +72,9 @@ __all__ = [
     "generate",
     "kpi_anomalies",
     "kpi_index_from_frames",
+    "merge_event_partitions",
     "merge_partitions",
+    "partition_event_keys",
     "partition_line_keys",
     "simulate_bgnbd",
     "stats_adjust_pvalues",
@@ -142,6 +146,19 @@ def build_partition(
     config_json: str | None = None,
 ) -> bytes: ...
 def merge_partitions(partials: list[bytes], raw_dir: str, out_dir: str, config_json: str | None = None) -> str: ...
+def check_event_file(events_path: str, mapping_json: str, config_json: str | None = None) -> None: ...
+def partition_event_keys(frame: pl.DataFrame, events_path: str, mapping_json: str) -> pl.DataFrame: ...
+def build_event_partition(
+    partition: int,
+    frame: pl.DataFrame,
+    events_path: str,
+    mapping_json: str,
+    part_dir: str,
+    config_json: str | None = None,
+) -> bytes: ...
+def merge_event_partitions(
+    partials: list[bytes], events_path: str, mapping_json: str, out_dir: str, config_json: str | None = None
+) -> str: ...
 
 # --- generate ---
 

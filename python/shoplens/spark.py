@@ -5,8 +5,9 @@ or a statistic: Spark moves rows, the engine (``shoplens._native``) cleans and d
 merges the partials, exactly as ``shoplens build --memory-limit`` does on one machine.
 
 :func:`build`
-    A RetailRocket folder (or a Spark DataFrame of its ``events.csv`` columns) to the warehouse
-    ``shoplens build`` writes. Lines are numbered as in the file (pass 1, counts per input split),
+    A RetailRocket folder (or a Spark DataFrame of its ``events.csv`` columns), or a CSV event file of
+    another layout read through an :class:`shoplens.EventSchema`, to the warehouse ``shoplens build``
+    writes. Lines are numbered as in the file (pass 1, counts per input split),
     keyed by visitor by the engine and repartitioned by that key (the shuffle); each task cleans and
     derives its partition with ``mapInArrow`` (Arrow batches in and out, the partition handed to the
     engine as one polars frame) and writes its clean rows as Parquet part files; only the partials
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
     from shoplens._analyze import ExperimentAnalysis
 
 __all__ = ["EVENT_COLUMNS", "analyze", "build"]
+
+#: What the engine's error on text ids of an event file says (a task's error, re-raised on the driver).
+_TEXT_IDS = "integer visitor, item and order ids"
 
 #: Columns of ``events.csv`` (and of an events DataFrame given to :func:`build`), in file order.
 EVENT_COLUMNS = ("timestamp", "visitorid", "event", "itemid", "transactionid")
@@ -96,9 +100,12 @@ def _segment_counts(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatc
     )
 
 
-def _numbered_and_keyed(offsets: dict[int, int], first_line: int, config_json: str) -> Any:
+def _numbered_and_keyed(
+    offsets: dict[int, int], first_line: int, config_json: str, generic: tuple[str, str] | None = None
+) -> Any:
     """Per task: each row's source line number (the segment's offset + its position in the segment) and
-    the engine's partition key; the header row of a file (line 1) is dropped."""
+    the engine's partition key; the header row of a file (line 1) is dropped. ``generic``: (event file,
+    mapping JSON) of a generic CSV event file, keyed by its mapped visitor column."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import numpy as np
@@ -121,7 +128,10 @@ def _numbered_and_keyed(offsets: dict[int, int], first_line: int, config_json: s
                 line[s:e] = offsets[seg] + done + np.arange(e - s, dtype=np.int64) + first_line
                 seen[seg] = done + (e - s)
             text = pl.Series("text", batch.column("text")).cast(pl.String)
-            keys = _native.partition_line_keys(pl.DataFrame({"text": text}), config_json)["key"]
+            if generic is None:
+                keys = _native.partition_line_keys(pl.DataFrame({"text": text}), config_json)["key"]
+            else:
+                keys = _native.partition_event_keys(pl.DataFrame({"text": text}), *generic)["key"]
             out = pl.DataFrame({"line": line, "text": text, "key": keys}).filter(pl.col("line") >= 2)
             yield pa.RecordBatch.from_arrays(
                 [
@@ -135,8 +145,9 @@ def _numbered_and_keyed(offsets: dict[int, int], first_line: int, config_json: s
     return run
 
 
-def _partition_builder(raw_dir: str, part_dir: str, config_json: str) -> Any:
-    """Per task: the engine on the task's whole partition; yields its partial and the engine's time."""
+def _partition_builder(raw_dir: str, part_dir: str, config_json: str, mapping_json: str | None = None) -> Any:
+    """Per task: the engine on the task's whole partition; yields its partial and the engine's time.
+    With ``mapping_json``, ``raw_dir`` is a generic CSV event file read through that mapping."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import polars as pl
@@ -151,7 +162,11 @@ def _partition_builder(raw_dir: str, part_dir: str, config_json: str) -> Any:
         ctx = TaskContext.get()
         partition = ctx.partitionId() if ctx is not None else 0
         started = time.perf_counter()
-        partial = _native.build_partition(partition, frame.select("line", "text"), raw_dir, part_dir, config_json)
+        lines = frame.select("line", "text")
+        if mapping_json is None:
+            partial = _native.build_partition(partition, lines, raw_dir, part_dir, config_json)
+        else:
+            partial = _native.build_event_partition(partition, lines, raw_dir, mapping_json, part_dir, config_json)
         seconds = time.perf_counter() - started
         yield pa.RecordBatch.from_arrays(
             [
@@ -181,10 +196,13 @@ def build(
     Parameters
     ----------
     source : path or pyspark.sql.DataFrame
-        A RetailRocket folder (as ``shoplens build --raw``), or a Spark DataFrame with the columns of its
-        ``events.csv`` (:data:`EVENT_COLUMNS`; rows are numbered in the DataFrame's order as the lines
-        of an ``events.csv`` written from it, header = line 1). The DataFrame must be deterministic
-        (read from files, or cached): it is read twice.
+        A RetailRocket folder (as ``shoplens build --raw``); an event file of another layout read
+        through ``schema`` (a CSV file with a header, as ``shoplens build --events FILE --schema``:
+        the warehouse of :func:`shoplens.build_warehouse` of that file, quarantined rows with their
+        lines in the file); or a Spark DataFrame with the columns of a RetailRocket ``events.csv``
+        (:data:`EVENT_COLUMNS`; rows are numbered in the DataFrame's order as the lines of an
+        ``events.csv`` written from it, header = line 1). The DataFrame must be deterministic (read
+        from files, or cached): it is read twice.
     out : path
         The warehouse folder (Parquet tables and ``report.json``), replaced when complete.
     spark : SparkSession, optional
@@ -192,8 +210,12 @@ def build(
     partitions : int, optional
         Visitor partitions (Spark tasks of the build); default: the session's default parallelism.
     schema : EventSchema, optional
-        Only the RetailRocket layout (``shoplens.EventSchema`` of ``events.csv``) is supported; an event
-        file with another mapping is built with :func:`shoplens.build_warehouse`.
+        The column mapping of an event file ``source`` (required for one). The visitor, item and order
+        ids of such a file must be integers: the partitions number ids apart and are merged by id, so
+        text ids raise :class:`shoplens.SchemaError` (build such a file with
+        :func:`shoplens.build_warehouse`). As for :func:`shoplens.build_warehouse`, there is no item
+        reference data: categories stay null, revenue comes from the mapped price column. With a
+        RetailRocket folder or a DataFrame only the RetailRocket layout is allowed.
     config : CleanConfig, optional
         Cleaning settings, as for :func:`shoplens.build_warehouse`.
     reference : path, optional
@@ -212,18 +234,27 @@ def build(
     config = config or CleanConfig()
     if not isinstance(config, CleanConfig):
         raise InvalidArgumentError(f"config must be a shoplens.CleanConfig, got {type(config).__name__}")
+    generic: EventSchema | None = None
+    is_file = not _is_spark_frame(source) and isinstance(source, str | os.PathLike) and Path(source).is_file()
     if schema is not None:
         given = schema if isinstance(schema, EventSchema) else EventSchema.from_mapping(dict(schema))
-        if given != RETAILROCKET_SCHEMA:
+        if is_file:
+            generic = given
+        elif given != RETAILROCKET_SCHEMA:
             raise InvalidArgumentError(
-                "shoplens.spark.build reads the RetailRocket layout only; build an event file with another "
-                "schema with shoplens.build_warehouse (or shoplens build --events)"
+                "schema= with a RetailRocket folder or a DataFrame must be the RetailRocket layout; another "
+                "schema reads an event file (source = the path of a CSV file with a header)"
             )
+    elif is_file:
+        raise InvalidArgumentError(
+            f"{source}: an event file is read through a schema: pass schema=shoplens.EventSchema(...)"
+        )
     if partitions is None:
         partitions = int(session.sparkContext.defaultParallelism)
     if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
         raise InvalidArgumentError(f"partitions={partitions!r}: expected a positive integer")
-    config_json = config.to_json(RETAILROCKET_SCHEMA)
+    config_json = config.to_json(generic or RETAILROCKET_SCHEMA)
+    mapping_json = generic.to_json() if generic is not None else None
     out_path = Path(os.fspath(out)).absolute()
     scratch = out_path.parent / f".{out_path.name}.spark-{uuid.uuid4().hex[:12]}"
     made_reference = False
@@ -255,6 +286,15 @@ def build(
             sf.concat_ws(",", *fields).alias("text"), sf.spark_partition_id().cast("long").alias("segment")
         )
         first_line = 2
+    elif generic is not None:
+        assert mapping_json is not None
+        raw_dir = Path(os.fspath(source)).absolute()  # type: ignore[arg-type]
+        # The header and the mapping are checked before any task runs (a SchemaError names the columns).
+        _native.check_event_file(str(raw_dir), mapping_json, config_json)
+        text = session.read.text(str(raw_dir)).select(
+            sf.col("value").alias("text"), sf.input_file_block_start().alias("segment")
+        )
+        first_line = 1
     else:
         if not isinstance(source, str | os.PathLike):
             raise InvalidArgumentError(
@@ -281,19 +321,34 @@ def build(
         for row in sorted(counted, key=lambda r: r["segment"]):
             offsets[int(row["segment"])] = total
             total += int(row["n"])
+        keyed_by = None if mapping_json is None else (str(raw_dir), mapping_json)
         numbered = text.mapInArrow(
-            _numbered_and_keyed(offsets, first_line, config_json), "line long, text string, key long"
+            _numbered_and_keyed(offsets, first_line, config_json, keyed_by), "line long, text string, key long"
         )
         # Pass 2: the shuffle by visitor key, then the engine per partition.
         built = numbered.repartition(partitions, "key").mapInArrow(
-            _partition_builder(str(raw_dir), str(part_dir), config_json),
+            _partition_builder(str(raw_dir), str(part_dir), config_json, mapping_json),
             "partition long, partial binary, rows long, engine_seconds double",
         )
-        rows = sorted(built.collect(), key=lambda r: r["partition"])
+        try:
+            collected = built.collect()
+        except Exception as exc:
+            # A task's SchemaError (text ids of an event file) arrives wrapped by Spark: raise it as
+            # the engine's error, with the engine's message.
+            detail = next((ln for ln in str(exc).splitlines() if _TEXT_IDS in ln), None)
+            if detail is None:
+                raise
+            raise SchemaError(detail.split("SchemaError: ", 1)[-1].strip()) from exc
+        rows = sorted(collected, key=lambda r: r["partition"])
         tasks_done = time.perf_counter()
-        report = json.loads(
-            _native.merge_partitions([bytes(r["partial"]) for r in rows], str(raw_dir), str(out_path), config_json)
-        )
+        partials = [bytes(r["partial"]) for r in rows]
+        if mapping_json is None:
+            merged_json = _native.merge_partitions(partials, str(raw_dir), str(out_path), config_json)
+        else:
+            merged_json = _native.merge_event_partitions(
+                partials, str(raw_dir), mapping_json, str(out_path), config_json
+            )
+        report = json.loads(merged_json)
         merged = time.perf_counter()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

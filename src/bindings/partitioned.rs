@@ -11,6 +11,7 @@ use super::errors::run_detached;
 use crate::build::partial_codec;
 use crate::build::partitioned::{self, Shared};
 use crate::clean::CleanConfig;
+use crate::ingest::generic::{EventMapping, GenericTable};
 use crate::Error;
 
 fn config(config_json: Option<&str>) -> crate::Result<CleanConfig> {
@@ -120,7 +121,134 @@ fn merge_partitions(
     serde_json::to_string(&report).map_err(|e| super::errors::to_pyerr(Error::from(e)))
 }
 
+fn mapping(mapping_json: &str) -> crate::Result<EventMapping> {
+    EventMapping::from_json(mapping_json)
+}
+
+/// Checks a generic event file (CSV with a header) and its mapping as the driver of a build does
+/// before any task runs: the mapped columns are in the header.
+#[pyfunction]
+#[pyo3(signature = (events_path, mapping_json, config_json=None))]
+fn check_event_file(
+    py: Python<'_>,
+    events_path: PathBuf,
+    mapping_json: &str,
+    config_json: Option<&str>,
+) -> PyResult<()> {
+    let mapping_json = mapping_json.to_string();
+    let config_json = config_json.map(str::to_string);
+    run_detached(py, move || -> crate::Result<()> {
+        Shared::generic(
+            &events_path,
+            mapping(&mapping_json)?,
+            &config(config_json.as_deref())?,
+        )?;
+        Ok(())
+    })
+}
+
+/// Partition keys (signed 64-bit) of data lines (column `text`) of the generic CSV event file
+/// `events_path` read through the mapping: rows with one key belong to one visitor (or are identical
+/// lines).
+#[pyfunction]
+#[pyo3(signature = (frame, events_path, mapping_json))]
+fn partition_event_keys(
+    py: Python<'_>,
+    frame: PyDataFrame,
+    events_path: PathBuf,
+    mapping_json: &str,
+) -> PyResult<PyDataFrame> {
+    let mapping = mapping(mapping_json).map_err(super::errors::to_pyerr)?;
+    run_detached(py, move || -> crate::Result<PyDataFrame> {
+        use polars::prelude::*;
+        use rayon::prelude::*;
+        let table = GenericTable::csv_lines(&events_path, mapping, Vec::new(), Vec::new())?;
+        let df = frame.0;
+        let text = df
+            .column("text")
+            .map_err(|_| Error::Schema("no column 'text'".into()))?;
+        let text = text
+            .str()
+            .map_err(|_| Error::Schema("'text' must be a string column".into()))?;
+        let values: Vec<Option<&str>> = text.iter().collect();
+        let keys: Vec<i64> = values
+            .par_iter()
+            .map(|t| {
+                let b = t.unwrap_or("").as_bytes();
+                let b = b.strip_suffix(b"\r").unwrap_or(b);
+                table.line_key(b) as i64
+            })
+            .collect();
+        Ok(PyDataFrame(DataFrame::new(
+            keys.len(),
+            vec![Column::new("key".into(), keys)],
+        )?))
+    })
+}
+
+/// Cleans and derives one partition (a frame of `line`, `text`) of the generic CSV event file
+/// `events_path` read through the mapping, writes its clean tables to `part_dir`; returns its partial
+/// as bytes.
+#[pyfunction]
+#[pyo3(signature = (partition, frame, events_path, mapping_json, part_dir, config_json=None))]
+fn build_event_partition<'py>(
+    py: Python<'py>,
+    partition: usize,
+    frame: PyDataFrame,
+    events_path: PathBuf,
+    mapping_json: &str,
+    part_dir: PathBuf,
+    config_json: Option<&str>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let mapping_json = mapping_json.to_string();
+    let config_json = config_json.map(str::to_string);
+    let bytes = run_detached(py, move || -> crate::Result<Vec<u8>> {
+        let shared = Shared::generic(
+            &events_path,
+            mapping(&mapping_json)?,
+            &config(config_json.as_deref())?,
+        )?;
+        let part = partitioned::build_frame_partition(partition, &frame.0, &shared, &part_dir)?;
+        partial_codec::encode(&part)
+    })?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+/// Merges partition partials (bytes) of the generic CSV event file `events_path` into the warehouse at
+/// `out_dir`; returns the report JSON.
+#[pyfunction]
+#[pyo3(signature = (partials, events_path, mapping_json, out_dir, config_json=None))]
+fn merge_event_partitions(
+    py: Python<'_>,
+    partials: Vec<Vec<u8>>,
+    events_path: PathBuf,
+    mapping_json: &str,
+    out_dir: PathBuf,
+    config_json: Option<&str>,
+) -> PyResult<String> {
+    let mapping_json = mapping_json.to_string();
+    let config_json = config_json.map(str::to_string);
+    let report = run_detached(py, move || -> crate::Result<_> {
+        let shared = Shared::generic(
+            &events_path,
+            mapping(&mapping_json)?,
+            &config(config_json.as_deref())?,
+        )?;
+        let parts = partials
+            .iter()
+            .map(|b| partial_codec::decode(b))
+            .collect::<crate::Result<Vec<_>>>()?;
+        drop(partials);
+        partitioned::merge_into(parts, &shared, &out_dir, &crate::build::no_progress)
+    })?;
+    serde_json::to_string(&report).map_err(|e| super::errors::to_pyerr(Error::from(e)))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(check_event_file, m)?)?;
+    m.add_function(wrap_pyfunction!(partition_event_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(build_event_partition, m)?)?;
+    m.add_function(wrap_pyfunction!(merge_event_partitions, m)?)?;
     m.add_function(wrap_pyfunction!(partition_line_keys, m)?)?;
     m.add_function(wrap_pyfunction!(build_partition, m)?)?;
     m.add_function(wrap_pyfunction!(merge_partitions, m)?)?;

@@ -37,6 +37,7 @@ use crate::clean::validate::{Outcome, ValidateConfig};
 use crate::clean::{clean_events, tables, CleanConfig, CleanEvents, Prices};
 use crate::cohorts::{CohortBy, CohortPartial, Period};
 use crate::ingest::assignments::read_assignments;
+use crate::ingest::generic::{EventMapping, GenericTable, Position};
 use crate::ingest::retailrocket::{
     events_validate_config, line_outcomes, parse_event, read_reference, RawFolder, ReferenceRead,
     EVENTS_HEADER,
@@ -98,7 +99,10 @@ pub fn line_key(line: &[u8], vcfg: &ValidateConfig) -> u64 {
 
 /// Reference data shared by every partition, read once.
 pub struct Shared {
+    /// The RetailRocket folder; for a generic event file, the file as `events` and no reference files.
     pub folder: RawFolder,
+    /// The column mapping of a generic event file (CSV with a header); `None` for a RetailRocket folder.
+    pub generic: Option<EventMapping>,
     pub reference: ReferenceRead,
     pub categories: DataFrame,
     pub cfg: CleanConfig,
@@ -126,6 +130,7 @@ impl Shared {
         let categories = tables::categories_frame(&reference.reference)?;
         Ok(Shared {
             folder,
+            generic: None,
             reference,
             categories,
             cfg: cfg.clone(),
@@ -133,7 +138,105 @@ impl Shared {
         })
     }
 
+    /// The shared data of a generic event file (a CSV file with a header, read through `mapping`): no
+    /// reference files (categories stay null, revenue comes from the mapped price column), as
+    /// [`super::clean_generic`]. Reads only the header, to check the mapping.
+    pub fn generic(events: &Path, mapping: EventMapping, cfg: &CleanConfig) -> Result<Shared> {
+        cfg.check()?;
+        if events.is_dir() {
+            return Err(Error::io(
+                events,
+                std::io::Error::other(
+                    "is a folder, expected a CSV event file with a header (a RetailRocket folder is built without a schema)",
+                ),
+            ));
+        }
+        let ext = events
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if matches!(ext.as_deref(), Some("parquet" | "pq")) {
+            return Err(Error::InvalidArgument(format!(
+                "{}: a partitioned build reads CSV event files; read a Parquet file as a DataFrame instead",
+                events.display()
+            )));
+        }
+        // Checks that the mapped columns are in the header.
+        GenericTable::csv_lines(events, mapping.clone(), Vec::new(), Vec::new())?;
+        let reference = ReferenceRead::empty();
+        let categories = tables::categories_frame(&reference.reference)?;
+        let dir = events
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Ok(Shared {
+            folder: RawFolder {
+                dir,
+                events: events.to_path_buf(),
+                properties: Vec::new(),
+                tree: None,
+                prices: None,
+                assignments: None,
+                weights: None,
+            },
+            generic: Some(mapping),
+            reference,
+            categories,
+            cfg: cfg.clone(),
+            read_ms: 0,
+        })
+    }
+
+    /// The events file's name (the quarantine's `source`).
+    fn events_name(&self) -> String {
+        self.folder
+            .events
+            .file_name()
+            .map_or_else(|| "events.csv".into(), |n| n.to_string_lossy().into_owned())
+    }
+
+    /// The report's `source`: the folder, or the generic event file.
+    fn location(&self) -> String {
+        match self.generic {
+            Some(_) => self.folder.events.display().to_string(),
+            None => self.folder.dir.display().to_string(),
+        }
+    }
+
+    /// The report's notes on a generic mapping, as [`super::clean_generic`] writes them.
+    fn notes(&self) -> Vec<String> {
+        let Some(m) = &self.generic else {
+            return Vec::new();
+        };
+        let mut notes = Vec::new();
+        if m.item.is_none() {
+            notes.push(
+                "no item column: events have no item_id and the items table is empty".to_string(),
+            );
+        }
+        if m.order.is_none() {
+            notes.push(
+                "no order column: each purchase row is its own order (its transaction_id is its line)"
+                    .to_string(),
+            );
+        }
+        if let Some(col) = &m.session {
+            notes.push(format!(
+                "sessions from the column '{col}' (a new session where it changes), not from inactivity"
+            ));
+        }
+        notes
+    }
+
     fn price_source(&self) -> String {
+        if let Some(m) = &self.generic {
+            return match &m.price {
+                Some(p) => format!(
+                    "column '{p}' of {} (the price on each purchase row)",
+                    self.events_name()
+                ),
+                None => "none: revenue is null".to_string(),
+            };
+        }
         match (&self.reference.reference.prices, &self.cfg.price_property) {
             (Prices::None, _) => "none: revenue is null".into(),
             (Prices::PerItem(_), _) => "price file prices.csv".into(),
@@ -375,21 +478,33 @@ pub fn build_partition<'a>(
     part_dir: &Path,
 ) -> Result<PartitionPartial> {
     let n = line_numbers.len();
-    let parsed = line_outcomes(n, line, &shared.cfg);
-    let source = EventSource::new(
-        Arc::from(source_name),
-        line_numbers,
-        parsed.outcomes,
-        parsed.duplicate_of,
-        Box::new(move |row| lossy(line(row))),
-    );
-    let cleaned = clean_events(&source, &shared.reference.reference, &shared.cfg)?;
-    drop(source);
+    let (cleaned, item_counts) = match &shared.generic {
+        Some(mapping) => clean_generic_lines(line_numbers, line, mapping, shared)?,
+        None => {
+            let parsed = line_outcomes(n, line, &shared.cfg);
+            let source = EventSource::new(
+                Arc::from(source_name),
+                line_numbers,
+                parsed.outcomes,
+                parsed.duplicate_of,
+                Box::new(move |row| lossy(line(row))),
+            );
+            let mut cleaned = clean_events(&source, &shared.reference.reference, &shared.cfg)?;
+            drop(source);
+            let counts = std::mem::take(&mut cleaned.item_counts);
+            let counts = counts
+                .ids()
+                .into_iter()
+                .map(|id| (id, counts.get(id).unwrap_or_default()))
+                .collect();
+            (cleaned, counts)
+        }
+    };
     let CleanEvents {
         mut events,
         mut sessions,
         mut visitors,
-        item_counts,
+        item_counts: _,
         quarantine,
         duplicates,
         stats,
@@ -475,11 +590,6 @@ pub fn build_partition<'a>(
     ] {
         write_table(&part_file(part_dir, name, partition), df)?;
     }
-    let item_counts = item_counts
-        .ids()
-        .into_iter()
-        .map(|id| (id, item_counts.get(id).unwrap_or_default()))
-        .collect();
     Ok(PartitionPartial {
         partition,
         item_counts,
@@ -492,6 +602,56 @@ pub fn build_partition<'a>(
         rfm_end,
         part_dir: part_dir.to_path_buf(),
     })
+}
+
+/// Cleans one partition's lines of a generic CSV event file (`shared.generic`) as
+/// [`super::clean_generic`] does the whole file, then puts the original ids back into the clean tables
+/// (ids are numbered per partition): the derived tables and the merge see the ids of the file. Returns
+/// the cleaned tables and the item counts by item id.
+#[allow(clippy::type_complexity)]
+fn clean_generic_lines<'a>(
+    numbers: Vec<u64>,
+    line: &'a (dyn Fn(usize) -> &'a [u8] + Sync),
+    mapping: &EventMapping,
+    shared: &Shared,
+) -> Result<(CleanEvents, Vec<(i64, ItemCounts)>)> {
+    let lines: Vec<String> = (0..numbers.len())
+        .map(|row| {
+            let l = line(row);
+            lossy(l.strip_suffix(b"\r").unwrap_or(l))
+        })
+        .collect();
+    let table = GenericTable::csv_lines(&shared.folder.events, mapping.clone(), lines, numbers)?;
+    let (source, ids) = table.source(&shared.cfg)?;
+    ids.require_integers(&table.name, mapping)?;
+    let mut cleaned = clean_events(&source, &shared.reference.reference, &shared.cfg)?;
+    drop(source);
+    let counts = std::mem::take(&mut cleaned.item_counts);
+    let item_counts = match ids.item {
+        Some(_) => counts
+            .ids()
+            .into_iter()
+            .map(|code| {
+                let id = ids.item_id(code).ok_or_else(|| {
+                    Error::Internal(format!("item code {code} has no original id"))
+                })?;
+                Ok((id, counts.get(code).unwrap_or_default()))
+            })
+            .collect::<Result<Vec<_>>>()?,
+        // No item column: the items table is empty.
+        None => Vec::new(),
+    };
+    let mut frames = vec![
+        ("events", std::mem::take(&mut cleaned.events)),
+        ("sessions", std::mem::take(&mut cleaned.sessions)),
+        ("visitors", std::mem::take(&mut cleaned.visitors)),
+    ];
+    ids.decode(&mut frames, Position::Line)?;
+    let mut frames = frames.into_iter().map(|(_, df)| df);
+    cleaned.events = frames.next().unwrap_or_default();
+    cleaned.sessions = frames.next().unwrap_or_default();
+    cleaned.visitors = frames.next().unwrap_or_default();
+    Ok((cleaned, item_counts))
 }
 
 /// Pass 2 on one spill file.
@@ -518,11 +678,7 @@ pub fn build_spilled(
             numbers.len()
         )));
     }
-    let name = shared
-        .folder
-        .events
-        .file_name()
-        .map_or_else(|| "events.csv".into(), |n| n.to_string_lossy().into_owned());
+    let name = shared.events_name();
     let line = |row: usize| file.line(row);
     build_partition(partition, &name, numbers, &line, shared, part_dir)
 }
@@ -867,7 +1023,7 @@ pub fn merge_partitions(
         duplicates,
         stats,
     };
-    let source = shared.folder.dir.display().to_string();
+    let source = shared.location();
     let mut built = assemble(
         &source,
         cleaned,
@@ -926,6 +1082,7 @@ pub fn merge_partitions(
         .collect();
     tables.extend(derived.into_iter().map(|(n, df)| (n.to_string(), df)));
     let mut report = built.report;
+    report.notes.extend(shared.notes());
     report.notes.push(format!(
         "built in {} visitor partitions (rows of events, sessions and visitors grouped by partition)",
         parts.len()
@@ -1173,11 +1330,7 @@ pub fn build_frame_partition(
         .collect();
     let sorted: Vec<u64> = order.iter().map(|&i| numbers[i]).collect();
     drop(order);
-    let name = shared
-        .folder
-        .events
-        .file_name()
-        .map_or_else(|| "events.csv".into(), |n| n.to_string_lossy().into_owned());
+    let name = shared.events_name();
     let line = |row: usize| texts[row];
     build_partition(partition, &name, sorted, &line, shared, part_dir)
 }
@@ -1218,6 +1371,103 @@ mod tests {
         ParquetReader::new(File::open(path).unwrap())
             .finish()
             .unwrap()
+    }
+
+    /// A generic CSV event file (other column order, a bad row and its duplicate) built in visitor
+    /// partitions from (line, text) frames, keyed by the mapped visitor column, equals the in-memory
+    /// generic build: events row for row by source line (ids restored, session ids numbered across
+    /// partitions), items, quarantine and duplicates exactly. Text ids are refused.
+    #[test]
+    fn generic_event_file_in_partitions_equals_the_in_memory_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = dir.path().join("raw");
+        let gen = crate::generate::GenerateConfig {
+            scale: 0.003,
+            seed: 7,
+            inject_anomalies: false,
+        };
+        crate::generate::generate(&raw, &gen, &|_, _, _| {}).unwrap();
+        // timestamp,visitorid,event,itemid,transactionid -> order,ts,event,item,visitor
+        let text = std::fs::read_to_string(raw.join("events.csv")).unwrap();
+        let mut out = String::from("order,ts,event,item,visitor\n");
+        for (i, line) in text.lines().skip(1).enumerate() {
+            let f: Vec<&str> = line.split(',').collect();
+            out.push_str(&format!("{},{},{},{},{}\n", f[4], f[0], f[2], f[3], f[1]));
+            if i == 40 {
+                out.push_str(",not-a-time,view,5,abc\n,not-a-time,view,5,abc\n");
+            }
+        }
+        let path = dir.path().join("shop.csv");
+        std::fs::write(&path, &out).unwrap();
+        let mapping = EventMapping::from_json(
+            r#"{"timestamp": "ts", "visitor": "visitor", "event": "event", "item": "item", "order": "order"}"#,
+        )
+        .unwrap();
+        let cfg = CleanConfig::default();
+        let memory = dir.path().join("memory");
+        crate::build::build_generic(
+            crate::ingest::generic::GenericInput::File(path.clone()),
+            mapping.clone(),
+            &memory,
+            &cfg,
+            &no_progress,
+        )
+        .unwrap();
+
+        let shared = Shared::generic(&path, mapping.clone(), &cfg).unwrap();
+        let keyer =
+            GenericTable::csv_lines(&path, mapping.clone(), Vec::new(), Vec::new()).unwrap();
+        let mut frames: Vec<(Vec<u64>, Vec<String>)> = vec![Default::default(); 3];
+        for (i, line) in out.lines().skip(1).enumerate() {
+            let p = (keyer.line_key(line.as_bytes()) % 3) as usize;
+            frames[p].0.push(i as u64 + 2);
+            frames[p].1.push(line.to_string());
+        }
+        let part_dir = dir.path().join("parts");
+        let parts: Vec<PartitionPartial> = frames
+            .into_iter()
+            .enumerate()
+            .map(|(i, (lines, text))| {
+                let df = df!("line" => lines, "text" => text).unwrap();
+                build_frame_partition(i, &df, &shared, &part_dir).unwrap()
+            })
+            .collect();
+        let built = dir.path().join("partitioned");
+        let report = merge_into(parts, &shared, &built, &no_progress).unwrap();
+        assert!(report.conservation.holds);
+        assert_eq!(report.events.quarantined, 1);
+        assert_eq!(report.events.duplicates_removed, 1);
+        for (table, key) in [
+            ("events", "source_line"),
+            ("items", "item_id"),
+            ("quarantine", "line"),
+            ("duplicates", "line"),
+        ] {
+            let sorted = |p: &Path| {
+                read(&p.join(format!("{table}.parquet")))
+                    .sort([key], SortMultipleOptions::default())
+                    .unwrap()
+            };
+            let (want, got) = (sorted(&memory), sorted(&built));
+            assert!(want.height() > 0, "{table}");
+            assert!(got.equals_missing(&want), "{table}");
+        }
+
+        // Text visitor ids cannot be merged by id across partitions.
+        let text_ids = dir.path().join("text_ids.csv");
+        std::fs::write(
+            &text_ids,
+            "order,ts,event,item,visitor\n,1433116800000,view,5,C-1\n",
+        )
+        .unwrap();
+        let shared = Shared::generic(&text_ids, mapping, &cfg).unwrap();
+        let df = df!("line" => [2u64], "text" => [",1433116800000,view,5,C-1"]).unwrap();
+        let err = build_frame_partition(0, &df, &shared, &part_dir).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("integer visitor, item and order ids"),
+            "{err}"
+        );
     }
 
     /// `kpi_segments` and `kpi_segment_conversion` streamed from the partitions' visitor files, in

@@ -130,6 +130,14 @@ enum Body {
         n_columns: usize,
         slots: [Option<usize>; SLOTS],
     },
+    /// Some lines of a CSV file (one visitor partition of a cluster build), with their source line
+    /// numbers, read through the file's header.
+    Lines {
+        lines: Vec<String>,
+        numbers: Vec<u64>,
+        n_columns: usize,
+        slots: [Option<usize>; SLOTS],
+    },
     Frame {
         /// Every original column as text, for exact de-duplication and the quarantine's `raw`.
         raw: Vec<StringChunked>,
@@ -216,6 +224,63 @@ impl GenericTable {
         })
     }
 
+    /// Some data lines of the CSV file `path` (without their terminators) and their source line numbers
+    /// (header = 1): one partition of a partitioned build. Only the file's header is read.
+    pub fn csv_lines(
+        path: &Path,
+        mapping: EventMapping,
+        lines: Vec<String>,
+        numbers: Vec<u64>,
+    ) -> Result<GenericTable> {
+        if lines.len() != numbers.len() {
+            return Err(Error::Internal(format!(
+                "{} lines but {} line numbers",
+                lines.len(),
+                numbers.len()
+            )));
+        }
+        let header = super::text::header_names(path)?;
+        let name = file_name(path);
+        let slots = mapping.locate(&name, &header)?;
+        Ok(GenericTable {
+            name: Arc::from(name),
+            location: path.display().to_string(),
+            position: Position::Line,
+            mapping,
+            body: Body::Lines {
+                lines,
+                numbers,
+                n_columns: header.len(),
+                slots,
+            },
+            typed_time: false,
+        })
+    }
+
+    /// The partition key of one data line of a CSV table (without its terminator): a hash of the mapped
+    /// visitor field (trimmed) when the line splits and has one, so that all of a visitor's rows meet in
+    /// one partition, else of the whole line (identical lines, exact duplicates, meet too).
+    pub fn line_key(&self, line: &[u8]) -> u64 {
+        let (n_columns, slots) = match &self.body {
+            Body::Csv {
+                n_columns, slots, ..
+            }
+            | Body::Lines {
+                n_columns, slots, ..
+            } => (*n_columns, slots),
+            Body::Frame { .. } => return xxh3_64(line),
+        };
+        let visitor = slots[VISITOR].and_then(|c| {
+            split_all(line, n_columns)
+                .ok()
+                .and_then(|fields| present(Some(fields[c])))
+        });
+        match visitor {
+            Some(v) => xxh3_64(v) ^ 0x5bd1_e995,
+            None => xxh3_64(line),
+        }
+    }
+
     fn frame(
         name: String,
         frame: DataFrame,
@@ -270,6 +335,7 @@ impl GenericTable {
     pub fn n_rows(&self) -> usize {
         match &self.body {
             Body::Csv { file, .. } => file.n_rows(),
+            Body::Lines { lines, .. } => lines.len(),
             Body::Frame { positions, .. } => positions.len(),
         }
     }
@@ -277,6 +343,7 @@ impl GenericTable {
     fn position_of(&self, row: usize) -> u64 {
         match &self.body {
             Body::Csv { .. } => TextFile::line_no(row),
+            Body::Lines { numbers, .. } => numbers[row],
             Body::Frame { positions, .. } => positions[row],
         }
     }
@@ -295,6 +362,17 @@ impl GenericTable {
                     out[slot] = column.and_then(|c| present(Some(fields[c])));
                 }
             }
+            Body::Lines {
+                lines,
+                n_columns,
+                slots,
+                ..
+            } => {
+                let fields = split_all(lines[row].as_bytes(), *n_columns)?;
+                for (slot, column) in slots.iter().enumerate() {
+                    out[slot] = column.and_then(|c| present(Some(fields[c])));
+                }
+            }
             Body::Frame { mapped, .. } => {
                 for (slot, column) in mapped.iter().enumerate() {
                     out[slot] =
@@ -308,6 +386,7 @@ impl GenericTable {
     fn row_hash(&self, row: usize) -> u64 {
         match &self.body {
             Body::Csv { file, .. } => xxh3_64(file.line(row)),
+            Body::Lines { lines, .. } => xxh3_64(lines[row].as_bytes()),
             Body::Frame { raw, .. } => raw.iter().fold(0x9E37_79B9_7F4A_7C15, |h, c| {
                 let field = c.get(row).map_or(u64::MAX, |v| xxh3_64(v.as_bytes()));
                 (h.rotate_left(23) ^ field).wrapping_mul(0x1000_0000_01B3)
@@ -318,6 +397,7 @@ impl GenericTable {
     fn rows_equal(&self, a: usize, b: usize) -> bool {
         match &self.body {
             Body::Csv { file, .. } => file.line(a) == file.line(b),
+            Body::Lines { lines, .. } => lines[a] == lines[b],
             Body::Frame { raw, .. } => raw.iter().all(|c| c.get(a) == c.get(b)),
         }
     }
@@ -326,6 +406,7 @@ impl GenericTable {
     fn raw_row(&self, row: usize) -> String {
         match &self.body {
             Body::Csv { file, .. } => lossy(file.line(row)),
+            Body::Lines { lines, .. } => lines[row].clone(),
             Body::Frame { raw, .. } => lossy(
                 raw.iter()
                     .map(|c| c.get(row).unwrap_or(""))
@@ -528,6 +609,40 @@ impl IdValues {
 }
 
 impl IdTables {
+    /// A partitioned build numbers ids per partition and merges by id: every id must be an integer
+    /// (text ids would need one order of the original strings across the partitions' visitor files).
+    pub fn require_integers(&self, source: &str, mapping: &EventMapping) -> Result<()> {
+        let fields = [
+            (
+                "visitor",
+                Some(mapping.visitor.as_str()),
+                Some(&self.visitor),
+            ),
+            ("item", mapping.item.as_deref(), self.item.as_ref()),
+            ("order", mapping.order.as_deref(), self.order.as_ref()),
+        ];
+        for (field, column, values) in fields {
+            if let Some(IdValues::Text(v)) = values {
+                let example = v.first().map(String::as_str).unwrap_or("");
+                return Err(Error::Schema(format!(
+                    "{source}: the {field} column '{}' has text ids (such as '{example}'); a partitioned or \
+                     Spark build takes integer visitor, item and order ids only (written as plain integers): \
+                     build this table on one machine (shoplens.build_warehouse, shoplens build --events)",
+                    column.unwrap_or(field)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The original integer id of item code `code` (ids checked by [`Self::require_integers`]).
+    pub fn item_id(&self, code: i64) -> Option<i64> {
+        match &self.item {
+            Some(IdValues::Int(v)) => v.get(usize::try_from(code).ok()?).copied(),
+            _ => None,
+        }
+    }
+
     /// Puts the original ids into the clean tables (in place of the codes) and names the position
     /// columns after the source (`line` or `index`). Without an item column, `item_id` is null and the
     /// items table is empty.

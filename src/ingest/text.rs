@@ -143,6 +143,18 @@ fn check_header(path: &Path, data: &[u8], expected: &[&str]) -> Result<usize> {
     Ok(body)
 }
 
+/// The header's column names of the CSV file `path`, read from its first line only (checked as
+/// [`TextFile::open_any`] does).
+pub fn header_names(path: &Path) -> Result<Vec<String>> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut first = Vec::new();
+    std::io::BufReader::new(file)
+        .read_until(b'\n', &mut first)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(read_header(path, &first)?.1)
+}
+
 /// The header's column names (trimmed, quotes removed) and the offset where the body starts.
 fn read_header(path: &Path, data: &[u8]) -> Result<(usize, Vec<String>)> {
     let data_start = if data.starts_with(b"\xEF\xBB\xBF") {
