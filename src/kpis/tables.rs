@@ -394,6 +394,26 @@ fn price_bands(prices: &[Option<f64>]) -> (Vec<Option<i32>>, Vec<f64>) {
     (bands, cuts)
 }
 
+/// [`quintile_cuts`] of values in any order, without sorting them all: each cut point is selected
+/// in the part of the slice above the previous one (the slice is reordered).
+pub(crate) fn quintile_cuts_unsorted(x: &mut [f64]) -> Vec<f64> {
+    let n = x.len();
+    let mut out = Vec::with_capacity(4);
+    let mut from = 0;
+    for j in 1..5 {
+        if n == 0 {
+            break;
+        }
+        let k = (j * n).div_ceil(5) - 1;
+        if k >= from {
+            x[from..].select_nth_unstable_by(k - from, f64::total_cmp);
+            from = k + 1;
+        }
+        out.push(x[k]);
+    }
+    out
+}
+
 /// Cut points `sorted[ceil(j n / 5) - 1]`, j = 1..4, of ascending values (empty for no values).
 pub(crate) fn quintile_cuts(sorted: &[f64]) -> Vec<f64> {
     let n = sorted.len();
@@ -646,10 +666,7 @@ impl SegmentCuts {
         mut frequency: Vec<f64>,
         mut monetary: Vec<f64>,
     ) -> SegmentCuts {
-        let cuts = |x: &mut Vec<f64>| {
-            x.sort_unstable_by(f64::total_cmp);
-            quintile_cuts(x)
-        };
+        let cuts = |x: &mut Vec<f64>| quintile_cuts_unsorted(x);
         SegmentCuts {
             recency: cuts(&mut recency),
             frequency: cuts(&mut frequency),
@@ -708,8 +725,14 @@ pub fn segment_rows_frame(
         .iter()
         .map(|&x| score(x, &cuts.monetary, false))
         .collect();
-    let rfm: Vec<String> = (0..rows.len())
-        .map(|i| format!("{}{}{}", r_score[i], f_score[i], m_score[i]))
+    // The 125 codes "111" .. "555", looked up (not formatted per row).
+    let codes: Vec<String> = (0..125)
+        .map(|c| format!("{}{}{}", c / 25 + 1, c / 5 % 5 + 1, c % 5 + 1))
+        .collect();
+    let rfm: Vec<&str> = (0..rows.len())
+        .map(|i| {
+            codes[((r_score[i] - 1) * 25 + (f_score[i] - 1) * 5 + m_score[i] - 1) as usize].as_str()
+        })
         .collect();
     let lifecycle: Vec<&str> = lifecycle.iter().map(|&l| LIFECYCLE[l as usize]).collect();
     Ok(DataFrame::new(

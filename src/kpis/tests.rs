@@ -192,3 +192,30 @@ fn the_headline_cube_equals_the_scan_for_every_kind_of_filter() {
         .unwrap()
         .equals_missing(&headline_scan(&index, f).unwrap()));
 }
+
+#[test]
+fn quintile_cuts_by_selection_equal_the_sorted_ones() {
+    // Small sizes (repeated cut positions), ties, and a larger shuffled set.
+    let mut state = 7u64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as f64
+    };
+    for n in (0..40).chain([997, 5000]) {
+        for ties in [false, true] {
+            let x: Vec<f64> = (0..n)
+                .map(|_| if ties { (next() % 4.0).floor() } else { next() })
+                .collect();
+            let mut sorted = x.clone();
+            sorted.sort_by(f64::total_cmp);
+            let mut shuffled = x.clone();
+            assert_eq!(
+                tables::quintile_cuts_unsorted(&mut shuffled),
+                tables::quintile_cuts(&sorted),
+                "n = {n}, ties = {ties}"
+            );
+        }
+    }
+}
