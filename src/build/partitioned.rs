@@ -512,11 +512,8 @@ pub fn build_partition<'a>(
 
     // Derived-table partials of this partition.
     let index = EventIndex::new(&events, Some(&shared.categories), None)?;
-    let mut partials = crate::kpis::scan::compute(
-        &index,
-        &Filter::default(),
-        crate::kpis::default_partitions(),
-    );
+    let mut partials =
+        crate::kpis::scan::compute_needed(&index, &Filter::default(), 0, crate::kpis::Need::ALL);
     let mut visitor_rows = std::mem::take(&mut partials.visitors);
     let visitor_ids = i64_values(&index.visitor_ids)?;
     let item_ids = i64_values(&index.item_ids)?;

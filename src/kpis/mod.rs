@@ -37,11 +37,6 @@ pub const TABLES: [&str; 16] = [
     "anomalies_hourly",
 ];
 
-/// Partitions used by the build: a few per thread so uneven partitions balance.
-pub fn default_partitions() -> usize {
-    rayon::current_num_threads() * 4
-}
-
 /// The KPI tables named in `names` (all of [`TABLES`] when empty) for one filter, from `partitions`
 /// visitor partitions (0: contiguous visitor chunks); one scan filling only the partials these
 /// tables are made of, then each table from the merged partials.
@@ -162,7 +157,9 @@ pub fn tables(
     items: Option<&DataFrame>,
 ) -> Result<Vec<(&'static str, DataFrame)>> {
     let index = EventIndex::new(events, categories, items)?;
-    tables_with(&index, &Filter::default(), default_partitions(), &[])
+    // Contiguous visitor chunks (partitions = 0): the same partials as hash partitions, and the
+    // events are read in storage order (about half the time of scattered visitors at scale 1.0).
+    tables_with(&index, &Filter::default(), 0, &[])
 }
 
 /// Headline KPIs (one row) of a filter, from the index's [`cube::HeadlineCube`] (built on the first

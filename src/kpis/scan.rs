@@ -923,7 +923,8 @@ pub fn compute_needed(
     if partitions == 0 {
         let n = index.n_visitors();
         let chunk = (n / (4 * rayon::current_num_threads())).clamp(1 << 12, 1 << 18);
-        return (0..n.div_ceil(chunk))
+        // At least one chunk, so that no visitors still give sized partials (a table of zeros).
+        return (0..n.div_ceil(chunk).max(1))
             .into_par_iter()
             .map(|c| scan::<true>(index, &cal, &sel, c * chunk..((c + 1) * chunk).min(n)))
             .reduce(Partials::default, Partials::merge)

@@ -219,3 +219,15 @@ fn quintile_cuts_by_selection_equal_the_sorted_ones() {
         }
     }
 }
+
+#[test]
+fn no_events_give_the_same_empty_tables_from_chunks_and_partitions() {
+    let (events, categories, items) = cleaned(0.005, 5);
+    let none = events.head(Some(0));
+    let index = EventIndex::new(&none, Some(&categories), Some(&items)).expect("index");
+    let chunks = tables_with(&index, &Filter::default(), 0, &[]).expect("chunks");
+    let hashed = tables_with(&index, &Filter::default(), 3, &[]).expect("partitions");
+    for ((name, a), (_, b)) in chunks.iter().zip(&hashed) {
+        assert!(a.equals_missing(b), "{name} differs");
+    }
+}
