@@ -39,10 +39,11 @@ $(VENV)/.installed: requirements-dev.txt
 
 venv: $(VENV)/.installed ## create the Python environment with pinned tools
 
-# Debian packages the test suite uses (headless Chromium for the dashboard's browser tests, docker-compose
+# Debian packages the test suite uses (headless Chromium for the dashboard's browser tests, Java 17 for
+# Spark (tests/test_spark.py), docker-compose
 # to validate docker-compose.yml without an engine); installs only
 # what is missing, so a machine that has them makes no network call.
-SYSTEM_PACKAGES := chromium chromium-driver docker-compose
+SYSTEM_PACKAGES := chromium chromium-driver docker-compose openjdk-17-jre-headless
 system-deps: ## install the system packages the tests need (root, apt)
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

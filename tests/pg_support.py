@@ -1,8 +1,8 @@
 """The test PostgreSQL server: URL, psql helper and a database of its own per test or session.
 
 The server is SHOPLENS_TEST_DATABASE_URL, else the build machines' local one (127.0.0.1:5432, user
-postgres, trust auth). When it is unreachable the tests skip with the reason, except under CI
-(``CI=true``), where that is a failure.
+postgres, trust auth; `.ci/run` starts it when it is stopped). When it is unreachable the tests fail
+with the reason: a missing server is a broken setup, never a pass.
 """
 
 from __future__ import annotations
@@ -49,24 +49,20 @@ def psql(url: str, sql: str, **extra: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def require_server(*, strict: bool = False) -> str:
-    """The admin URL of a reachable server, or skip (fail under CI, or when ``strict``) with the reason."""
+def require_server() -> str:
+    """The admin URL of a reachable server, or fail with the reason."""
     admin = admin_url()
     probe = psql(admin, "SELECT 1;") if shutil.which("psql") else None
     if probe is None or probe.returncode != 0:
-        reason = f"PostgreSQL at {admin} is unreachable: {probe.stderr.strip() if probe else 'no psql'}"
-        if strict:
-            pytest.fail(reason)
-        unavailable(reason)
+        unavailable(f"PostgreSQL at {admin} is unreachable: {probe.stderr.strip() if probe else 'no psql'}")
     return admin
 
 
 def unavailable(reason: str) -> NoReturn:
-    """Skip a test whose setup this machine lacks, with the reason; under CI (``CI`` set) fail instead:
-    CI provides everything the tests need, so a missing part there is a failure, not a skip."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must provide it)")
-    pytest.skip(reason)
+    """Fail a test whose setup this machine lacks, with the reason: `make test` (and `.ci/run`, which starts
+    the local PostgreSQL) provides everything the tests need, so a missing part is a failure, never a skip.
+    Point the tests at another server with SHOPLENS_TEST_DATABASE_URL."""
+    pytest.fail(f"{reason} (the tests need it: see SHOPLENS_TEST_DATABASE_URL and .ci/run)")
 
 
 def with_database(url: str, name: str) -> str:
@@ -74,10 +70,9 @@ def with_database(url: str, name: str) -> str:
 
 
 @contextmanager
-def own_database(prefix: str, *, strict: bool = False) -> Iterator[tuple[str, str]]:
-    """(admin URL, URL of a new database with a random name), dropped on exit (``strict``: fail, never
-    skip, when the server is unreachable)."""
-    admin = require_server(strict=strict)
+def own_database(prefix: str) -> Iterator[tuple[str, str]]:
+    """(admin URL, URL of a new database with a random name), dropped on exit."""
+    admin = require_server()
     name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
     created = psql(admin, f'CREATE DATABASE "{name}";')
     assert created.returncode == 0, created.stderr

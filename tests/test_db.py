@@ -365,7 +365,7 @@ def password_server(tmp_path_factory) -> Iterator[tuple[str, int]]:
     """A private PostgreSQL cluster with scram-sha-256 password authentication on a free port.
 
     The shared test server trusts every local connection (pg_hba: `host all all 127.0.0.1/32 trust`),
-    so a wrong password cannot be refused there; this cluster refuses it. Skipped when the server
+    so a wrong password cannot be refused there; this cluster refuses it. Fails when the server
     binaries are missing or cannot run here (initdb refuses root; it runs as `postgres` via runuser).
     """
     initdb = shutil.which("initdb") or str(PG_BIN / "initdb")
