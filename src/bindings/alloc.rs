@@ -1,54 +1,130 @@
-//! The extension's allocator: the system allocator, with large blocks marked for transparent huge
-//! pages (`madvise(MADV_HUGEPAGE)`; the kernel's default mode here is "madvise", so nothing is huge
-//! unless asked). The pipeline fills a few gigabytes of fresh columns per build; with 4 KiB pages the
-//! kernel takes one page fault per 4 KiB, with 2 MiB pages one per 2 MiB, and `shoplens build` at
-//! RetailRocket scale runs about 10 % faster (docs/benchmarks.md). This is what glibc itself does
-//! when started with `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, which a library cannot set for its host
-//! process. Small blocks are untouched.
+//! The extension's allocator: large blocks are mapped from the kernel directly and marked for
+//! transparent huge pages; small blocks come from the system allocator.
+//!
+//! Blocks of at least 4 MiB are anonymous maps of their own (`mmap`, `madvise(MADV_HUGEPAGE)`; the
+//! kernel's default mode here is "madvise", so nothing is huge unless asked), returned to the kernel
+//! when freed (`munmap`) and grown in place or moved without copying (`mremap`). Why:
+//! - With 4 KiB pages the kernel takes one page fault per 4 KiB, with 2 MiB pages one per 2 MiB:
+//!   `shoplens build` fills gigabytes of fresh columns (about 10 % faster, docs/benchmarks.md). This is
+//!   what glibc itself does when started with `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, which a
+//!   library cannot set for its host process.
+//! - glibc serves blocks below its *dynamic* map threshold (it climbs to 32 MiB after the first large
+//!   free) from per-thread arenas that keep freed memory: a build that frees its clean tables once they
+//!   are written would keep them resident. Own maps give memory back as soon as a table is freed.
+//! - A growing column (`Vec` doubling) is moved by the kernel's page tables, not copied.
 use std::alloc::{GlobalAlloc, Layout, System};
 
 pub struct HugePageAlloc;
 
-/// Blocks at least this large are advised (a huge page is 2 MiB; a block must hold one whole).
+/// Blocks at least this large are mapped on their own (a huge page is 2 MiB; a block holds two).
 const THRESHOLD: usize = 4 << 20;
 const HUGE_PAGE: usize = 2 << 20;
+/// Maps are page aligned; larger alignments go to the system allocator.
+const PAGE: usize = 4096;
 
-fn advise(ptr: *mut u8, size: usize) {
-    if ptr.is_null() || size < THRESHOLD {
-        return;
-    }
-    let start = (ptr as usize).next_multiple_of(HUGE_PAGE);
-    let end = (ptr as usize + size) / HUGE_PAGE * HUGE_PAGE;
-    if end > start {
-        // SAFETY: [start, end) lies inside the block just allocated; MADV_HUGEPAGE is a hint that
-        // changes no contents. A failure (e.g. a kernel without THP) leaves normal pages.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-        }
+fn mapped(layout: Layout) -> bool {
+    layout.size() >= THRESHOLD && layout.align() <= PAGE
+}
+
+/// Length of the map holding `size` bytes: whole huge pages, so that the kernel can back all of it
+/// with them.
+fn map_len(size: usize) -> usize {
+    size.next_multiple_of(HUGE_PAGE)
+}
+
+fn advise(ptr: *mut u8, len: usize) {
+    // SAFETY: [ptr, ptr + len) is a map of ours; MADV_HUGEPAGE is a hint that changes no contents.
+    // A failure (e.g. a kernel without THP) leaves normal pages.
+    unsafe {
+        libc::madvise(ptr.cast(), len, libc::MADV_HUGEPAGE);
     }
 }
 
-// SAFETY: every method delegates to `System`; `advise` only adds a paging hint.
+/// A fresh zeroed map of `size` bytes, or null.
+fn map(size: usize) -> *mut u8 {
+    let len = map_len(size);
+    // SAFETY: an anonymous private map at an address of the kernel's choosing touches no existing
+    // memory.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return std::ptr::null_mut();
+    }
+    let ptr = ptr.cast::<u8>();
+    advise(ptr, len);
+    ptr
+}
+
+// SAFETY: small blocks go to `System` unchanged. A large block is a map of `map_len(size)` bytes
+// created by `map` and released or resized only here, with the size Rust passes back (the layout it
+// was allocated or last reallocated with), so the lengths always match the map.
 unsafe impl GlobalAlloc for HugePageAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        advise(ptr, layout.size());
-        ptr
+        if mapped(layout) {
+            map(layout.size())
+        } else {
+            unsafe { System.alloc(layout) }
+        }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        advise(ptr, layout.size());
-        ptr
+        if mapped(layout) {
+            // Anonymous maps are zero-filled by the kernel.
+            map(layout.size())
+        } else {
+            unsafe { System.alloc_zeroed(layout) }
+        }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
+        if mapped(layout) {
+            unsafe {
+                libc::munmap(ptr.cast(), map_len(layout.size()));
+            }
+        } else {
+            unsafe { System.dealloc(ptr, layout) }
+        }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        advise(new, new_size);
-        new
+        // SAFETY (all branches): `new_size` is non-zero and, with `layout.align()`, a valid layout
+        // (GlobalAlloc's contract).
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        match (mapped(layout), mapped(new_layout)) {
+            (false, false) => unsafe { System.realloc(ptr, layout, new_size) },
+            (true, true) => {
+                let (old_len, new_len) = (map_len(layout.size()), map_len(new_size));
+                if old_len == new_len {
+                    return ptr;
+                }
+                let new =
+                    unsafe { libc::mremap(ptr.cast(), old_len, new_len, libc::MREMAP_MAYMOVE) };
+                if new == libc::MAP_FAILED {
+                    return std::ptr::null_mut();
+                }
+                let new = new.cast::<u8>();
+                advise(new, new_len);
+                new
+            }
+            _ => {
+                // Crossing the threshold: a new block, the common prefix copied, the old one freed.
+                let new = unsafe { self.alloc(new_layout) };
+                if !new.is_null() {
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                        self.dealloc(ptr, layout);
+                    }
+                }
+                new
+            }
+        }
     }
 }

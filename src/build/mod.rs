@@ -21,6 +21,7 @@ use crate::ingest::retailrocket::{
     event_outcomes, event_source, read_reference, RawFolder, ReferenceRead, EVENTS_HEADER,
 };
 use crate::ingest::text::TextFile;
+use crate::kpis::EventIndex;
 use crate::warehouse;
 use crate::{Error, Result};
 use report::{CategoryStats, Conservation, Report, RuleDoc};
@@ -59,21 +60,39 @@ impl CleanTables<'_> {
 }
 
 /// Tables computed from the clean tables (KPIs, cohorts, ...) that the build writes next to them.
-/// This is the one place where such a table joins the build output: add a `(name, frame)` here.
-/// Names must differ from [`TABLES`] and be lowercase ASCII letters, digits and `_`.
+/// This is the one place where such a table joins the build output: add a `(name, frame)` to
+/// [`derived_from_index`]. Names must differ from [`TABLES`] and be lowercase ASCII letters, digits
+/// and `_`.
 pub fn derived_tables(cleaned: &CleanTables<'_>) -> Result<Vec<(&'static str, DataFrame)>> {
-    let mut derived = Vec::new();
-    if let Some(events) = cleaned.table("events") {
-        let (categories, items) = (cleaned.table("categories"), cleaned.table("items"));
-        // KPI tables beside cohorts and customer lifetime value (src/cohorts, src/clv:
-        // cohort_retention, customers): independent work, run side by side.
-        let (kpis, clv) = rayon::join(
-            || crate::kpis::tables(events, categories, items),
-            || crate::clv::tables(events),
-        );
-        derived.extend(kpis?);
-        derived.extend(clv?);
+    match derived_index(cleaned)? {
+        Some((index, revenue)) => derived_from_index(&index, &revenue),
+        None => Ok(Vec::new()),
     }
+}
+
+/// The KPI index of the clean events (with the categories and items tables) and the events' revenue
+/// column: all that the derived tables read. `None` when there is no `events` table.
+fn derived_index(cleaned: &CleanTables<'_>) -> Result<Option<(EventIndex, Column)>> {
+    let Some(events) = cleaned.table("events") else {
+        return Ok(None);
+    };
+    let index = EventIndex::new(events, cleaned.table("categories"), cleaned.table("items"))?;
+    Ok(Some((index, events.column("revenue")?.clone())))
+}
+
+/// The derived tables from the KPI index of the clean events and their revenue column.
+pub fn derived_from_index(
+    index: &EventIndex,
+    revenue: &Column,
+) -> Result<Vec<(&'static str, DataFrame)>> {
+    // KPI tables beside cohorts and customer lifetime value (src/cohorts, src/clv:
+    // cohort_retention, customers): independent work, run side by side.
+    let (kpis, clv) = rayon::join(
+        || crate::kpis::tables_of_index(index),
+        || crate::clv::tables_from_index(index, revenue),
+    );
+    let mut derived = kpis?;
+    derived.extend(clv?);
     Ok(derived)
 }
 
@@ -243,15 +262,6 @@ pub fn clean_generic(
     Ok(out)
 }
 
-/// Adds the [`derived_tables`] to a build's output.
-fn with_derived(mut out: Cleaned) -> Result<Cleaned> {
-    let derived = derived_tables(&CleanTables {
-        tables: &out.tables,
-    })?;
-    out.tables.extend(derived);
-    Ok(out)
-}
-
 fn assemble(
     source: &str,
     cleaned: CleanEvents,
@@ -373,23 +383,54 @@ pub fn build_generic(
     finish(out, cleaned, started, progress)
 }
 
+/// Clean tables the KPI index reads ([`derived_index`]); the others are written to the warehouse
+/// while it is built.
+const READ_BY_DERIVED: [&str; 3] = ["events", "categories", "items"];
+
 fn finish(
     out: &Path,
     cleaned: Cleaned,
     started: Instant,
     progress: Progress<'_>,
 ) -> Result<Report> {
-    // Derived tables (KPIs, cohorts, CLV) belong to a build, not to `clean`'s result.
+    let Cleaned { tables, mut report } = cleaned;
+    let staging = warehouse::Staging::create(out)?;
+    let (read, other): (Vec<_>, Vec<_>) = tables
+        .into_iter()
+        .partition(|(n, _)| READ_BY_DERIVED.contains(n));
+    // Derived tables (KPIs, cohorts, CLV) belong to a build, not to `clean`'s result. They are
+    // computed from the KPI index of the clean events, so every clean table is written (and freed)
+    // while they are computed: the tables the index does not read while it is built, the others
+    // once it is.
     let derived_start = Instant::now();
-    let mut cleaned = with_derived(cleaned)?;
-    cleaned.report.timings_ms.push((
+    let (index, written) = rayon::join(
+        || derived_index(&CleanTables { tables: &read }),
+        || staging.write(named(other)),
+    );
+    let index = index?;
+    written?;
+    report.timings_ms.push((
+        "kpi_index".into(),
+        derived_start.elapsed().as_millis() as u64,
+    ));
+    let derived_start = Instant::now();
+    let (derived, written) = rayon::join(
+        || match &index {
+            Some((index, revenue)) => derived_from_index(index, revenue),
+            None => Ok(Vec::new()),
+        },
+        || staging.write(named(read)),
+    );
+    drop(index);
+    let derived = derived?;
+    written?;
+    report.timings_ms.push((
         "derived_tables".into(),
         derived_start.elapsed().as_millis() as u64,
     ));
     let write_start = Instant::now();
     progress("write parquet", 4, 5);
-    let mut report = cleaned.report.clone();
-    write(out, cleaned)?;
+    staging.write(named(derived))?;
     report.timings_ms.push((
         "write_parquet".into(),
         write_start.elapsed().as_millis() as u64,
@@ -397,21 +438,20 @@ fn finish(
     report
         .timings_ms
         .push(("total".into(), started.elapsed().as_millis() as u64));
-    // Rewrite the report with the final timings (small file, already in place).
-    let report_path = out.join("report.json");
-    std::fs::write(&report_path, serde_json::to_string_pretty(&report)?)
-        .map_err(|e| Error::io(&report_path, e))?;
+    staging.finish(&serde_json::to_value(&report)?)?;
     progress("done", 5, 5);
     Ok(report)
+}
+
+fn named(tables: Vec<(&'static str, DataFrame)>) -> Vec<(String, DataFrame)> {
+    tables
+        .into_iter()
+        .map(|(n, df)| (n.to_string(), df))
+        .collect()
 }
 
 /// Stores a cleaned build (every table and the report) as a warehouse at `out`.
 pub fn write(out: &Path, cleaned: Cleaned) -> Result<()> {
     let report = serde_json::to_value(&cleaned.report)?;
-    let tables = cleaned
-        .tables
-        .into_iter()
-        .map(|(n, df)| (n.to_string(), df))
-        .collect();
-    warehouse::write_frames(out, tables, &report)
+    warehouse::write_frames(out, named(cleaned.tables), &report)
 }

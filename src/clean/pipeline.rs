@@ -176,37 +176,30 @@ pub fn clean_events(
         .collect();
     // Rows are in source order, so the row index orders equal times by source line.
     keys.par_sort_unstable();
-    // Gather the rows in that order, with each event's category as of its time: the scan then reads
-    // memory front to back, and the random reads happen here, in a tight loop the CPU overlaps.
-    let rows: Vec<Row> = keys
-        .par_iter()
-        .map(|&(_, _, row)| {
-            let ev = event_of(src, row);
-            Row {
-                category: reference.categories.asof(ev.item, ev.ts),
-                line: src.lines[row as usize],
-                ev,
-                row,
-            }
-        })
-        .collect();
-    drop(keys);
-
     // Visitor-aligned chunks, processed in parallel, then stitched with session-id offsets. Each chunk
-    // becomes one row group of the warehouse tables.
-    let bounds = visitor_chunks(&rows, (rows.len() / ROWS_PER_CHUNK).clamp(4, 1024));
+    // becomes one row group of the warehouse tables. A chunk first gathers its rows in that order, with
+    // each event's category as of its time: the scan then reads memory front to back, and the random
+    // reads happen here, in a tight loop the CPU overlaps. Only the chunks in flight hold their rows.
+    let bounds = visitor_chunks(&keys, (keys.len() / ROWS_PER_CHUNK).clamp(4, 1024));
     let mut parts: Vec<ChunkOut> = bounds
         .par_windows(2)
         .map(|w| {
-            scan_chunk(
-                &rows[w[0]..w[1]],
-                reference,
-                cfg,
-                src.session_keys.as_deref(),
-            )
+            let rows: Vec<Row> = keys[w[0]..w[1]]
+                .iter()
+                .map(|&(_, _, row)| {
+                    let ev = event_of(src, row);
+                    Row {
+                        category: reference.categories.asof(ev.item, ev.ts),
+                        line: src.lines[row as usize],
+                        ev,
+                        row,
+                    }
+                })
+                .collect();
+            scan_chunk(&rows, reference, cfg, src.session_keys.as_deref())
         })
         .collect();
-    drop(rows);
+    drop(keys);
     // Session ids are global: offset each chunk by the sessions before it, then build its tables.
     let mut offset = 0u64;
     for part in &mut parts {
@@ -424,14 +417,15 @@ struct Row {
     row: u32,
 }
 
-/// Split points of `rows` (sorted by visitor) into about `parts` ranges that never split a visitor.
-fn visitor_chunks(rows: &[Row], parts: usize) -> Vec<usize> {
+/// Split points of `keys` (visitor, time, row), sorted by visitor, into about `parts` ranges that
+/// never split a visitor.
+fn visitor_chunks(rows: &[(i64, i64, u32)], parts: usize) -> Vec<usize> {
     let mut bounds = vec![0];
     let step = rows.len() / parts + 1;
     let mut pos = step;
     while pos < rows.len() {
-        let v = rows[pos - 1].ev.visitor;
-        while pos < rows.len() && rows[pos].ev.visitor == v {
+        let v = rows[pos - 1].0;
+        while pos < rows.len() && rows[pos].0 == v {
             pos += 1;
         }
         if pos < rows.len() {

@@ -18,6 +18,7 @@ pub use summary::{rfm_summary, Unit};
 use polars::prelude::*;
 
 use crate::cohorts::ids::day_numbers;
+use crate::kpis::index::{EventIndex, PURCHASE};
 use crate::{Error, Result};
 
 /// Horizon of the `expected_purchases_90d` column, in days.
@@ -56,11 +57,29 @@ pub fn rfm_from_events(
             .fill_null(FillNullStrategy::Zero)?,
         Err(_) => Column::new("revenue".into(), vec![0.0; purchases.height()]),
     };
-    if purchases.height() == 0 {
+    rfm_of_purchases(
+        purchases.column("visitor_id")?,
+        purchases.column("timestamp")?,
+        &revenue,
+        end,
+        unit_days,
+    )
+}
+
+/// The RFM summary of purchase rows (visitor ids, times, revenue without nulls) observed up to day
+/// `end`: [`rfm_summary`], or the empty summary with the ids' type when there are none.
+fn rfm_of_purchases(
+    ids: &Column,
+    times: &Column,
+    revenue: &Column,
+    end: Option<i32>,
+    unit_days: f64,
+) -> Result<DataFrame> {
+    if ids.is_empty() {
         return Ok(DataFrame::new(
             0,
             vec![
-                events.column("visitor_id")?.clear(),
+                ids.clear().with_name("visitor_id".into()),
                 Column::new("frequency".into(), Vec::<f64>::new()),
                 Column::new("recency".into(), Vec::<f64>::new()),
                 Column::new("T".into(), Vec::<f64>::new()),
@@ -68,13 +87,46 @@ pub fn rfm_from_events(
             ],
         )?);
     }
-    rfm_summary(
-        purchases.column("visitor_id")?,
-        purchases.column("timestamp")?,
-        Some(&revenue),
+    rfm_summary(ids, times, Some(revenue), end, unit_days, "visitor_id")
+}
+
+/// As [`rfm_from_events`] (in days, observed to the last day with any event) for the events of a KPI
+/// index, with each purchase's revenue from `revenue`, the `events` table's revenue column in the
+/// index's row order (null counts 0).
+pub fn rfm_from_index(index: &EventIndex, revenue: &Column) -> Result<DataFrame> {
+    if revenue.len() != index.ts.len() {
+        return Err(Error::Internal(format!(
+            "customers: {} revenue values for {} indexed events",
+            revenue.len(),
+            index.ts.len()
+        )));
+    }
+    let revenue = revenue.cast(&DataType::Float64)?;
+    let revenue = revenue.f64()?;
+    let (mut codes, mut ts, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    for v in (0..index.n_visitors()).filter(|&v| !index.is_bot[v]) {
+        for i in index.visitor_events(v) {
+            if index.kind[i] == PURCHASE {
+                codes.push(v as IdxSize);
+                ts.push(index.ts[i]);
+                values.push(revenue.get(i).unwrap_or(0.0));
+            }
+        }
+    }
+    let ids = index
+        .visitor_ids
+        .take(&IdxCa::from_vec("idx".into(), codes))?
+        .with_name("visitor_id".into());
+    let times = Int64Chunked::from_vec("timestamp".into(), ts)
+        .into_datetime(TimeUnit::Milliseconds, None)
+        .into_column();
+    let end = (index.n_days > 0).then(|| index.first_day + index.n_days as i32 - 1);
+    rfm_of_purchases(
+        &ids,
+        &times,
+        &Column::new("revenue".into(), values),
         end,
-        unit_days,
-        "visitor_id",
+        1.0,
     )
 }
 
@@ -149,6 +201,26 @@ pub fn tables(events: &DataFrame) -> Result<Vec<(&'static str, DataFrame)>> {
     let (cohorts, customers) = rayon::join(
         || crate::cohorts::retention_table(events),
         || customers_table(events),
+    );
+    Ok(vec![
+        ("cohort_retention", cohorts?),
+        ("customers", customers?),
+    ])
+}
+
+/// [`tables`] from a KPI index and the events' revenue column (see [`rfm_from_index`]): what
+/// `shoplens build` writes, without reading the `events` table again.
+pub fn tables_from_index(
+    index: &EventIndex,
+    revenue: &Column,
+) -> Result<Vec<(&'static str, DataFrame)>> {
+    let (cohorts, customers) = rayon::join(
+        || {
+            crate::cohorts::retention_table_of(&crate::cohorts::EventColumns::from_index(
+                index, revenue,
+            )?)
+        },
+        || customers_from_summary(&rfm_from_index(index, revenue)?),
     );
     Ok(vec![
         ("cohort_retention", cohorts?),

@@ -19,6 +19,7 @@ use std::str::FromStr;
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use crate::kpis::index::{EventIndex, PURCHASE};
 use crate::{Error, Result};
 use ids::{civil_year_month, days_from_civil, id_codes};
 
@@ -253,41 +254,84 @@ impl EventColumns {
         })
     }
 
-    /// Rows in (visitor, time) order.
-    fn order(&self) -> Vec<u32> {
-        let mut order: Vec<u32> = (0..self.codes.len() as u32).collect();
-        if !self.grouped {
-            order.par_sort_by_key(|&i| (self.codes[i as usize], self.day[i as usize]));
+    /// The events of a KPI index (grouped by visitor, in time order) with each event's revenue taken
+    /// from `revenue`, the `events` table's revenue column in the same row order (null counts 0): the
+    /// index keeps revenue in micro-units for exact KPI sums, the cohort table sums the stored values.
+    pub fn from_index(index: &EventIndex, revenue: &Column) -> Result<Self> {
+        let n = index.ts.len();
+        if revenue.len() != n {
+            return Err(Error::Internal(format!(
+                "cohorts: {} revenue values for {n} indexed events",
+                revenue.len()
+            )));
         }
-        order
+        let mut codes = Vec::with_capacity(n);
+        let mut bot = Vec::with_capacity(n);
+        for v in 0..index.n_visitors() {
+            let k = index.visitor_events(v).len();
+            codes.extend(std::iter::repeat_n(v as u32, k));
+            bot.extend(std::iter::repeat_n(index.is_bot[v], k));
+        }
+        let revenue = revenue.cast(&DataType::Float64)?;
+        Ok(EventColumns {
+            codes,
+            n_visitors: index.n_visitors(),
+            day: index
+                .day
+                .iter()
+                .map(|&d| index.first_day + i32::from(d))
+                .collect(),
+            purchase: index.kind.iter().map(|&k| k == PURCHASE).collect(),
+            revenue: revenue.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect(),
+            bot,
+            grouped: true,
+        })
+    }
+
+    /// Rows in (visitor, time) order: `None` when they already are (the warehouse's invariant).
+    fn order(&self) -> Option<Vec<u32>> {
+        if self.grouped {
+            return None;
+        }
+        let mut order: Vec<u32> = (0..self.codes.len() as u32).collect();
+        order.par_sort_by_key(|&i| (self.codes[i as usize], self.day[i as usize]));
+        Some(order)
     }
 
     /// Partial cohorts of these rows for both definitions at once.
     pub fn partials(&self, period: Period, include_bots: bool) -> [CohortPartial; 2] {
         let order = self.order();
-        let mut visit = CohortPartial::default();
-        let mut purchase = CohortPartial::default();
-        let last = self.day.iter().max().map(|&d| period.index(d));
-        visit.last_period = last;
-        purchase.last_period = last;
+        let row = |i: usize| order.as_ref().map_or(i, |o| o[i] as usize);
+        let n = self.codes.len();
+        // Period index of each day of the data, looked up instead of computed per row.
+        let (first_day, last_day) = match (self.day.iter().min(), self.day.iter().max()) {
+            (Some(&a), Some(&b)) => (a, b),
+            _ => (0, -1),
+        };
+        let period_of: Vec<i32> = (first_day..=last_day).map(|d| period.index(d)).collect();
+        let last = period_of.last().copied();
+        let first_period = period_of.first().copied().unwrap_or(0);
+        let n_periods = last.map_or(0, |l| (l - first_period + 1) as usize);
+        let mut visit = Cells::new(first_period, n_periods);
+        let mut purchase = Cells::new(first_period, n_periods);
         // Per visitor: the run of their rows, then per period the run of that period's rows.
         let mut periods: Vec<(i32, bool, f64)> = Vec::new();
         let mut start = 0;
-        while start < order.len() {
-            let v = self.codes[order[start] as usize];
+        while start < n {
+            let v = self.codes[row(start)];
             let mut end = start;
-            while end < order.len() && self.codes[order[end] as usize] == v {
+            while end < n && self.codes[row(end)] == v {
                 end += 1;
             }
-            let rows = &order[start..end];
+            let rows = start..end;
             start = end;
-            if !include_bots && rows.iter().any(|&i| self.bot[i as usize]) {
+            if !include_bots && rows.clone().any(|i| self.bot[row(i)]) {
                 continue;
             }
             periods.clear();
-            for &i in rows {
-                let i = i as usize;
-                let p = period.index(self.day[i]);
+            for i in rows {
+                let i = row(i);
+                let p = period_of[(self.day[i] - first_day) as usize];
                 let rev = if self.purchase[i] {
                     self.revenue[i]
                 } else {
@@ -301,19 +345,95 @@ impl EventColumns {
                     _ => periods.push((p, self.purchase[i], rev)),
                 }
             }
-            add_visitor(&mut visit, &periods, periods.first().map(|p| p.0));
-            add_visitor(
-                &mut purchase,
-                &periods,
-                periods.iter().find(|p| p.1).map(|p| p.0),
-            );
+            visit.add_visitor(&periods, periods.first().map(|p| p.0));
+            purchase.add_visitor(&periods, periods.iter().find(|p| p.1).map(|p| p.0));
         }
-        [visit, purchase]
+        [visit.finish(last), purchase.finish(last)]
     }
 }
 
-fn add_visitor(partial: &mut CohortPartial, periods: &[(i32, bool, f64)], cohort: Option<i32>) {
-    let Some(c) = cohort else { return };
+/// Largest number of periods whose (cohort, offset) cells are kept in a dense grid (1,024^2 cells,
+/// 24 MiB); longer spans (e.g. years of days) use the sparse map.
+const DENSE_PERIODS: usize = 1024;
+
+/// Cohort sizes and cells while visitors are added: a dense grid over the data's periods (cohort x
+/// offset), or the sparse [`CohortPartial`] when the span is long. Each cell is added to in visitor
+/// order either way, so both give identical sums.
+enum Cells {
+    Dense {
+        first: i32,
+        n: usize,
+        sizes: Vec<i64>,
+        cells: Vec<Cell>,
+    },
+    Sparse(CohortPartial),
+}
+
+impl Cells {
+    fn new(first: i32, n: usize) -> Cells {
+        if n <= DENSE_PERIODS {
+            Cells::Dense {
+                first,
+                n,
+                sizes: vec![0; n],
+                cells: vec![Cell::default(); n * n],
+            }
+        } else {
+            Cells::Sparse(CohortPartial::default())
+        }
+    }
+
+    fn add_visitor(&mut self, periods: &[(i32, bool, f64)], cohort: Option<i32>) {
+        let Some(c) = cohort else { return };
+        match self {
+            Cells::Sparse(partial) => add_visitor(partial, periods, c),
+            Cells::Dense {
+                first,
+                n,
+                sizes,
+                cells,
+            } => {
+                let base = (c - *first) as usize;
+                sizes[base] += 1;
+                for &(p, bought, rev) in periods.iter().filter(|p| p.0 >= c) {
+                    let cell = &mut cells[base * *n + (p - c) as usize];
+                    cell.active += 1;
+                    cell.buyers += i64::from(bought);
+                    cell.revenue += rev;
+                }
+            }
+        }
+    }
+
+    /// The partial: sizes of cohorts with members, cells some member was active in.
+    fn finish(self, last_period: Option<i32>) -> CohortPartial {
+        let mut partial = match self {
+            Cells::Sparse(p) => p,
+            Cells::Dense {
+                first,
+                n,
+                sizes,
+                cells,
+            } => {
+                let mut p = CohortPartial::default();
+                for (c, &size) in sizes.iter().enumerate().filter(|(_, s)| **s > 0) {
+                    let cohort = first + c as i32;
+                    p.sizes.insert(cohort, size);
+                    for (k, cell) in cells[c * n..(c + 1) * n].iter().enumerate() {
+                        if cell.active > 0 {
+                            p.cells.insert((cohort, k as i32), *cell);
+                        }
+                    }
+                }
+                p
+            }
+        };
+        partial.last_period = last_period;
+        partial
+    }
+}
+
+fn add_visitor(partial: &mut CohortPartial, periods: &[(i32, bool, f64)], c: i32) {
     *partial.sizes.entry(c).or_default() += 1;
     for &(p, bought, rev) in periods.iter().filter(|p| p.0 >= c) {
         let cell = partial.cells.entry((c, p - c)).or_default();
@@ -341,7 +461,11 @@ pub fn retention(
 /// The warehouse's `cohort_retention` table: every definition x period, bots excluded, with `by` and
 /// `period` as leading columns.
 pub fn retention_table(events: &DataFrame) -> Result<DataFrame> {
-    let cols = EventColumns::from_events(events)?;
+    retention_table_of(&EventColumns::from_events(events)?)
+}
+
+/// The `cohort_retention` table of resolved event columns (see [`retention_table`]).
+pub fn retention_table_of(cols: &EventColumns) -> Result<DataFrame> {
     let frames: Vec<Result<Vec<DataFrame>>> = Period::ALL
         .par_iter()
         .map(|&period| {

@@ -70,18 +70,23 @@ pub fn first_appearance(col: &Column) -> Result<(Vec<u32>, Vec<IdxSize>)> {
         dt if dt.is_integer() => {
             let cast = col.cast(&DataType::Int64)?;
             let ca = cast.i64()?;
-            let mut map: HashMap<i64, u32> = HashMap::new();
-            let mut out = Vec::with_capacity(ca.len());
-            for (row, v) in ca.iter().enumerate() {
-                out.push(match v {
-                    None => NONE,
-                    Some(v) => *map.entry(v).or_insert_with(|| {
-                        first_rows.push(row as IdxSize);
-                        (first_rows.len() - 1) as u32
-                    }),
-                });
+            if let Some(runs) = sorted_runs(ca) {
+                first_rows = runs.1;
+                runs.0
+            } else {
+                let mut map: HashMap<i64, u32> = HashMap::new();
+                let mut out = Vec::with_capacity(ca.len());
+                for (row, v) in ca.iter().enumerate() {
+                    out.push(match v {
+                        None => NONE,
+                        Some(v) => *map.entry(v).or_insert_with(|| {
+                            first_rows.push(row as IdxSize);
+                            (first_rows.len() - 1) as u32
+                        }),
+                    });
+                }
+                out
             }
-            out
         }
         other => {
             return Err(Error::Schema(format!(
@@ -98,6 +103,28 @@ pub fn first_appearance(col: &Column) -> Result<(Vec<u32>, Vec<IdxSize>)> {
         )));
     }
     Ok((codes, first_rows))
+}
+
+/// Codes of an id column sorted in ascending order without nulls (the warehouse's `events` are
+/// sorted by visitor): the code of a row is the number of its run of equal values, so no hashing is
+/// needed. `None` when the column is not sorted or has a null.
+fn sorted_runs(ca: &Int64Chunked) -> Option<(Vec<u32>, Vec<IdxSize>)> {
+    if ca.null_count() > 0 {
+        return None;
+    }
+    let mut codes = Vec::with_capacity(ca.len());
+    let mut first_rows = Vec::new();
+    let mut prev: Option<i64> = None;
+    for (row, v) in ca.into_no_null_iter().enumerate() {
+        match prev {
+            Some(p) if v < p => return None,
+            Some(p) if v == p => {}
+            _ => first_rows.push(row as IdxSize),
+        }
+        prev = Some(v);
+        codes.push((first_rows.len() - 1) as u32);
+    }
+    Some((codes, first_rows))
 }
 
 /// Days since 1970-01-01 of a Unix time in ms (UTC).
@@ -295,11 +322,11 @@ impl EventIndex {
             .column("timestamp")?
             .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?
             .cast(&DataType::Int64)?;
-        let ts: Vec<i64> = ts_col
-            .i64()?
-            .iter()
-            .map(|t| t.ok_or_else(|| Error::Internal("events.timestamp has a null".into())))
-            .collect::<Result<_>>()?;
+        let ts_ca = ts_col.i64()?;
+        if ts_ca.null_count() > 0 {
+            return Err(Error::Internal("events.timestamp has a null".into()));
+        }
+        let ts: Vec<i64> = ts_ca.into_no_null_iter().collect();
         let kind: Vec<u8> = events
             .column("event")?
             .str()?
@@ -529,5 +556,28 @@ mod tests {
             labels.str().unwrap().iter().collect::<Vec<_>>(),
             vec![Some("b"), Some("a")]
         );
+    }
+
+    #[test]
+    fn sorted_ids_are_coded_by_runs_like_the_hash_path() {
+        // Sorted (the run path), sorted but for the last row, and sorted with a null (hash path).
+        let sorted = Column::new("x".into(), [2i64, 2, 5, 9, 9, 9]);
+        let (codes, labels) = dense_codes(&sorted).unwrap();
+        assert_eq!(codes, vec![0, 0, 1, 2, 2, 2]);
+        assert_eq!(
+            labels.i64().unwrap().to_vec(),
+            vec![Some(2), Some(5), Some(9)]
+        );
+        let unsorted = Column::new("x".into(), [2i64, 2, 5, 9, 9, 5]);
+        let (codes, labels) = dense_codes(&unsorted).unwrap();
+        assert_eq!(codes, vec![0, 0, 1, 2, 2, 1]);
+        assert_eq!(
+            labels.i64().unwrap().to_vec(),
+            vec![Some(2), Some(5), Some(9)]
+        );
+        let null = Column::new("x".into(), [Some(2i64), None, Some(5)]);
+        assert_eq!(dense_codes(&null).unwrap().0, vec![0, NONE, 1]);
+        let empty = Column::new("x".into(), Vec::<i64>::new());
+        assert!(dense_codes(&empty).unwrap().0.is_empty());
     }
 }

@@ -493,6 +493,32 @@ impl Partials {
         self
     }
 
+    /// The merge of `parts` in their order, with the concatenated lists (visitor rows, session
+    /// durations, times to convert) sized once instead of regrown merge by merge.
+    pub fn merge_all(parts: Vec<Partials>) -> Partials {
+        let total = |f: &dyn Fn(&Partials) -> usize| parts.iter().map(f).sum::<usize>();
+        let visitors = total(&|p| p.visitors.len());
+        let durations = total(&|p| p.headline.multi_event_durations.len());
+        let user_times: [usize; 3] =
+            std::array::from_fn(|k| total(&|p| p.funnel_user.times[k].len()));
+        let session_times: [usize; 3] =
+            std::array::from_fn(|k| total(&|p| p.funnel_session.times[k].len()));
+        let mut parts = parts.into_iter();
+        let Some(mut acc) = parts.next() else {
+            return Partials::default();
+        };
+        acc.visitors.reserve_exact(visitors - acc.visitors.len());
+        let d = &mut acc.headline.multi_event_durations;
+        d.reserve_exact(durations - d.len());
+        for k in 0..3 {
+            let t = &mut acc.funnel_user.times[k];
+            t.reserve_exact(user_times[k] - t.len());
+            let t = &mut acc.funnel_session.times[k];
+            t.reserve_exact(session_times[k] - t.len());
+        }
+        parts.fold(acc, Partials::merge)
+    }
+
     /// Puts value lists in a canonical order so that any partition gives identical partials.
     pub fn finish(mut self) -> Partials {
         for t in self.funnel_user.times.iter_mut() {
@@ -922,23 +948,25 @@ pub fn compute_needed(
     let sel = Selection::new(index, filter).needing(need);
     if partitions == 0 {
         let n = index.n_visitors();
-        let chunk = (n / (4 * rayon::current_num_threads())).clamp(1 << 12, 1 << 18);
+        // Two chunks a thread: each chunk sums into arrays over all items, categories and days, so
+        // fewer chunks touch (and merge) less memory; two a thread still balance the load.
+        let chunk = (n / (2 * rayon::current_num_threads())).clamp(1 << 12, 1 << 20);
         // At least one chunk, so that no visitors still give sized partials (a table of zeros).
-        return (0..n.div_ceil(chunk).max(1))
+        let parts: Vec<Partials> = (0..n.div_ceil(chunk).max(1))
             .into_par_iter()
             .map(|c| scan::<true>(index, &cal, &sel, c * chunk..((c + 1) * chunk).min(n)))
-            .reduce(Partials::default, Partials::merge)
-            .finish();
+            .collect();
+        return Partials::merge_all(parts).finish();
     }
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); partitions];
     for v in 0..index.n_visitors() {
         members[partition_of(v, partitions)].push(v);
     }
-    members
+    let parts: Vec<Partials> = members
         .into_par_iter()
         .map(|vs| scan::<true>(index, &cal, &sel, vs.into_iter()))
-        .reduce(Partials::default, Partials::merge)
-        .finish()
+        .collect();
+    Partials::merge_all(parts).finish()
 }
 
 /// The headline partial only, over contiguous visitor chunks in parallel (the interactive path).

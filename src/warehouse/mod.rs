@@ -10,24 +10,81 @@ use rayon::prelude::*;
 
 use crate::{Error, Result};
 
-fn write_dir(staging: &Path, mut tables: Vec<(String, DataFrame)>, report: &str) -> Result<()> {
-    if staging.exists() {
-        std::fs::remove_dir_all(staging).map_err(|e| Error::io(staging, e))?;
-    }
-    std::fs::create_dir_all(staging).map_err(|e| Error::io(staging, e))?;
+/// Writes `tables` into `dir` in parallel, each dropped as soon as it is written.
+fn write_tables(dir: &Path, tables: Vec<(String, DataFrame)>) -> Result<()> {
     let results: Vec<Result<()>> = tables
-        .par_iter_mut()
-        .map(|(table, df)| {
+        .into_par_iter()
+        .map(|(table, mut df)| {
             if table.is_empty() || !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(Error::InvalidArgument(format!("bad table name '{table}'")));
             }
-            let path = staging.join(format!("{table}.parquet"));
-            parquet::write_table(&path, df).map(|_| ())
+            let path = dir.join(format!("{table}.parquet"));
+            parquet::write_table(&path, &mut df).map(|_| ())
         })
         .collect();
     results.into_iter().collect::<Result<Vec<()>>>()?;
-    let report_path = staging.join("report.json");
-    std::fs::write(&report_path, report).map_err(|e| Error::io(&report_path, e))
+    Ok(())
+}
+
+/// A warehouse being written: tables go into a hidden staging folder beside `out`, in as many steps
+/// as the caller likes (so a build can write and free tables while it computes others); only
+/// [`Staging::finish`] puts the complete folder in place of the old warehouse. Dropped unfinished
+/// (an error), the staging folder is removed.
+pub struct Staging {
+    dir: PathBuf,
+    out: PathBuf,
+    done: bool,
+}
+
+impl Staging {
+    pub fn create(out: &Path) -> Result<Staging> {
+        let parent = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let name = out
+            .file_name()
+            .map_or_else(|| "warehouse".into(), |n| n.to_string_lossy().into_owned());
+        let dir = parent.join(format!(".{name}.staging-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(Staging {
+            dir,
+            out: out.to_path_buf(),
+            done: false,
+        })
+    }
+
+    /// The staging folder (for tables written part by part).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes `tables` (in parallel; each frame is freed once written).
+    pub fn write(&self, tables: Vec<(String, DataFrame)>) -> Result<()> {
+        write_tables(&self.dir, tables)
+    }
+
+    /// Writes `report.json` and replaces the warehouse at `out` with the staged folder.
+    pub fn finish(mut self, report: &serde_json::Value) -> Result<()> {
+        let report_path = self.dir.join("report.json");
+        std::fs::write(&report_path, serde_json::to_string_pretty(report)?)
+            .map_err(|e| Error::io(&report_path, e))?;
+        replace_dir(&self.dir, &self.out)?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 fn replace_dir(staging: &Path, out: &Path) -> Result<()> {
@@ -61,16 +118,8 @@ pub fn write_staged(
     report: &serde_json::Value,
     stream: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<()> {
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let name = out
-        .file_name()
-        .map_or_else(|| "warehouse".into(), |n| n.to_string_lossy().into_owned());
-    let staging = parent.join(format!(".{name}.staging-{}", std::process::id()));
-    write_dir(&staging, tables, &serde_json::to_string_pretty(report)?)?;
-    stream(&staging)?;
-    replace_dir(&staging, out)
+    let staging = Staging::create(out)?;
+    staging.write(tables)?;
+    stream(staging.dir())?;
+    staging.finish(report)
 }
