@@ -1,9 +1,10 @@
 //! The extension's allocator: large blocks are mapped from the kernel directly and marked for
 //! transparent huge pages; small blocks come from the system allocator.
 //!
-//! Blocks of at least 4 MiB are anonymous maps of their own (`mmap`, `madvise(MADV_HUGEPAGE)`; the
-//! kernel's default mode here is "madvise", so nothing is huge unless asked), returned to the kernel
-//! when freed (`munmap`) and grown in place or moved without copying (`mremap`). Why:
+//! Blocks of at least 1 MiB are anonymous maps of their own, those of at least 4 MiB marked for huge
+//! pages (`madvise(MADV_HUGEPAGE)`; the kernel's default mode here is "madvise", so nothing is huge
+//! unless asked); maps are returned to the kernel when freed (`munmap`) and grown in place or moved
+//! without copying (`mremap`). Why:
 //! - With 4 KiB pages the kernel takes one page fault per 4 KiB, with 2 MiB pages one per 2 MiB:
 //!   `shoplens build` fills gigabytes of fresh columns (about 10 % faster, docs/benchmarks.md). This is
 //!   what glibc itself does when started with `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, which a
@@ -16,8 +17,13 @@ use std::alloc::{GlobalAlloc, Layout, System};
 
 pub struct HugePageAlloc;
 
-/// Blocks at least this large are mapped on their own (a huge page is 2 MiB; a block holds two).
-const THRESHOLD: usize = 4 << 20;
+/// Blocks at least this large are mapped on their own: column chunks of a few hundred thousand rows
+/// (about 1-2 MiB a column) are among them, so a freed table leaves no holes in glibc's arenas.
+const THRESHOLD: usize = 1 << 20;
+/// Blocks at least this large are also marked for huge pages (a huge page is 2 MiB; such a block
+/// holds two), in whole huge pages; smaller maps are whole 4 KiB pages, so that a huge page never
+/// backs a block much smaller than itself.
+const HUGE_THRESHOLD: usize = 4 << 20;
 const HUGE_PAGE: usize = 2 << 20;
 /// Maps are page aligned; larger alignments go to the system allocator.
 const PAGE: usize = 4096;
@@ -26,13 +32,19 @@ fn mapped(layout: Layout) -> bool {
     layout.size() >= THRESHOLD && layout.align() <= PAGE
 }
 
-/// Length of the map holding `size` bytes: whole huge pages, so that the kernel can back all of it
-/// with them.
+/// Length of the map holding `size` bytes.
 fn map_len(size: usize) -> usize {
-    size.next_multiple_of(HUGE_PAGE)
+    if size >= HUGE_THRESHOLD {
+        size.next_multiple_of(HUGE_PAGE)
+    } else {
+        size.next_multiple_of(PAGE)
+    }
 }
 
 fn advise(ptr: *mut u8, len: usize) {
+    if len < HUGE_THRESHOLD {
+        return;
+    }
     // SAFETY: [ptr, ptr + len) is a map of ours; MADV_HUGEPAGE is a hint that changes no contents.
     // A failure (e.g. a kernel without THP) leaves normal pages.
     unsafe {

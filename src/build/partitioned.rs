@@ -31,7 +31,7 @@ use super::item_totals::ItemTotals;
 use super::report::Report;
 use super::{assemble, segments, visitor_rows, Progress};
 use crate::clean::columns::{DuplicateRow, ItemCounts, QuarantineRow};
-use crate::clean::pipeline::{EventSource, EventStats};
+use crate::clean::pipeline::EventStats;
 use crate::clean::rules::{lossy, Rule};
 use crate::clean::validate::{Outcome, ValidateConfig};
 use crate::clean::{clean_events, tables, CleanConfig, CleanEvents, Prices};
@@ -482,13 +482,7 @@ pub fn build_partition<'a>(
         Some(mapping) => clean_generic_lines(line_numbers, line, mapping, shared)?,
         None => {
             let parsed = line_outcomes(n, line, &shared.cfg);
-            let source = EventSource::new(
-                Arc::from(source_name),
-                line_numbers,
-                parsed.outcomes,
-                parsed.duplicate_of,
-                Box::new(move |row| lossy(line(row))),
-            );
+            let source = parsed.into_source(Arc::from(source_name), line_numbers, line);
             let mut cleaned = clean_events(&source, &shared.reference.reference, &shared.cfg)?;
             drop(source);
             let counts = std::mem::take(&mut cleaned.item_counts);

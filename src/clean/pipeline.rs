@@ -36,6 +36,10 @@ pub struct EventSource<'a> {
     /// A session key per row when the source has its own session ids: a new session starts where the
     /// key changes (in the visitor's time order) instead of after an inactivity gap.
     pub session_keys: Option<Vec<u32>>,
+    /// When set, `duplicate_of` marks only the rejected rows' exact duplicates, and this says whether
+    /// two rows' lines are identical: the pipeline finds the valid rows' duplicates among rows of
+    /// equal visitor and time (identical lines parse alike), in its own sort.
+    pub valid_duplicates: Option<Box<dyn Fn(usize, usize) -> bool + Sync + 'a>>,
 }
 
 impl<'a> EventSource<'a> {
@@ -55,6 +59,7 @@ impl<'a> EventSource<'a> {
             raw_text,
             other_events: Vec::new(),
             session_keys: None,
+            valid_duplicates: None,
         }
     }
 
@@ -128,7 +133,29 @@ pub fn clean_events(
             u32::MAX - 1
         )));
     }
-    let is_dup = |row: usize| src.duplicate_of[row] != NOT_DUPLICATE;
+    // Valid rows in (visitor, time, source order): rows are in source order, so the row index orders
+    // equal times by source line.
+    let mut keys: Vec<(i64, i64, u32)> = (0..n)
+        .into_par_iter()
+        .filter_map(|r| match &src.outcomes[r] {
+            Outcome::Valid(e) if src.duplicate_of[r] == NOT_DUPLICATE => {
+                Some((e.visitor, e.ts, r as u32))
+            }
+            _ => None,
+        })
+        .collect();
+    keys.par_sort_unstable();
+    let duplicate_of = match &src.valid_duplicates {
+        Some(same) => {
+            let mut duplicate_of = src.duplicate_of.clone();
+            if valid_duplicates(&keys, same.as_ref(), &mut duplicate_of) {
+                keys.retain(|k| duplicate_of[k.2 as usize] == NOT_DUPLICATE);
+            }
+            std::borrow::Cow::Owned(duplicate_of)
+        }
+        None => std::borrow::Cow::Borrowed(&src.duplicate_of),
+    };
+    let is_dup = |row: usize| duplicate_of[row] != NOT_DUPLICATE;
     if cfg.strict {
         let first_bad =
             (0..n).find(|&r| !is_dup(r) && matches!(src.outcomes[r], Outcome::Rejected(..)));
@@ -150,7 +177,7 @@ pub fn clean_events(
         .map(|r| DuplicateRow {
             source: src.name.clone(),
             line: src.lines[r],
-            duplicate_of_line: src.lines[src.duplicate_of[r] as usize],
+            duplicate_of_line: src.lines[duplicate_of[r] as usize],
         })
         .collect();
     let mut quarantine: Vec<QuarantineRow> = (0..n)
@@ -167,15 +194,6 @@ pub fn clean_events(
         })
         .collect();
 
-    let mut keys: Vec<(i64, i64, u32)> = (0..n)
-        .into_par_iter()
-        .filter_map(|r| match &src.outcomes[r] {
-            Outcome::Valid(e) if !is_dup(r) => Some((e.visitor, e.ts, r as u32)),
-            _ => None,
-        })
-        .collect();
-    // Rows are in source order, so the row index orders equal times by source line.
-    keys.par_sort_unstable();
     // Visitor-aligned chunks, processed in parallel, then stitched with session-id offsets. Each chunk
     // becomes one row group of the warehouse tables. A chunk first gathers its rows in that order, with
     // each event's category as of its time: the scan then reads memory front to back, and the random
@@ -254,6 +272,36 @@ pub fn clean_events(
         duplicates,
         stats,
     })
+}
+
+/// Marks in `duplicate_of` the valid rows whose line repeats an earlier row's: candidates share a
+/// visitor and a time (`keys` sorted by visitor, time, row), `same` compares the lines. Returns
+/// whether any was found.
+fn valid_duplicates(
+    keys: &[(i64, i64, u32)],
+    same: &(dyn Fn(usize, usize) -> bool + Sync),
+    duplicate_of: &mut [u32],
+) -> bool {
+    let mut found = false;
+    let mut firsts: Vec<u32> = Vec::new();
+    for run in keys.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
+        if run.len() < 2 {
+            continue;
+        }
+        // Rows of one (visitor, time) in source order; each is compared with the distinct ones
+        // before it.
+        firsts.clear();
+        for &(_, _, row) in run {
+            match firsts.iter().find(|&&f| same(f as usize, row as usize)) {
+                Some(&f) => {
+                    duplicate_of[row as usize] = f;
+                    found = true;
+                }
+                None => firsts.push(row),
+            }
+        }
+    }
+    found
 }
 
 /// Per-chunk counts for the report, summed after the parallel scan.
@@ -654,6 +702,7 @@ mod tests {
             raw_text: Box::new(|row| format!("row {row}")),
             other_events: Vec::new(),
             session_keys: None,
+            valid_duplicates: None,
         }
     }
 
@@ -833,5 +882,44 @@ mod tests {
         let rules: Vec<Rule> = out.quarantine.iter().map(|q| q.rule).collect();
         assert_eq!(rules, vec![Rule::NearDuplicate, Rule::MissingField]);
         assert_eq!(out.quarantine[1].raw, "row 3");
+    }
+
+    #[test]
+    fn valid_duplicates_are_identical_lines_among_equal_visitor_and_time() {
+        // Lines of events.csv: a repeated line (twice), a line with the same visitor and time but
+        // another item (not a duplicate), and the same item at another time.
+        let text = [
+            "1,7,view,3,",
+            "1,7,view,4,",
+            "1,7,view,3,",
+            "2,7,view,3,",
+            "1,7,view,3,",
+        ];
+        let parsed = |l: &str| {
+            let f: Vec<i64> = l
+                .split(',')
+                .take(4)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            (f[1], T0 + f[0], View, f[2], -1)
+        };
+        let rows: Vec<_> = text.iter().map(|l| parsed(l)).collect();
+        let mut src = source(&rows);
+        src.valid_duplicates = Some(Box::new(|a, b| text[a] == text[b]));
+        let cfg = CleanConfig {
+            near_duplicate_window_ms: -1,
+            ..CleanConfig::default()
+        };
+        let out = clean_events(&src, &Reference::default(), &cfg).unwrap();
+        let pairs: Vec<(u64, u64)> = out
+            .duplicates
+            .iter()
+            .map(|d| (d.line, d.duplicate_of_line))
+            .collect();
+        // Source line = row + 2: rows 2 and 4 repeat row 0.
+        assert_eq!(pairs, vec![(4, 2), (6, 2)]);
+        assert_eq!(out.stats.kept, 3);
+        assert_eq!(out.stats.duplicates_removed, 2);
+        assert_eq!(ints(&out.events, "item_id"), vec![3, 4, 3]);
     }
 }

@@ -269,8 +269,8 @@ impl EventColumns {
         let mut bot = Vec::with_capacity(n);
         for v in 0..index.n_visitors() {
             let k = index.visitor_events(v).len();
-            codes.extend(std::iter::repeat_n(v as u32, k));
-            bot.extend(std::iter::repeat_n(index.is_bot[v], k));
+            codes.resize(codes.len() + k, v as u32);
+            bot.resize(bot.len() + k, index.is_bot[v]);
         }
         let revenue = revenue.cast(&DataType::Float64)?;
         Ok(EventColumns {

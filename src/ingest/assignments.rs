@@ -115,8 +115,14 @@ pub fn read_assignments(
     drop(keys);
     // Variant names interned too: the string columns are built from codes (see `coded_strings`).
     let mut variants: Vec<&str> = Vec::new();
-    let (mut exp, mut user, mut variant, mut at, mut line) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let n = parsed.len();
+    let (mut exp, mut user, mut variant, mut at, mut line) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     for (row, p) in parsed.iter().enumerate() {
         let line_no = TextFile::line_no(row);
         let checked = p

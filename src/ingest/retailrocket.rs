@@ -15,7 +15,7 @@ use crate::clean::columns::QuarantineRow;
 use crate::clean::config::CleanConfig;
 use crate::clean::items::{CategoryTree, ItemHistory};
 use crate::clean::items::{Prices, Reference};
-use crate::clean::pipeline::EventSource;
+use crate::clean::pipeline::{EventSource, NOT_DUPLICATE};
 use crate::clean::rules::{parse_id, parse_price, present, Rule};
 use crate::clean::validate::{validate, Outcome, RawEvent};
 use crate::{Error, Result};
@@ -75,10 +75,33 @@ impl RawFolder {
     }
 }
 
-/// Validation outcome and exact-duplicate mark of every row of `events.csv`.
+/// Validation outcome of every row of `events.csv`, with the exact duplicates among the rejected rows
+/// marked. Those among the valid rows are left to the cleaning pipeline: identical lines parse to the
+/// same visitor and time, so it finds them in its (visitor, time) sort without hashing every line
+/// ([`EventOutcomes::into_source`] hands it the line comparison).
 pub struct EventOutcomes {
     pub outcomes: Vec<Outcome>,
     pub duplicate_of: Vec<u32>,
+}
+
+impl EventOutcomes {
+    /// The pipeline source of these rows: `lines` their source line numbers, `line(row)` their text.
+    pub fn into_source<'a>(
+        self,
+        name: Arc<str>,
+        lines: Vec<u64>,
+        line: impl Fn(usize) -> &'a [u8] + Sync + Copy + 'a,
+    ) -> EventSource<'a> {
+        let mut source = EventSource::new(
+            name,
+            lines,
+            self.outcomes,
+            self.duplicate_of,
+            Box::new(move |row| crate::clean::rules::lossy(line(row))),
+        );
+        source.valid_duplicates = Some(Box::new(move |a, b| line(a) == line(b)));
+        source
+    }
 }
 
 /// The validation settings of `events.csv` rows.
@@ -103,14 +126,23 @@ pub fn line_outcomes<'a>(
     cfg: &CleanConfig,
 ) -> EventOutcomes {
     let vcfg = events_validate_config(cfg);
-    let (hashes, outcomes): (Vec<u64>, Vec<Outcome>) = (0..n)
+    let outcomes: Vec<Outcome> = (0..n)
         .into_par_iter()
-        .map(|row| {
-            let l = line(row);
-            (xxh3_64(l), parse_event(l, &vcfg))
-        })
-        .unzip();
-    let duplicate_of = exact_duplicates(&hashes, |a, b| line(a) == line(b));
+        .map(|row| parse_event(line(row), &vcfg))
+        .collect();
+    // Exact duplicates among the rejected rows (by hash, checked for equality); those among the valid
+    // rows are found by the pipeline (see [`EventOutcomes`]).
+    let rejected: Vec<usize> = (0..n)
+        .filter(|&r| matches!(outcomes[r], Outcome::Rejected(..)))
+        .collect();
+    let hashes: Vec<u64> = rejected.iter().map(|&r| xxh3_64(line(r))).collect();
+    let mut duplicate_of = vec![NOT_DUPLICATE; n];
+    let of_rejected = exact_duplicates(&hashes, |a, b| line(rejected[a]) == line(rejected[b]));
+    for (i, first) in of_rejected.into_iter().enumerate() {
+        if first != NOT_DUPLICATE {
+            duplicate_of[rejected[i]] = rejected[first as usize] as u32;
+        }
+    }
     EventOutcomes {
         outcomes,
         duplicate_of,
@@ -136,12 +168,10 @@ pub fn parse_event(line: &[u8], vcfg: &crate::clean::validate::ValidateConfig) -
 
 /// The validated rows of `events.csv` as a pipeline source.
 pub fn event_source(file: &TextFile, parsed: EventOutcomes) -> EventSource<'_> {
-    EventSource::new(
+    parsed.into_source(
         Arc::from(file.file_name()),
         (0..file.n_rows()).map(TextFile::line_no).collect(),
-        parsed.outcomes,
-        parsed.duplicate_of,
-        Box::new(move |row| crate::clean::rules::lossy(file.line(row))),
+        move |row| file.line(row),
     )
 }
 
@@ -268,6 +298,7 @@ fn file_name(path: &Path) -> String {
 
 type Row<T> = (i64, i64, u64, T);
 
+#[derive(Default)]
 struct Properties {
     categories: Vec<Row<i64>>,
     available: Vec<Row<bool>>,
@@ -282,59 +313,78 @@ enum PropertyRow {
     Available(Row<bool>),
     Price(Row<f64>),
     Other(i64),
-    Bad(Rule, String),
 }
+
+/// Rows of a properties file parsed by one task (whole blocks, so the rows keep their file order).
+const PROPERTY_BLOCK: usize = 1 << 16;
 
 fn read_properties(file: &TextFile, cfg: &CleanConfig, file_seq: u64) -> Properties {
     let vcfg = cfg.validate_config();
     let source: Arc<str> = Arc::from(file.file_name());
     let price_name = cfg.price_property.as_deref();
-    let rows: Vec<PropertyRow> = (0..file.n_rows())
+    let n = file.n_rows();
+    // Blocks of rows parsed and sorted into their kinds in parallel, then concatenated in file order.
+    let blocks: Vec<Properties> = (0..n.div_ceil(PROPERTY_BLOCK))
         .into_par_iter()
-        .map(|row| {
-            let seq = (file_seq << 40) | row as u64;
-            match parse_property(file.line(row), &vcfg, price_name, seq) {
-                Ok(r) => r,
-                Err((rule, detail)) => PropertyRow::Bad(rule, detail),
+        .map(|b| {
+            let mut out = Properties::default();
+            for row in b * PROPERTY_BLOCK..((b + 1) * PROPERTY_BLOCK).min(n) {
+                let seq = (file_seq << 40) | row as u64;
+                match parse_property(file.line(row), &vcfg, price_name, seq) {
+                    Ok(r) => out.push(r),
+                    Err((rule, detail)) => out.quarantine.push(quarantine_row(
+                        &source,
+                        TextFile::line_no(row),
+                        rule,
+                        detail,
+                        file.line(row),
+                    )),
+                }
             }
+            out
         })
         .collect();
+    let total = |f: fn(&Properties) -> usize| blocks.iter().map(f).sum::<usize>();
     let mut out = Properties {
-        categories: Vec::new(),
-        available: Vec::new(),
-        prices: Vec::new(),
+        categories: Vec::with_capacity(total(|p| p.categories.len())),
+        available: Vec::with_capacity(total(|p| p.available.len())),
+        prices: Vec::with_capacity(total(|p| p.prices.len())),
         other: 0,
-        items: Vec::new(),
-        quarantine: Vec::new(),
+        items: Vec::with_capacity(total(|p| p.items.len())),
+        quarantine: Vec::with_capacity(total(|p| p.quarantine.len())),
     };
-    for (row, r) in rows.into_iter().enumerate() {
-        match r {
-            PropertyRow::Category(c) => {
-                out.items.push(c.0);
-                out.categories.push(c);
-            }
-            PropertyRow::Available(a) => {
-                out.items.push(a.0);
-                out.available.push(a);
-            }
-            PropertyRow::Price(p) => {
-                out.items.push(p.0);
-                out.prices.push(p);
-            }
-            PropertyRow::Other(item) => {
-                out.items.push(item);
-                out.other += 1;
-            }
-            PropertyRow::Bad(rule, detail) => out.quarantine.push(quarantine_row(
-                &source,
-                TextFile::line_no(row),
-                rule,
-                detail,
-                file.line(row),
-            )),
-        }
+    for b in blocks {
+        out.categories.extend(b.categories);
+        out.available.extend(b.available);
+        out.prices.extend(b.prices);
+        out.other += b.other;
+        out.items.extend(b.items);
+        out.quarantine.extend(b.quarantine);
     }
     out
+}
+
+impl Properties {
+    fn push(&mut self, row: PropertyRow) {
+        match row {
+            PropertyRow::Category(c) => {
+                self.items.push(c.0);
+                self.categories.push(c);
+            }
+            PropertyRow::Available(a) => {
+                self.items.push(a.0);
+                self.available.push(a);
+            }
+            PropertyRow::Price(p) => {
+                self.items.push(p.0);
+                self.prices.push(p);
+            }
+            PropertyRow::Other(item) => {
+                self.items.push(item);
+                self.other += 1;
+            }
+        }
+    }
 }
 
 fn parse_property(
