@@ -116,6 +116,21 @@ pub fn clean_retailrocket(
     cfg: &CleanConfig,
     progress: Progress<'_>,
 ) -> Result<Cleaned> {
+    clean_retailrocket_to(dir, cfg, progress, None)
+}
+
+/// Experiment tables: the events' cleaning does not read them, so a build writes them (and frees
+/// them) while the events are cleaned.
+const EXPERIMENT_TABLES: [&str; 2] = ["assignments", "experiment_weights"];
+
+/// As [`clean_retailrocket`]; with `staging`, the [`EXPERIMENT_TABLES`] are written there while the
+/// events are cleaned, and left out of the result.
+fn clean_retailrocket_to(
+    dir: &Path,
+    cfg: &CleanConfig,
+    progress: Progress<'_>,
+    staging: Option<&warehouse::Staging>,
+) -> Result<Cleaned> {
     cfg.check()?;
     let steps = 5;
     let mut timings = Vec::new();
@@ -125,6 +140,7 @@ pub fn clean_retailrocket(
         clock = Instant::now();
     };
     let folder = RawFolder::locate(dir)?;
+    let written_early: bool;
     // The raw text is dropped as soon as the events are clean.
     let (cleaned, reference) = {
         progress("read events and item properties", 0, steps);
@@ -134,6 +150,8 @@ pub fn clean_retailrocket(
                 let started = Instant::now();
                 let file = TextFile::open(&folder.events, &EVENTS_HEADER)?;
                 let outcomes = event_outcomes(&file, cfg);
+                // Parsed: later steps read only the few lines they quarantine.
+                file.release_pages();
                 Ok((file, outcomes, started.elapsed()))
             },
             || -> Result<_> {
@@ -157,7 +175,7 @@ pub fn clean_retailrocket(
             },
         );
         let (file, outcomes, events_time) = events?;
-        let (reference, reference_time) = reference?;
+        let (mut reference, reference_time) = reference?;
         timings.push((
             "read_validate_dedup_events".into(),
             events_time.as_millis() as u64,
@@ -166,7 +184,21 @@ pub fn clean_retailrocket(
         lap("read_all", &mut timings);
         progress("sessions and enrichment", 2, steps);
         let source = event_source(&file, outcomes);
-        let cleaned = clean_events(&source, &reference.reference, cfg)?;
+        let early = match staging {
+            Some(staging) => reference.experiments.take().map(|e| (staging, e)),
+            None => None,
+        };
+        let (cleaned, written) = rayon::join(
+            || clean_events(&source, &reference.reference, cfg),
+            || match early {
+                Some((staging, (a, w))) => staging
+                    .write(named(EXPERIMENT_TABLES.into_iter().zip([a, w]).collect()))
+                    .map(|_| true),
+                None => Ok(false),
+            },
+        );
+        let cleaned = cleaned?;
+        written_early = written?;
         lap("clean_sessions_enrich", &mut timings);
         (cleaned, reference)
     };
@@ -177,7 +209,7 @@ pub fn clean_retailrocket(
         (Prices::History(_), Some(p)) => format!("item property '{p}' as of event time"),
         (Prices::History(_), None) => "item property".into(),
     };
-    let out = assemble(
+    let mut out = assemble(
         &dir.display().to_string(),
         cleaned,
         &reference,
@@ -185,6 +217,9 @@ pub fn clean_retailrocket(
         timings,
         price_source,
     )?;
+    if written_early {
+        out.tables.retain(|(n, _)| !EXPERIMENT_TABLES.contains(n));
+    }
     progress("tables", 4, steps);
     Ok(out)
 }
@@ -366,8 +401,9 @@ pub fn build_warehouse(
     progress: Progress<'_>,
 ) -> Result<Report> {
     let started = Instant::now();
-    let cleaned = clean_retailrocket(raw, cfg, progress)?;
-    finish(out, cleaned, started, progress)
+    let staging = warehouse::Staging::create(out)?;
+    let cleaned = clean_retailrocket_to(raw, cfg, progress, Some(&staging))?;
+    finish(staging, cleaned, started, progress)
 }
 
 /// `shoplens build --events`: clean a user's own event table and write the warehouse.
@@ -379,22 +415,23 @@ pub fn build_generic(
     progress: Progress<'_>,
 ) -> Result<Report> {
     let started = Instant::now();
+    let staging = warehouse::Staging::create(out)?;
     let cleaned = clean_generic(input, mapping, cfg, progress)?;
-    finish(out, cleaned, started, progress)
+    finish(staging, cleaned, started, progress)
 }
 
 /// Clean tables the KPI index reads ([`derived_index`]); the others are written to the warehouse
 /// while it is built.
 const READ_BY_DERIVED: [&str; 3] = ["events", "categories", "items"];
 
+/// Writes a cleaned build into `staging` with its derived tables, then puts the warehouse in place.
 fn finish(
-    out: &Path,
+    staging: warehouse::Staging,
     cleaned: Cleaned,
     started: Instant,
     progress: Progress<'_>,
 ) -> Result<Report> {
     let Cleaned { tables, mut report } = cleaned;
-    let staging = warehouse::Staging::create(out)?;
     let (read, other): (Vec<_>, Vec<_>) = tables
         .into_iter()
         .partition(|(n, _)| READ_BY_DERIVED.contains(n));

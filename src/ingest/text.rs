@@ -78,6 +78,17 @@ impl TextFile {
         Ok((file, names))
     }
 
+    /// Gives the file's pages back to the kernel once the file has been parsed: the map stays
+    /// readable (a later read of a line, e.g. for the quarantine, brings its page back from the page
+    /// cache), but the whole file no longer counts in the process's resident memory.
+    pub fn release_pages(&self) {
+        if let FileBytes::Mapped(map) = &self.data {
+            // SAFETY: the map is a read-only private map of a file the pipeline only reads: dropping
+            // its pages loses nothing, they are read again from the file on the next access.
+            let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+        }
+    }
+
     pub fn n_rows(&self) -> usize {
         self.line_starts.len()
     }
