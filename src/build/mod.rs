@@ -183,13 +183,13 @@ fn clean_retailrocket_to(
         timings.push(("read_reference".into(), reference_time.as_millis() as u64));
         lap("read_all", &mut timings);
         progress("sessions and enrichment", 2, steps);
-        let source = event_source(&file, outcomes);
+        let mut source = event_source(&file, outcomes);
         let early = match staging {
             Some(staging) => reference.experiments.take().map(|e| (staging, e)),
             None => None,
         };
         let (cleaned, written) = rayon::join(
-            || clean_events(&source, &reference.reference, cfg),
+            || clean_events(&mut source, &reference.reference, cfg),
             || match early {
                 Some((staging, (a, w))) => staging
                     .write(named(EXPERIMENT_TABLES.into_iter().zip([a, w]).collect()))
@@ -242,11 +242,11 @@ pub fn clean_generic(
     };
     progress("read events", 0, steps);
     let table = GenericTable::read(input, mapping)?;
-    let (source, ids) = table.source(cfg)?;
+    let (mut source, ids) = table.source(cfg)?;
     lap("read_validate_dedup_events", &mut timings);
     progress("sessions and enrichment", 2, steps);
     let reference = ReferenceRead::empty();
-    let cleaned = clean_events(&source, &reference.reference, cfg)?;
+    let cleaned = clean_events(&mut source, &reference.reference, cfg)?;
     lap("clean_sessions_enrich", &mut timings);
     progress("tables", 3, steps);
     let m = &table.mapping;

@@ -482,8 +482,8 @@ pub fn build_partition<'a>(
         Some(mapping) => clean_generic_lines(line_numbers, line, mapping, shared)?,
         None => {
             let parsed = line_outcomes(n, line, &shared.cfg);
-            let source = parsed.into_source(Arc::from(source_name), line_numbers, line);
-            let mut cleaned = clean_events(&source, &shared.reference.reference, &shared.cfg)?;
+            let mut source = parsed.into_source(Arc::from(source_name), line_numbers, line);
+            let mut cleaned = clean_events(&mut source, &shared.reference.reference, &shared.cfg)?;
             drop(source);
             let counts = std::mem::take(&mut cleaned.item_counts);
             let counts = counts
@@ -613,9 +613,9 @@ fn clean_generic_lines<'a>(
         })
         .collect();
     let table = GenericTable::csv_lines(&shared.folder.events, mapping.clone(), lines, numbers)?;
-    let (source, ids) = table.source(&shared.cfg)?;
+    let (mut source, ids) = table.source(&shared.cfg)?;
     ids.require_integers(&table.name, mapping)?;
-    let mut cleaned = clean_events(&source, &shared.reference.reference, &shared.cfg)?;
+    let mut cleaned = clean_events(&mut source, &shared.reference.reference, &shared.cfg)?;
     drop(source);
     let counts = std::mem::take(&mut cleaned.item_counts);
     let item_counts = match ids.item {

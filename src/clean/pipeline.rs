@@ -30,7 +30,7 @@ pub struct EventSource<'a> {
     /// Row index of the first identical row, or [`NOT_DUPLICATE`].
     pub duplicate_of: Vec<u32>,
     /// The raw text of a row, for the quarantine.
-    pub raw_text: Box<dyn Fn(usize) -> String + Sync + 'a>,
+    pub raw_text: Box<dyn Fn(usize) -> String + Send + Sync + 'a>,
     /// Names of the [`EventType::Other`] events of a generic source (`ValidEvent::label` indexes them).
     pub other_events: Vec<String>,
     /// A session key per row when the source has its own session ids: a new session starts where the
@@ -39,7 +39,7 @@ pub struct EventSource<'a> {
     /// When set, `duplicate_of` marks only the rejected rows' exact duplicates, and this says whether
     /// two rows' lines are identical: the pipeline finds the valid rows' duplicates among rows of
     /// equal visitor and time (identical lines parse alike), in its own sort.
-    pub valid_duplicates: Option<Box<dyn Fn(usize, usize) -> bool + Sync + 'a>>,
+    pub valid_duplicates: Option<Box<dyn Fn(usize, usize) -> bool + Send + Sync + 'a>>,
 }
 
 impl<'a> EventSource<'a> {
@@ -49,7 +49,7 @@ impl<'a> EventSource<'a> {
         lines: Vec<u64>,
         outcomes: Vec<Outcome>,
         duplicate_of: Vec<u32>,
-        raw_text: Box<dyn Fn(usize) -> String + Sync + 'a>,
+        raw_text: Box<dyn Fn(usize) -> String + Send + Sync + 'a>,
     ) -> Self {
         EventSource {
             name,
@@ -114,9 +114,10 @@ pub struct CleanEvents {
     pub stats: EventStats,
 }
 
-/// Runs the pipeline on one validated source.
+/// Runs the pipeline on one validated source. The rows' outcomes are released once the clean rows
+/// are gathered (`src.outcomes` is left empty); the other fields stay.
 pub fn clean_events(
-    src: &EventSource<'_>,
+    src: &mut EventSource<'_>,
     reference: &Reference,
     cfg: &CleanConfig,
 ) -> Result<CleanEvents> {
@@ -145,15 +146,19 @@ pub fn clean_events(
         })
         .collect();
     keys.par_sort_unstable();
-    let duplicate_of = match &src.valid_duplicates {
-        Some(same) => {
-            let mut duplicate_of = src.duplicate_of.clone();
-            if valid_duplicates(&keys, same.as_ref(), &mut duplicate_of) {
-                keys.retain(|k| duplicate_of[k.2 as usize] == NOT_DUPLICATE);
-            }
-            std::borrow::Cow::Owned(duplicate_of)
+    let found = match &src.valid_duplicates {
+        Some(same) => valid_duplicates(&keys, same.as_ref()),
+        None => Vec::new(),
+    };
+    let duplicate_of = if found.is_empty() {
+        std::borrow::Cow::Borrowed(&src.duplicate_of)
+    } else {
+        let mut duplicate_of = src.duplicate_of.clone();
+        for &(row, first) in &found {
+            duplicate_of[row as usize] = first;
         }
-        None => std::borrow::Cow::Borrowed(&src.duplicate_of),
+        keys.retain(|k| duplicate_of[k.2 as usize] == NOT_DUPLICATE);
+        std::borrow::Cow::Owned(duplicate_of)
     };
     let is_dup = |row: usize| duplicate_of[row] != NOT_DUPLICATE;
     if cfg.strict {
@@ -199,12 +204,15 @@ pub fn clean_events(
     // each event's category as of its time: the scan then reads memory front to back, and the random
     // reads happen here, in a tight loop the CPU overlaps. Only the chunks in flight hold their rows.
     let bounds = visitor_chunks(&keys, (keys.len() / ROWS_PER_CHUNK).clamp(4, 1024));
+    // The sort keys are done with: keep the row numbers only (a third of the memory).
+    let order: Vec<u32> = keys.par_iter().map(|k| k.2).collect();
+    drop(keys);
     let mut parts: Vec<ChunkOut> = bounds
         .par_windows(2)
         .map(|w| {
-            let rows: Vec<Row> = keys[w[0]..w[1]]
+            let rows: Vec<Row> = order[w[0]..w[1]]
                 .iter()
-                .map(|&(_, _, row)| {
+                .map(|&row| {
                     let ev = event_of(src, row);
                     Row {
                         category: reference.categories.asof(ev.item, ev.ts),
@@ -217,14 +225,17 @@ pub fn clean_events(
             scan_chunk(&rows, reference, cfg, src.session_keys.as_deref())
         })
         .collect();
-    drop(keys);
+    drop(order);
     // Session ids are global: offset each chunk by the sessions before it, then build its tables.
     let mut offset = 0u64;
     for part in &mut parts {
         part.session_offset = offset;
         offset += part.sessions.session_id.len() as u64;
     }
-    let near: Vec<(u32, u32)> = parts
+    // Every later step reads the chunks, not the parsed rows.
+    let n_read = src.outcomes.len();
+    src.outcomes = Vec::new();
+    let near: Vec<(u32, u32, i64)> = parts
         .iter()
         .flat_map(|p| p.near_duplicates.iter().copied())
         .collect();
@@ -245,12 +256,8 @@ pub fn clean_events(
         visitors.push(chunk.visitors);
         partial.push(chunk.stats);
     }
-    quarantine.extend(near.into_iter().map(|(row, kept_row)| {
+    quarantine.extend(near.into_iter().map(|(row, kept_row, gap)| {
         let (r, k) = (row as usize, kept_row as usize);
-        let gap = match (&src.outcomes[r], &src.outcomes[k]) {
-            (Outcome::Valid(a), Outcome::Valid(b)) => a.ts - b.ts,
-            _ => 0,
-        };
         QuarantineRow {
             source: src.name.clone(),
             line: src.lines[r],
@@ -260,7 +267,7 @@ pub fn clean_events(
         }
     }));
     quarantine.sort_by_key(|q| q.line);
-    let stats = stats(src, &partial, &quarantine, duplicates.len());
+    let stats = stats(src, n_read, &partial, &quarantine, duplicates.len());
     Ok(CleanEvents {
         events: stack(events, || {
             tables::events_frame(EventColumns::default(), &labels)
@@ -274,15 +281,13 @@ pub fn clean_events(
     })
 }
 
-/// Marks in `duplicate_of` the valid rows whose line repeats an earlier row's: candidates share a
-/// visitor and a time (`keys` sorted by visitor, time, row), `same` compares the lines. Returns
-/// whether any was found.
+/// The valid rows whose line repeats an earlier row's, as (row, first row with that line): candidates
+/// share a visitor and a time (`keys` sorted by visitor, time, row), `same` compares the lines.
 fn valid_duplicates(
     keys: &[(i64, i64, u32)],
     same: &(dyn Fn(usize, usize) -> bool + Sync),
-    duplicate_of: &mut [u32],
-) -> bool {
-    let mut found = false;
+) -> Vec<(u32, u32)> {
+    let mut found = Vec::new();
     let mut firsts: Vec<u32> = Vec::new();
     for run in keys.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
         if run.len() < 2 {
@@ -293,10 +298,7 @@ fn valid_duplicates(
         firsts.clear();
         for &(_, _, row) in run {
             match firsts.iter().find(|&&f| same(f as usize, row as usize)) {
-                Some(&f) => {
-                    duplicate_of[row as usize] = f;
-                    found = true;
-                }
+                Some(&f) => found.push((row, f)),
                 None => firsts.push(row),
             }
         }
@@ -349,6 +351,7 @@ impl PartialStats {
 
 fn stats(
     src: &EventSource<'_>,
+    rows_read: usize,
     parts: &[PartialStats],
     quarantine: &[QuarantineRow],
     duplicates: usize,
@@ -366,7 +369,7 @@ fn stats(
     let sum = |f: fn(&PartialStats) -> u64| parts.iter().map(f).sum::<u64>();
     EventStats {
         source: src.name.to_string(),
-        rows_read: src.outcomes.len() as u64,
+        rows_read: rows_read as u64,
         duplicates_removed: duplicates as u64,
         quarantined: quarantine.len() as u64,
         kept: sum(|p| p.kept),
@@ -490,8 +493,8 @@ struct ChunkOut {
     events: EventColumns,
     sessions: SessionColumns,
     visitors: VisitorColumns,
-    /// (near-duplicate row, the kept row it repeats)
-    near_duplicates: Vec<(u32, u32)>,
+    /// (near-duplicate row, the kept row it repeats, ms between them)
+    near_duplicates: Vec<(u32, u32, i64)>,
 }
 
 fn event_of(src: &EventSource<'_>, row: u32) -> ValidEvent {
@@ -542,13 +545,13 @@ fn scan_chunk(
                         && prev.label == ev.label
                         && prev.order == ev.order
                     {
-                        repeat_of = Some(k.row);
+                        repeat_of = Some((k.row, prev.ts));
                         break;
                     }
                 }
             }
             match repeat_of {
-                Some(k) => out.near_duplicates.push((r.row, k)),
+                Some((k, ts)) => out.near_duplicates.push((r.row, k, r.ev.ts - ts)),
                 None => kept.push(*r),
             }
         }
@@ -707,7 +710,7 @@ mod tests {
     }
 
     fn run(rows: &[(i64, i64, EventType, i64, i64)], cfg: &CleanConfig) -> CleanEvents {
-        clean_events(&source(rows), &Reference::default(), cfg).unwrap()
+        clean_events(&mut source(rows), &Reference::default(), cfg).unwrap()
     }
 
     fn ints(df: &DataFrame, col: &str) -> Vec<i64> {
@@ -811,7 +814,7 @@ mod tests {
             (1, T0 + 200_000, Cart, 5, -1), // at the change: the new value
             (1, T0 + 300_000, View, 6, -1), // an item without properties: null
         ];
-        let out = clean_events(&source(&rows), &reference, &CleanConfig::default()).unwrap();
+        let out = clean_events(&mut source(&rows), &reference, &CleanConfig::default()).unwrap();
         assert_eq!(ints(&out.events, "category_id"), vec![10, 10, 20, -1]);
         assert_eq!(out.stats.events_without_category, 1);
     }
@@ -874,7 +877,7 @@ mod tests {
             .push(Outcome::rejected(Rule::MissingField, "empty item"));
         src.lines.push(5);
         src.duplicate_of.push(NOT_DUPLICATE);
-        let out = clean_events(&src, &Reference::default(), &CleanConfig::default()).unwrap();
+        let out = clean_events(&mut src, &Reference::default(), &CleanConfig::default()).unwrap();
         assert_eq!(out.stats.rows_read, 4);
         assert_eq!(out.stats.kept, 1);
         assert_eq!(out.duplicates.len(), 1);
@@ -910,7 +913,7 @@ mod tests {
             near_duplicate_window_ms: -1,
             ..CleanConfig::default()
         };
-        let out = clean_events(&src, &Reference::default(), &cfg).unwrap();
+        let out = clean_events(&mut src, &Reference::default(), &cfg).unwrap();
         let pairs: Vec<(u64, u64)> = out
             .duplicates
             .iter()

@@ -90,7 +90,7 @@ impl EventOutcomes {
         self,
         name: Arc<str>,
         lines: Vec<u64>,
-        line: impl Fn(usize) -> &'a [u8] + Sync + Copy + 'a,
+        line: impl Fn(usize) -> &'a [u8] + Send + Sync + Copy + 'a,
     ) -> EventSource<'a> {
         let mut source = EventSource::new(
             name,
