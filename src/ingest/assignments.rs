@@ -79,20 +79,14 @@ pub fn read_assignments(
         .into_par_iter()
         .map(|row| parse_assignment(file.line(row), cfg))
         .collect();
-    let mut quarantine = Vec::new();
     // A repeated (experiment, user) pair, found by a parallel sort on integer keys (experiment names
     // interned: there are few): the first row stays.
-    let mut names: Vec<&str> = Vec::new();
+    let names = distinct_in_order(&parsed, |a| a.experiment);
+    let code = |list: &[&str], v: &str| list.iter().position(|n| *n == v).unwrap_or(0) as u32;
     let exp_index: Vec<u32> = parsed
-        .iter()
+        .par_iter()
         .map(|p| match p {
-            Ok(a) => match names.iter().position(|n| *n == a.experiment) {
-                Some(i) => i as u32,
-                None => {
-                    names.push(a.experiment);
-                    (names.len() - 1) as u32
-                }
-            },
+            Ok(a) => code(&names, a.experiment),
             Err(_) => u32::MAX,
         })
         .collect();
@@ -114,23 +108,37 @@ pub fn read_assignments(
     }
     drop(keys);
     // Variant names interned too: the string columns are built from codes (see `coded_strings`).
-    let mut variants: Vec<&str> = Vec::new();
-    let n = parsed.len();
-    let (mut exp, mut user, mut variant, mut at, mut line) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for (row, p) in parsed.iter().enumerate() {
-        let line_no = TextFile::line_no(row);
-        let checked = p
-            .as_ref()
-            .map_err(Clone::clone)
-            .and_then(|a| match first_of[row] {
-                u32::MAX => Ok(a),
-                first => Err((
+    let variants = distinct_in_order(&parsed, |a| a.variant);
+    // The kept rows (valid, the first assignment of their user in their experiment), column by
+    // column in parallel, in file order.
+    let kept: Vec<(usize, &Assignment<'_>)> = parsed
+        .par_iter()
+        .enumerate()
+        .filter_map(|(row, p)| match p {
+            Ok(a) if first_of[row] == u32::MAX => Some((row, a)),
+            _ => None,
+        })
+        .collect();
+    let exp: Vec<u32> = kept.par_iter().map(|&(row, _)| exp_index[row]).collect();
+    let user: Vec<i64> = kept.par_iter().map(|(_, a)| a.user).collect();
+    let variant: Vec<u32> = kept
+        .par_iter()
+        .map(|(_, a)| code(&variants, a.variant))
+        .collect();
+    let at: Vec<i64> = kept.par_iter().map(|(_, a)| a.at).collect();
+    let line: Vec<u64> = kept
+        .par_iter()
+        .map(|&(row, _)| TextFile::line_no(row))
+        .collect();
+    drop(kept);
+    // The others, quarantined in file order: invalid rows, and later assignments of a user.
+    let mut quarantine: Vec<QuarantineRow> = parsed
+        .iter()
+        .enumerate()
+        .filter_map(|(row, p)| {
+            let (rule, detail) = match (p, first_of[row]) {
+                (Ok(_), u32::MAX) => return None,
+                (Ok(a), first) => (
                     Rule::DuplicateKey,
                     format!(
                         "user {} already assigned in {} on line {}",
@@ -138,32 +146,18 @@ pub fn read_assignments(
                         a.experiment,
                         TextFile::line_no(first as usize)
                     ),
-                )),
-            });
-        match checked {
-            Ok(a) => {
-                exp.push(exp_index[row]);
-                user.push(a.user);
-                let v = match variants.iter().position(|v| *v == a.variant) {
-                    Some(v) => v,
-                    None => {
-                        variants.push(a.variant);
-                        variants.len() - 1
-                    }
-                };
-                variant.push(v as u32);
-                at.push(a.at);
-                line.push(line_no);
-            }
-            Err((rule, detail)) => quarantine.push(quarantine_row(
+                ),
+                (Err((rule, detail)), _) => (*rule, detail.clone()),
+            };
+            Some(quarantine_row(
                 &source,
-                line_no,
+                TextFile::line_no(row),
                 rule,
                 detail,
                 file.line(row),
-            )),
-        }
-    }
+            ))
+        })
+        .collect();
     let n = exp.len();
     let assigned_at = Int64Chunked::from_vec("assigned_at".into(), at)
         .into_datetime(TimeUnit::Milliseconds, None);
@@ -204,6 +198,37 @@ pub fn read_assignments(
         quarantine,
         files,
     })
+}
+
+/// Distinct values of `field` over the valid rows, in order of first appearance (found in parallel:
+/// each part lists its own, then the earliest row of each value wins).
+fn distinct_in_order<'a>(
+    parsed: &[std::result::Result<Assignment<'a>, (Rule, String)>],
+    field: impl Fn(&Assignment<'a>) -> &'a str + Sync,
+) -> Vec<&'a str> {
+    let mut firsts: Vec<(usize, &'a str)> = parsed
+        .par_iter()
+        .enumerate()
+        .fold(Vec::new, |mut seen: Vec<(usize, &'a str)>, (row, p)| {
+            if let Ok(a) = p {
+                let v = field(a);
+                if !seen.iter().any(|(_, s)| *s == v) {
+                    seen.push((row, v));
+                }
+            }
+            seen
+        })
+        .reduce(Vec::new, |mut a, b| {
+            for (row, v) in b {
+                match a.iter_mut().find(|(_, s)| *s == v) {
+                    Some(first) => first.0 = first.0.min(row),
+                    None => a.push((row, v)),
+                }
+            }
+            a
+        });
+    firsts.sort_unstable();
+    firsts.into_iter().map(|(_, v)| v).collect()
 }
 
 fn df_source(path: &Path) -> String {

@@ -315,9 +315,38 @@ impl EventIndex {
                 "{n} events: more than the KPI index holds"
             )));
         }
-        let (visitor, visitor_ids) = dense_codes(events.column("visitor_id")?)?;
-        let (item, item_ids) = dense_codes(events.column("item_id")?)?;
-        let (order, _) = dense_codes(events.column("transaction_id")?)?;
+        // The id columns' codes (hash lookups, the bulk of the work) side by side.
+        let tree = Tree::from_frame(categories)?;
+        let codes =
+            |name: &str| -> Result<(Vec<u32>, Column)> { dense_codes(events.column(name)?) };
+        let ((visitor, item), ((order, root), category)) = rayon::join(
+            || rayon::join(|| codes("visitor_id"), || codes("item_id")),
+            || {
+                rayon::join(
+                    || {
+                        rayon::join(
+                            || codes("transaction_id"),
+                            || {
+                                dense_codes(
+                                    &events.column("root_category_id")?.cast(&DataType::Int64)?,
+                                )
+                            },
+                        )
+                    },
+                    || -> Result<Vec<u32>> {
+                        Ok(int_values(events.column("category_id")?)?
+                            .into_iter()
+                            .map(|c| {
+                                c.and_then(|c| tree.code_of.get(&c).copied())
+                                    .unwrap_or(NONE)
+                            })
+                            .collect())
+                    },
+                )
+            },
+        );
+        let ((visitor, visitor_ids), (item, item_ids)) = (visitor?, item?);
+        let ((order, _), (root, root_labels), category) = (order?, root?, category?);
         let ts_col = events
             .column("timestamp")?
             .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?
@@ -360,16 +389,6 @@ impl EventIndex {
             .iter()
             .map(|b| b.unwrap_or(false))
             .collect();
-        let tree = Tree::from_frame(categories)?;
-        let category: Vec<u32> = int_values(events.column("category_id")?)?
-            .into_iter()
-            .map(|c| {
-                c.and_then(|c| tree.code_of.get(&c).copied())
-                    .unwrap_or(NONE)
-            })
-            .collect();
-        let (root, root_labels) =
-            dense_codes(&events.column("root_category_id")?.cast(&DataType::Int64)?)?;
         let root_ids: Vec<Option<i64>> = root_labels.i64()?.iter().collect();
 
         let (first_day, last_day) = match (ts.iter().min(), ts.iter().max()) {

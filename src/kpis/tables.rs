@@ -1,6 +1,7 @@
 //! KPI tables (polars DataFrames) from merged partials. Every ratio names its numerator and
 //! denominator in `docs/methodology.md`; a ratio with a zero denominator is null.
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use super::index::*;
 use super::scan::*;
@@ -711,10 +712,10 @@ pub fn segment_rows_frame(
     end_ts: i64,
     cuts: &SegmentCuts,
 ) -> Result<DataFrame> {
-    let recency: Vec<f64> = rows.iter().map(|r| recency_days(end_ts, r)).collect();
-    let money: Vec<f64> = rows.iter().map(|r| from_micro(r.revenue)).collect();
+    let recency: Vec<f64> = rows.par_iter().map(|r| recency_days(end_ts, r)).collect();
+    let money: Vec<f64> = rows.par_iter().map(|r| from_micro(r.revenue)).collect();
     let r_score: Vec<i32> = recency
-        .iter()
+        .par_iter()
         .map(|&x| score(x, &cuts.recency, true))
         .collect();
     let f_score: Vec<i32> = rows
@@ -722,7 +723,7 @@ pub fn segment_rows_frame(
         .map(|r| score(r.sessions as f64, &cuts.frequency, false))
         .collect();
     let m_score: Vec<i32> = money
-        .iter()
+        .par_iter()
         .map(|&x| score(x, &cuts.monetary, false))
         .collect();
     // The 125 codes "111" .. "555", looked up (not formatted per row).
@@ -730,32 +731,40 @@ pub fn segment_rows_frame(
         .map(|c| format!("{}{}{}", c / 25 + 1, c / 5 % 5 + 1, c % 5 + 1))
         .collect();
     let rfm: Vec<&str> = (0..rows.len())
+        .into_par_iter()
         .map(|i| {
             codes[((r_score[i] - 1) * 25 + (f_score[i] - 1) * 5 + m_score[i] - 1) as usize].as_str()
         })
         .collect();
-    let lifecycle: Vec<&str> = lifecycle.iter().map(|&l| LIFECYCLE[l as usize]).collect();
+    let lifecycle: Vec<&str> = lifecycle
+        .par_iter()
+        .map(|&l| LIFECYCLE[l as usize])
+        .collect();
     Ok(DataFrame::new(
         rows.len(),
         vec![
             visitor_id,
-            datetime_column("first_seen", rows.iter().map(|r| r.first_ts).collect()),
-            datetime_column("last_seen", rows.iter().map(|r| r.last_ts).collect()),
+            datetime_column("first_seen", rows.par_iter().map(|r| r.first_ts).collect()),
+            datetime_column("last_seen", rows.par_iter().map(|r| r.last_ts).collect()),
             Column::new(
                 "events".into(),
-                rows.iter().map(|r| r.events as i64).collect::<Vec<_>>(),
+                rows.par_iter().map(|r| r.events as i64).collect::<Vec<_>>(),
             ),
             Column::new(
                 "sessions".into(),
-                rows.iter().map(|r| r.sessions as i64).collect::<Vec<_>>(),
+                rows.par_iter()
+                    .map(|r| r.sessions as i64)
+                    .collect::<Vec<_>>(),
             ),
             Column::new(
                 "purchases".into(),
-                rows.iter().map(|r| r.purchases as i64).collect::<Vec<_>>(),
+                rows.par_iter()
+                    .map(|r| r.purchases as i64)
+                    .collect::<Vec<_>>(),
             ),
             Column::new(
                 "orders".into(),
-                rows.iter().map(|r| r.orders as i64).collect::<Vec<_>>(),
+                rows.par_iter().map(|r| r.orders as i64).collect::<Vec<_>>(),
             ),
             Column::new("revenue".into(), money),
             Column::new("recency_days".into(), recency),
