@@ -1,6 +1,6 @@
 //! Building a warehouse: reading a source, cleaning it, assembling the tables and the report, and
 //! handing them to [`crate::warehouse`] to store. The one place where derived tables join the build
-//! output is [`derived_tables`].
+//! output is [`derived_from_index`].
 pub mod item_totals;
 pub mod partial_codec;
 pub mod partitioned;
@@ -44,7 +44,7 @@ pub const TABLES: [&str; 9] = [
     "experiment_weights",
 ];
 
-/// The clean tables of one build, as [`derived_tables`] sees them.
+/// The clean tables of one build, as [`derived_index`] sees them.
 pub struct CleanTables<'a> {
     tables: &'a [(&'static str, DataFrame)],
 }
@@ -59,17 +59,6 @@ impl CleanTables<'_> {
     }
 }
 
-/// Tables computed from the clean tables (KPIs, cohorts, ...) that the build writes next to them.
-/// This is the one place where such a table joins the build output: add a `(name, frame)` to
-/// [`derived_from_index`]. Names must differ from [`TABLES`] and be lowercase ASCII letters, digits
-/// and `_`.
-pub fn derived_tables(cleaned: &CleanTables<'_>) -> Result<Vec<(&'static str, DataFrame)>> {
-    match derived_index(cleaned)? {
-        Some((index, revenue)) => derived_from_index(&index, &revenue),
-        None => Ok(Vec::new()),
-    }
-}
-
 /// The KPI index of the clean events (with the categories and items tables) and the events' revenue
 /// column: all that the derived tables read. `None` when there is no `events` table.
 fn derived_index(cleaned: &CleanTables<'_>) -> Result<Option<(EventIndex, Column)>> {
@@ -80,7 +69,10 @@ fn derived_index(cleaned: &CleanTables<'_>) -> Result<Option<(EventIndex, Column
     Ok(Some((index, events.column("revenue")?.clone())))
 }
 
-/// The derived tables from the KPI index of the clean events and their revenue column.
+/// Tables computed from the clean tables (KPIs, cohorts, customers) that the build writes next to
+/// them, from the KPI index of the clean events and their revenue column ([`derived_index`]). This is
+/// the one place where such a table joins the build output: add a `(name, frame)` here. Names must
+/// differ from [`TABLES`] and be lowercase ASCII letters, digits and `_`.
 pub fn derived_from_index(
     index: &EventIndex,
     revenue: &Column,
