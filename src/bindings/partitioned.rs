@@ -51,30 +51,37 @@ fn partition_line_keys(
 ) -> PyResult<PyDataFrame> {
     let cfg = config(config_json).map_err(super::errors::to_pyerr)?;
     run_detached(py, move || -> crate::Result<PyDataFrame> {
-        use polars::prelude::*;
-        use rayon::prelude::*;
-        let df = frame.0;
-        let text = df
-            .column("text")
-            .map_err(|_| Error::Schema("no column 'text'".into()))?;
-        let text = text
-            .str()
-            .map_err(|_| Error::Schema("'text' must be a string column".into()))?;
         let vcfg = crate::ingest::retailrocket::events_validate_config(&cfg);
-        let values: Vec<Option<&str>> = text.iter().collect();
-        let keys: Vec<i64> = values
-            .par_iter()
-            .map(|t| {
-                let b = t.unwrap_or("").as_bytes();
-                let b = b.strip_suffix(b"\r").unwrap_or(b);
-                partitioned::line_key(b, &vcfg) as i64
-            })
-            .collect();
-        Ok(PyDataFrame(DataFrame::new(
-            keys.len(),
-            vec![Column::new("key".into(), keys)],
-        )?))
+        line_keys(&frame.0, |line| partitioned::line_key(line, &vcfg))
     })
+}
+
+/// The frame of keys (column `key`, signed 64-bit) of the lines in `frame`'s column `text` (without
+/// a trailing `\r`), one `key(line)` per row, computed in parallel.
+fn line_keys(
+    frame: &polars::prelude::DataFrame,
+    key: impl Fn(&[u8]) -> u64 + Sync,
+) -> crate::Result<PyDataFrame> {
+    use polars::prelude::*;
+    use rayon::prelude::*;
+    let text = frame
+        .column("text")
+        .map_err(|_| Error::Schema("no column 'text'".into()))?;
+    let text = text
+        .str()
+        .map_err(|_| Error::Schema("'text' must be a string column".into()))?;
+    let values: Vec<Option<&str>> = text.iter().collect();
+    let keys: Vec<i64> = values
+        .par_iter()
+        .map(|t| {
+            let b = t.unwrap_or("").as_bytes();
+            key(b.strip_suffix(b"\r").unwrap_or(b)) as i64
+        })
+        .collect();
+    Ok(PyDataFrame(DataFrame::new(
+        keys.len(),
+        vec![Column::new("key".into(), keys)],
+    )?))
 }
 
 /// Cleans and derives one partition (a frame of `line`, `text`) of the RetailRocket folder `raw_dir`,
@@ -160,29 +167,8 @@ fn partition_event_keys(
 ) -> PyResult<PyDataFrame> {
     let mapping = mapping(mapping_json).map_err(super::errors::to_pyerr)?;
     run_detached(py, move || -> crate::Result<PyDataFrame> {
-        use polars::prelude::*;
-        use rayon::prelude::*;
         let table = GenericTable::csv_lines(&events_path, mapping, Vec::new(), Vec::new())?;
-        let df = frame.0;
-        let text = df
-            .column("text")
-            .map_err(|_| Error::Schema("no column 'text'".into()))?;
-        let text = text
-            .str()
-            .map_err(|_| Error::Schema("'text' must be a string column".into()))?;
-        let values: Vec<Option<&str>> = text.iter().collect();
-        let keys: Vec<i64> = values
-            .par_iter()
-            .map(|t| {
-                let b = t.unwrap_or("").as_bytes();
-                let b = b.strip_suffix(b"\r").unwrap_or(b);
-                table.line_key(b) as i64
-            })
-            .collect();
-        Ok(PyDataFrame(DataFrame::new(
-            keys.len(),
-            vec![Column::new("key".into(), keys)],
-        )?))
+        line_keys(&frame.0, |line| table.line_key(line))
     })
 }
 

@@ -59,24 +59,7 @@ impl ItemTotals {
                 .entry(id)
                 .or_insert_with(|| (KpiItemCounts::default(), key));
             *at = (*at).min(key);
-            let KpiItemCounts {
-                views,
-                carts,
-                purchases,
-                revenue,
-                viewers,
-                carters,
-                buyers,
-                viewer_buyers,
-            } = c;
-            acc.views += views;
-            acc.carts += carts;
-            acc.purchases += purchases;
-            acc.revenue += revenue;
-            acc.viewers += viewers;
-            acc.carters += carters;
-            acc.buyers += buyers;
-            acc.viewer_buyers += viewer_buyers;
+            acc.add(&c);
         }
         Ok(())
     }

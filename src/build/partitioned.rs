@@ -1185,15 +1185,7 @@ pub fn build_warehouse_partitioned(
 ) -> Result<Report> {
     let started = Instant::now();
     let mut shared = Shared::read(raw, cfg)?;
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let name = out
-        .file_name()
-        .map_or_else(|| "warehouse".into(), |n| n.to_string_lossy().into_owned());
-    let scratch = Scratch(parent.join(format!(".{name}.partitions-{}", std::process::id())));
+    let scratch = Scratch(crate::warehouse::hidden_sibling(out, "partitions")?);
     let spill_dir = scratch.0.join("spill");
     let part_dir = scratch.0.join("parts");
     std::fs::create_dir_all(&part_dir).map_err(|e| Error::io(&part_dir, e))?;

@@ -357,7 +357,7 @@ pub struct ItemCounts {
 }
 
 impl ItemCounts {
-    fn add(&mut self, o: &ItemCounts) {
+    pub(crate) fn add(&mut self, o: &ItemCounts) {
         self.views += o.views;
         self.carts += o.carts;
         self.purchases += o.purchases;

@@ -26,6 +26,20 @@ fn write_tables(dir: &Path, tables: Vec<(String, DataFrame)>) -> Result<()> {
     Ok(())
 }
 
+/// A hidden folder beside the warehouse `out` for this process's work of `kind` (staging, scratch):
+/// `.{name}.{kind}-{pid}`, its parent folder created.
+pub fn hidden_sibling(out: &Path, kind: &str) -> Result<PathBuf> {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let name = out
+        .file_name()
+        .map_or_else(|| "warehouse".into(), |n| n.to_string_lossy().into_owned());
+    Ok(parent.join(format!(".{name}.{kind}-{}", std::process::id())))
+}
+
 /// A warehouse being written: tables go into a hidden staging folder beside `out`, in as many steps
 /// as the caller likes (so a build can write and free tables while it computes others); only
 /// [`Staging::finish`] puts the complete folder in place of the old warehouse. Dropped unfinished
@@ -38,15 +52,7 @@ pub struct Staging {
 
 impl Staging {
     pub fn create(out: &Path) -> Result<Staging> {
-        let parent = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        let name = out
-            .file_name()
-            .map_or_else(|| "warehouse".into(), |n| n.to_string_lossy().into_owned());
-        let dir = parent.join(format!(".{name}.staging-{}", std::process::id()));
+        let dir = hidden_sibling(out, "staging")?;
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
