@@ -13,7 +13,13 @@
 //!   free) from per-thread arenas that keep freed memory: a build that frees its clean tables once they
 //!   are written would keep them resident. Own maps give memory back as soon as a table is freed.
 //! - A growing column (`Vec` doubling) is moved by the kernel's page tables, not copied.
+//! - Freed maps are kept in a pool and handed out again, whole or split: the kernel zeroes every fresh
+//!   page on its first touch, and on this kind of virtual machine those page faults were the largest
+//!   single cost of a build (12 % of its CPU samples). The pool never holds more than the difference
+//!   between the most memory the maps have held at once and what they hold now, so the peak of mapped
+//!   memory is the same as without it (and it is at most [`POOL_CAP`]).
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 pub struct HugePageAlloc;
 
@@ -52,6 +58,195 @@ fn advise(ptr: *mut u8, len: usize) {
     }
 }
 
+/// At most this many bytes of freed maps are kept for reuse.
+const POOL_CAP: usize = 512 << 20;
+const POOL_SLOTS: usize = 256;
+
+/// The process's peak resident memory so far and its resident memory now, in bytes (from the kernel;
+/// zeros when unreadable, which keeps the pool empty).
+fn memory() -> (usize, usize) {
+    // SAFETY: getrusage fills the struct it is given; open/read/close use a stack buffer and
+    // allocate nothing.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return (0, 0);
+        }
+        let peak = usage.ru_maxrss.max(0) as usize * 1024;
+        let fd = libc::open(
+            c"/proc/self/statm".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return (0, 0);
+        }
+        let mut buf = [0u8; 128];
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        if n <= 0 {
+            return (0, 0);
+        }
+        // "size resident shared ...": the second field, in pages.
+        let resident = buf[..n as usize]
+            .split(|&b| b == b' ')
+            .nth(1)
+            .and_then(|f| std::str::from_utf8(f).ok())
+            .and_then(|f| f.parse::<usize>().ok());
+        match resident {
+            Some(pages) => (peak, pages * PAGE),
+            None => (0, 0),
+        }
+    }
+}
+
+/// Freed ranges of maps (start, length) kept for reuse, guarded by a spin lock: the allocator must
+/// not allocate, and the critical sections are a scan of the slots.
+///
+/// The bound: a range is kept only while resident memory (pool included) plus the pool and the range
+/// stays under the peak so far, and before a fresh map the pool gives back what resident memory plus
+/// the map would take past that peak. So the pool fills once a build's memory has come down from a
+/// high point and is handed out again below it: the peak is not raised.
+struct Pool {
+    lock: AtomicBool,
+    slots: std::cell::UnsafeCell<[(usize, usize); POOL_SLOTS]>,
+}
+
+// SAFETY: `slots` is only touched while `lock` is held (see `Pool::with`).
+unsafe impl Sync for Pool {}
+
+static POOL: Pool = Pool {
+    lock: AtomicBool::new(false),
+    slots: std::cell::UnsafeCell::new([(0, 0); POOL_SLOTS]),
+};
+
+impl Pool {
+    fn with<R>(&self, f: impl FnOnce(&mut [(usize, usize); POOL_SLOTS]) -> R) -> R {
+        while self
+            .lock
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+        // SAFETY: the lock is held, so this is the only reference to the slots.
+        let out = f(unsafe { &mut *self.slots.get() });
+        self.lock.store(false, Ordering::Release);
+        out
+    }
+
+    /// A pooled range of exactly `len` bytes (the best fitting one; its rest stays pooled), or null.
+    fn take(&self, len: usize) -> *mut u8 {
+        self.with(|slots| {
+            let best = (0..POOL_SLOTS)
+                .filter(|&i| slots[i].1 >= len)
+                .min_by_key(|&i| slots[i].1);
+            match best {
+                None => std::ptr::null_mut(),
+                Some(i) => {
+                    let (start, have) = slots[i];
+                    slots[i] = if have > len {
+                        (start + len, have - len)
+                    } else {
+                        (0, 0)
+                    };
+                    start as *mut u8
+                }
+            }
+        })
+    }
+
+    /// Keeps the freed range [ptr, ptr + len) if the bound allows; false when the caller must unmap it.
+    fn give(&self, ptr: *mut u8, len: usize) -> bool {
+        let (peak, resident) = memory();
+        let room = peak.saturating_sub(resident).min(pool_cap());
+        self.with(|slots| {
+            let held: usize = slots.iter().map(|s| s.1).sum();
+            if held + len > room {
+                return false;
+            }
+            match slots.iter_mut().find(|s| s.1 == 0) {
+                Some(slot) => {
+                    *slot = (ptr as usize, len);
+                    true
+                }
+                None => false,
+            }
+        })
+    }
+
+    /// Before `len` fresh bytes are mapped: unmaps pooled ranges, largest first, until resident
+    /// memory plus `len` fits under the peak so far (or the pool is empty).
+    fn trim(&self, len: usize) {
+        if self.with(|slots| slots.iter().all(|s| s.1 == 0)) {
+            return;
+        }
+        let (peak, resident) = memory();
+        let mut excess = (resident + len).saturating_sub(peak);
+        self.with(|slots| {
+            while excess > 0 {
+                let Some(i) = (0..POOL_SLOTS)
+                    .filter(|&i| slots[i].1 > 0)
+                    .max_by_key(|&i| slots[i].1)
+                else {
+                    break;
+                };
+                let (start, held) = slots[i];
+                // SAFETY: a pooled range is a part of one of our maps that nothing uses.
+                unsafe {
+                    libc::munmap(start as *mut libc::c_void, held);
+                }
+                slots[i] = (0, 0);
+                excess = excess.saturating_sub(held);
+            }
+        })
+    }
+}
+
+static CAP: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+fn pool_cap() -> usize {
+    let cap = CAP.load(Ordering::Relaxed);
+    if cap != usize::MAX {
+        return cap;
+    }
+    // SAFETY: getenv with a NUL-terminated name.
+    let v = unsafe { libc::getenv(c"SHOPLENS_POOL_MB".as_ptr()) };
+    let cap = if v.is_null() {
+        POOL_CAP
+    } else {
+        let s = unsafe { std::ffi::CStr::from_ptr(v) };
+        s.to_str()
+            .ok()
+            .and_then(|t| t.parse::<usize>().ok())
+            .map_or(POOL_CAP, |mb| mb << 20)
+    };
+    CAP.store(cap, Ordering::Relaxed);
+    cap
+}
+
+/// A map of `size` bytes (contents unspecified: a reused range keeps its old bytes), or null.
+fn map_reused(size: usize) -> *mut u8 {
+    let len = map_len(size);
+    let ptr = POOL.take(len);
+    if !ptr.is_null() {
+        return ptr;
+    }
+    POOL.trim(len);
+    map(size)
+}
+
+/// Gives a map back: to the pool when the bound allows, else to the kernel.
+fn unmap(ptr: *mut u8, size: usize) {
+    let len = map_len(size);
+    if POOL.give(ptr, len) {
+        return;
+    }
+    // SAFETY: [ptr, ptr + len) is a map (or a whole range of one) of ours that nothing uses any more.
+    unsafe {
+        libc::munmap(ptr.cast(), len);
+    }
+}
+
 /// A fresh zeroed map of `size` bytes, or null.
 fn map(size: usize) -> *mut u8 {
     let len = map_len(size);
@@ -81,7 +276,7 @@ fn map(size: usize) -> *mut u8 {
 unsafe impl GlobalAlloc for HugePageAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if mapped(layout) {
-            map(layout.size())
+            map_reused(layout.size())
         } else {
             unsafe { System.alloc(layout) }
         }
@@ -89,7 +284,15 @@ unsafe impl GlobalAlloc for HugePageAlloc {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if mapped(layout) {
-            // Anonymous maps are zero-filled by the kernel.
+            // A fresh map is zero-filled by the kernel; a reused range is cleared here (no page
+            // faults: its pages are already there).
+            let len = map_len(layout.size());
+            let ptr = POOL.take(len);
+            if !ptr.is_null() {
+                unsafe { std::ptr::write_bytes(ptr, 0, layout.size()) };
+                return ptr;
+            }
+            POOL.trim(len);
             map(layout.size())
         } else {
             unsafe { System.alloc_zeroed(layout) }
@@ -98,9 +301,7 @@ unsafe impl GlobalAlloc for HugePageAlloc {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if mapped(layout) {
-            unsafe {
-                libc::munmap(ptr.cast(), map_len(layout.size()));
-            }
+            unmap(ptr, layout.size());
         } else {
             unsafe { System.dealloc(ptr, layout) }
         }
@@ -116,6 +317,9 @@ unsafe impl GlobalAlloc for HugePageAlloc {
                 let (old_len, new_len) = (map_len(layout.size()), map_len(new_size));
                 if old_len == new_len {
                     return ptr;
+                }
+                if new_len > old_len {
+                    POOL.trim(new_len - old_len);
                 }
                 let new =
                     unsafe { libc::mremap(ptr.cast(), old_len, new_len, libc::MREMAP_MAYMOVE) };

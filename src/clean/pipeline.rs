@@ -145,7 +145,7 @@ pub fn clean_events(
             _ => None,
         })
         .collect();
-    keys.par_sort_unstable();
+    sort_keys(&mut keys);
     let found = match &src.valid_duplicates {
         Some(same) => valid_duplicates(&keys, same.as_ref()),
         None => Vec::new(),
@@ -279,6 +279,50 @@ pub fn clean_events(
         duplicates,
         stats,
     })
+}
+
+/// Sorts (visitor, time, row) keys that arrive in row order. Dense non-negative visitor ids (the
+/// usual case) take a stable counting sort by visitor, which keeps each visitor's rows in row order;
+/// a visitor whose times are then out of order has its run sorted by (time, row). Other ids take a
+/// parallel comparison sort. Either way the result is the keys in ascending order.
+fn sort_keys(keys: &mut Vec<(i64, i64, u32)>) {
+    let n = keys.len();
+    let (min, max) = keys
+        .par_iter()
+        .fold(
+            || (i64::MAX, i64::MIN),
+            |(lo, hi), k| (lo.min(k.0), hi.max(k.0)),
+        )
+        .reduce(|| (i64::MAX, i64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+    if n < 2 || !super::idmap::dense_fits(min, max, n) || n >= u32::MAX as usize {
+        keys.par_sort_unstable();
+        return;
+    }
+    // Start of each visitor's run: counts, then their prefix sums.
+    let mut start = vec![0u32; max as usize + 2];
+    for k in keys.iter() {
+        start[k.0 as usize + 1] += 1;
+    }
+    for v in 1..start.len() {
+        start[v] += start[v - 1];
+    }
+    let mut sorted = vec![(0i64, 0i64, 0u32); n];
+    {
+        let mut next = start.clone();
+        for &k in keys.iter() {
+            let slot = &mut next[k.0 as usize];
+            sorted[*slot as usize] = k;
+            *slot += 1;
+        }
+    }
+    drop(start);
+    // Within a visitor the rows are ascending; the times usually are too.
+    sorted.par_chunk_by_mut(|a, b| a.0 == b.0).for_each(|run| {
+        if run.windows(2).any(|w| w[1].1 < w[0].1) {
+            run.sort_unstable();
+        }
+    });
+    *keys = sorted;
 }
 
 /// The valid rows whose line repeats an earlier row's, as (row, first row with that line): candidates
@@ -885,6 +929,23 @@ mod tests {
         let rules: Vec<Rule> = out.quarantine.iter().map(|q| q.rule).collect();
         assert_eq!(rules, vec![Rule::NearDuplicate, Rule::MissingField]);
         assert_eq!(out.quarantine[1].raw, "row 3");
+    }
+
+    #[test]
+    fn key_sort_matches_a_comparison_sort() {
+        // Dense ids (counting sort, with runs out of time order) and sparse ones (comparison sort).
+        for spread in [1i64, 1 << 40] {
+            let mut keys: Vec<(i64, i64, u32)> = (0..5000u32)
+                .map(|r| {
+                    let x = (r as i64 * 7919) % 613;
+                    ((x % 97) * spread, (x * 31) % 50, r)
+                })
+                .collect();
+            let mut want = keys.clone();
+            want.sort_unstable();
+            sort_keys(&mut keys);
+            assert_eq!(keys, want);
+        }
     }
 
     #[test]

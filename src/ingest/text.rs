@@ -220,21 +220,37 @@ fn split_lines(data: &[u8], body: usize) -> Vec<usize> {
         }
     }
     bounds.push(data.len());
-    let parts: Vec<Vec<usize>> = bounds
+    // Lines per chunk (a chunk ends after a newline, or at the end of the data), then each chunk's
+    // starts written into its own part of one vector.
+    let counts: Vec<usize> = bounds
         .par_windows(2)
         .map(|w| {
             let (from, to) = (w[0], w[1]);
-            let mut starts = Vec::with_capacity((to - from) / 32 + 1);
-            starts.push(from);
-            starts.extend(
-                memchr_iter(b'\n', &data[from..to])
-                    .map(|i| from + i + 1)
-                    .filter(|&s| s < to),
-            );
-            starts
+            1 + memchr_iter(b'\n', &data[from..to]).count() - usize::from(data[to - 1] == b'\n')
         })
         .collect();
-    parts.concat()
+    let mut starts = vec![0usize; counts.iter().sum()];
+    let mut parts: Vec<&mut [usize]> = Vec::with_capacity(counts.len());
+    let mut rest = starts.as_mut_slice();
+    for &c in &counts {
+        let (part, tail) = rest.split_at_mut(c);
+        parts.push(part);
+        rest = tail;
+    }
+    parts
+        .into_par_iter()
+        .zip(bounds.par_windows(2))
+        .for_each(|(part, w)| {
+            let (from, to) = (w[0], w[1]);
+            part[0] = from;
+            let found = memchr_iter(b'\n', &data[from..to])
+                .map(|i| from + i + 1)
+                .filter(|&s| s < to);
+            for (slot, s) in part[1..].iter_mut().zip(found) {
+                *slot = s;
+            }
+        });
+    starts
 }
 
 #[cfg(test)]

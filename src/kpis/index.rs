@@ -315,94 +315,61 @@ impl EventIndex {
                 "{n} events: more than the KPI index holds"
             )));
         }
-        // The id columns' codes (hash lookups, the bulk of the work) side by side.
+        // The id columns' codes (hash lookups, the bulk of the work) and the plain per-event columns,
+        // side by side.
         let tree = Tree::from_frame(categories)?;
         let codes =
             |name: &str| -> Result<(Vec<u32>, Column)> { dense_codes(events.column(name)?) };
-        let ((visitor, item), ((order, root), category)) = rayon::join(
-            || rayon::join(|| codes("visitor_id"), || codes("item_id")),
+        let (((visitor, item), ((order, root), category)), plain) = rayon::join(
             || {
                 rayon::join(
+                    || rayon::join(|| codes("visitor_id"), || codes("item_id")),
                     || {
                         rayon::join(
-                            || codes("transaction_id"),
                             || {
-                                dense_codes(
-                                    &events.column("root_category_id")?.cast(&DataType::Int64)?,
+                                rayon::join(
+                                    || codes("transaction_id"),
+                                    || {
+                                        dense_codes(
+                                            &events
+                                                .column("root_category_id")?
+                                                .cast(&DataType::Int64)?,
+                                        )
+                                    },
                                 )
+                            },
+                            || -> Result<Vec<u32>> {
+                                let col = events.column("category_id")?.cast(&DataType::Int64)?;
+                                Ok(col
+                                    .i64()?
+                                    .iter()
+                                    .map(|c| {
+                                        c.and_then(|c| tree.code_of.get(&c).copied())
+                                            .unwrap_or(NONE)
+                                    })
+                                    .collect())
                             },
                         )
                     },
-                    || -> Result<Vec<u32>> {
-                        Ok(int_values(events.column("category_id")?)?
-                            .into_iter()
-                            .map(|c| {
-                                c.and_then(|c| tree.code_of.get(&c).copied())
-                                    .unwrap_or(NONE)
-                            })
-                            .collect())
-                    },
                 )
             },
+            || PlainColumns::of(events),
         );
         let ((visitor, visitor_ids), (item, item_ids)) = (visitor?, item?);
         let ((order, _), (root, root_labels), category) = (order?, root?, category?);
-        let ts_col = events
-            .column("timestamp")?
-            .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?
-            .cast(&DataType::Int64)?;
-        let ts_ca = ts_col.i64()?;
-        if ts_ca.null_count() > 0 {
-            return Err(Error::Internal("events.timestamp has a null".into()));
-        }
-        let ts: Vec<i64> = ts_ca.into_no_null_iter().collect();
-        let kind: Vec<u8> = events
-            .column("event")?
-            .str()?
-            .iter()
-            .map(|e| match e {
-                Some("view") => VIEW,
-                Some("addtocart") => CART,
-                Some("transaction") => PURCHASE,
-                _ => OTHER,
-            })
-            .collect();
-        let rev_col = events.column("revenue")?.cast(&DataType::Float64)?;
-        let (revenue, priced): (Vec<i64>, Vec<bool>) = rev_col
-            .f64()?
-            .iter()
-            .map(|r| match r {
-                Some(r) if r.is_finite() => (to_micro(r), true),
-                _ => (0, false),
-            })
-            .unzip();
-        let session_index: Vec<u32> = events
-            .column("session_index")?
-            .cast(&DataType::UInt32)?
-            .u32()?
-            .iter()
-            .map(|s| s.unwrap_or(0))
-            .collect();
-        let bot_col: Vec<bool> = events
-            .column("is_bot")?
-            .bool()?
-            .iter()
-            .map(|b| b.unwrap_or(false))
-            .collect();
+        let PlainColumns {
+            ts,
+            kind,
+            revenue,
+            priced,
+            session_index,
+            bot: bot_col,
+            first_day,
+            last_day,
+            day,
+        } = plain?;
         let root_ids: Vec<Option<i64>> = root_labels.i64()?.iter().collect();
-
-        let (first_day, last_day) = match (ts.iter().min(), ts.iter().max()) {
-            (Some(&a), Some(&b)) => (day_of(a), day_of(b)),
-            _ => (0, -1),
-        };
         let n_days = (last_day - first_day + 1).max(0) as usize;
-        if n_days > u16::MAX as usize {
-            return Err(Error::InvalidArgument(format!(
-                "the events span {n_days} days; the KPI index holds at most {}",
-                u16::MAX
-            )));
-        }
-        let day: Vec<u16> = ts.iter().map(|&t| (day_of(t) - first_day) as u16).collect();
         let end_ts = ts.iter().max().copied().unwrap_or(0);
 
         // Runs of visitors and sessions; the events must be sorted by (visitor, time).
@@ -497,6 +464,112 @@ impl EventIndex {
             .iter()
             .position(|r| *r == Some(root_id))
             .map(|p| p as u32)
+    }
+}
+
+/// The per-event columns of an [`EventIndex`] that need no hashing, each computed in parallel over
+/// the events.
+struct PlainColumns {
+    ts: Vec<i64>,
+    kind: Vec<u8>,
+    revenue: Vec<i64>,
+    priced: Vec<bool>,
+    session_index: Vec<u32>,
+    bot: Vec<bool>,
+    first_day: i32,
+    last_day: i32,
+    /// Day number minus `first_day`.
+    day: Vec<u16>,
+}
+
+impl PlainColumns {
+    fn of(events: &DataFrame) -> Result<PlainColumns> {
+        use rayon::prelude::*;
+        let ts_col = events
+            .column("timestamp")?
+            .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?
+            .cast(&DataType::Int64)?;
+        let ts_ca = ts_col.i64()?;
+        if ts_ca.null_count() > 0 {
+            return Err(Error::Internal("events.timestamp has a null".into()));
+        }
+        let ts: Vec<i64> = ts_ca
+            .cont_slice()
+            .map_or_else(|_| ts_ca.into_no_null_iter().collect(), |s| s.to_vec());
+        let event = events.column("event")?.str()?.rechunk();
+        let kind_of = |e: Option<&str>| match e {
+            Some("view") => VIEW,
+            Some("addtocart") => CART,
+            Some("transaction") => PURCHASE,
+            _ => OTHER,
+        };
+        let rev_col = events.column("revenue")?.cast(&DataType::Float64)?;
+        let rev = rev_col.f64()?.rechunk();
+        let sidx_col = events.column("session_index")?.cast(&DataType::UInt32)?;
+        let sidx = sidx_col.u32()?.rechunk();
+        let bots = events.column("is_bot")?.bool()?.rechunk();
+        let (first_day, last_day) = match (ts.par_iter().min(), ts.par_iter().max()) {
+            (Some(&a), Some(&b)) => (day_of(a), day_of(b)),
+            _ => (0, -1),
+        };
+        let n_days = (last_day - first_day + 1).max(0) as usize;
+        if n_days > u16::MAX as usize {
+            return Err(Error::InvalidArgument(format!(
+                "the events span {n_days} days; the KPI index holds at most {}",
+                u16::MAX
+            )));
+        }
+        // Each column filled in place, one chunk of rows per task.
+        let n = ts.len();
+        let chunk = (n / (4 * rayon::current_num_threads())).max(1 << 16);
+        let mut kind = vec![0u8; n];
+        let mut revenue = vec![0i64; n];
+        let mut priced = vec![false; n];
+        let mut session_index = vec![0u32; n];
+        let mut bot = vec![false; n];
+        let mut day = vec![0u16; n];
+        kind.par_chunks_mut(chunk)
+            .zip(revenue.par_chunks_mut(chunk))
+            .zip(priced.par_chunks_mut(chunk))
+            .zip(session_index.par_chunks_mut(chunk))
+            .zip(bot.par_chunks_mut(chunk))
+            .zip(day.par_chunks_mut(chunk))
+            .enumerate()
+            .for_each(|(c, (((((kind, revenue), priced), sessions), bot), day))| {
+                let (a, len) = (c * chunk, kind.len());
+                for (k, e) in kind.iter_mut().zip(event.slice(a as i64, len).iter()) {
+                    *k = kind_of(e);
+                }
+                for ((r, p), v) in revenue
+                    .iter_mut()
+                    .zip(priced.iter_mut())
+                    .zip(rev.slice(a as i64, len).iter())
+                {
+                    if let Some(v) = v.filter(|v| v.is_finite()) {
+                        (*r, *p) = (to_micro(v), true);
+                    }
+                }
+                for (s, v) in sessions.iter_mut().zip(sidx.slice(a as i64, len).iter()) {
+                    *s = v.unwrap_or(0);
+                }
+                for (b, v) in bot.iter_mut().zip(bots.slice(a as i64, len).iter()) {
+                    *b = v.unwrap_or(false);
+                }
+                for (d, &t) in day.iter_mut().zip(&ts[a..a + len]) {
+                    *d = (day_of(t) - first_day) as u16;
+                }
+            });
+        Ok(PlainColumns {
+            ts,
+            kind,
+            revenue,
+            priced,
+            session_index,
+            bot,
+            first_day,
+            last_day,
+            day,
+        })
     }
 }
 
