@@ -13,11 +13,13 @@
 //!   free) from per-thread arenas that keep freed memory: a build that frees its clean tables once they
 //!   are written would keep them resident. Own maps give memory back as soon as a table is freed.
 //! - A growing column (`Vec` doubling) is moved by the kernel's page tables, not copied.
-//! - Freed maps are kept in a pool and handed out again, whole or split: the kernel zeroes every fresh
-//!   page on its first touch, and on this kind of virtual machine those page faults were the largest
-//!   single cost of a build (12 % of its CPU samples). The pool never holds more than the difference
-//!   between the most memory the maps have held at once and what they hold now, so the peak of mapped
-//!   memory is the same as without it (and it is at most [`POOL_CAP`]).
+//! - Freed huge-page maps are kept in a pool and handed out again to blocks of at least 4 MiB, whole
+//!   or split: the kernel zeroes every fresh page on its first touch, and on this kind of virtual
+//!   machine those page faults were the largest single cost of a build (12 % of its CPU samples). The
+//!   pool holds freed memory only below the process's peak resident memory so far (see [`Pool`]), so
+//!   it does not raise the peak, and at most [`POOL_CAP`]. Smaller blocks are not served from it: a
+//!   range of huge-page memory never touched before would be faulted in 2 MiB at a time for a block
+//!   that uses a part of it. `SHOPLENS_POOL_MB` sets the cap (0 turns the pool off, for measuring).
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -119,8 +121,20 @@ static POOL: Pool = Pool {
     slots: std::cell::UnsafeCell::new([(0, 0); POOL_SLOTS]),
 };
 
+/// Fork safety: the lock is taken around `fork` and released on both sides, so a child never starts
+/// with it held by a thread that does not exist there (registered once, on the pool's first use).
+static AT_FORK: std::sync::Once = std::sync::Once::new();
+
+extern "C" fn fork_prepare() {
+    POOL.acquire();
+}
+
+extern "C" fn fork_release() {
+    POOL.lock.store(false, Ordering::Release);
+}
+
 impl Pool {
-    fn with<R>(&self, f: impl FnOnce(&mut [(usize, usize); POOL_SLOTS]) -> R) -> R {
+    fn acquire(&self) {
         while self
             .lock
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -128,6 +142,16 @@ impl Pool {
         {
             std::hint::spin_loop();
         }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut [(usize, usize); POOL_SLOTS]) -> R) -> R {
+        AT_FORK.call_once(|| {
+            // SAFETY: registers plain functions that only touch the lock.
+            unsafe {
+                libc::pthread_atfork(Some(fork_prepare), Some(fork_release), Some(fork_release));
+            }
+        });
+        self.acquire();
         // SAFETY: the lock is held, so this is the only reference to the slots.
         let out = f(unsafe { &mut *self.slots.get() });
         self.lock.store(false, Ordering::Release);
@@ -227,9 +251,11 @@ fn pool_cap() -> usize {
 /// A map of `size` bytes (contents unspecified: a reused range keeps its old bytes), or null.
 fn map_reused(size: usize) -> *mut u8 {
     let len = map_len(size);
-    let ptr = POOL.take(len);
-    if !ptr.is_null() {
-        return ptr;
+    if len >= HUGE_THRESHOLD {
+        let ptr = POOL.take(len);
+        if !ptr.is_null() {
+            return ptr;
+        }
     }
     POOL.trim(len);
     map(size)
@@ -238,7 +264,7 @@ fn map_reused(size: usize) -> *mut u8 {
 /// Gives a map back: to the pool when the bound allows, else to the kernel.
 fn unmap(ptr: *mut u8, size: usize) {
     let len = map_len(size);
-    if POOL.give(ptr, len) {
+    if len >= HUGE_THRESHOLD && POOL.give(ptr, len) {
         return;
     }
     // SAFETY: [ptr, ptr + len) is a map (or a whole range of one) of ours that nothing uses any more.
@@ -287,7 +313,11 @@ unsafe impl GlobalAlloc for HugePageAlloc {
             // A fresh map is zero-filled by the kernel; a reused range is cleared here (no page
             // faults: its pages are already there).
             let len = map_len(layout.size());
-            let ptr = POOL.take(len);
+            let ptr = if len >= HUGE_THRESHOLD {
+                POOL.take(len)
+            } else {
+                std::ptr::null_mut()
+            };
             if !ptr.is_null() {
                 unsafe { std::ptr::write_bytes(ptr, 0, layout.size()) };
                 return ptr;

@@ -191,7 +191,11 @@ pub struct Tree {
     pub parent: Vec<Option<i64>>,
     pub level: Vec<Option<u32>>,
     pub root: Vec<Option<i64>>,
-    pub ancestors: Vec<Vec<u32>>,
+    /// Chains of ancestors (itself first), one after another: category `c`'s chain is
+    /// `ancestors[ancestor_start[c]..ancestor_start[c + 1]]` (one block of memory for the scans,
+    /// which walk a chain per event).
+    pub ancestors: Vec<u32>,
+    pub ancestor_start: Vec<u32>,
     pub code_of: HashMap<i64, u32>,
 }
 
@@ -215,7 +219,7 @@ impl Tree {
             .enumerate()
             .map(|(i, &id)| (id, i as u32))
             .collect();
-        let ancestors = (0..ids.len())
+        let chains: Vec<Vec<u32>> = (0..ids.len())
             .map(|c| {
                 let mut chain = vec![c as u32];
                 let mut cur = c;
@@ -237,13 +241,26 @@ impl Tree {
             parent,
             level,
             root,
-            ancestors,
+            ancestor_start: std::iter::once(0)
+                .chain(chains.iter().scan(0u32, |at, chain| {
+                    *at += chain.len() as u32;
+                    Some(*at)
+                }))
+                .collect(),
+            ancestors: chains.concat(),
             code_of,
         })
     }
 
     pub fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    /// Category `code` and its ancestors, nearest first.
+    #[inline]
+    pub fn ancestors_of(&self, code: u32) -> &[u32] {
+        let c = code as usize;
+        &self.ancestors[self.ancestor_start[c] as usize..self.ancestor_start[c + 1] as usize]
     }
 
     pub fn is_empty(&self) -> bool {

@@ -726,20 +726,19 @@ pub fn segment_rows_frame(
         .par_iter()
         .map(|&x| score(x, &cuts.monetary, false))
         .collect();
-    // The 125 codes "111" .. "555", looked up (not formatted per row).
+    // The 125 codes "111" .. "555" and the lifecycle stages as labels: each row's string is a copy
+    // of its label's view (not formatted or pushed per row).
     let codes: Vec<String> = (0..125)
         .map(|c| format!("{}{}{}", c / 25 + 1, c / 5 % 5 + 1, c % 5 + 1))
         .collect();
-    let rfm: Vec<&str> = (0..rows.len())
+    let code_labels: Vec<&str> = codes.iter().map(String::as_str).collect();
+    let rfm_codes: Vec<u32> = (0..rows.len())
         .into_par_iter()
-        .map(|i| {
-            codes[((r_score[i] - 1) * 25 + (f_score[i] - 1) * 5 + m_score[i] - 1) as usize].as_str()
-        })
+        .map(|i| ((r_score[i] - 1) * 25 + (f_score[i] - 1) * 5 + m_score[i] - 1) as u32)
         .collect();
-    let lifecycle: Vec<&str> = lifecycle
-        .par_iter()
-        .map(|&l| LIFECYCLE[l as usize])
-        .collect();
+    let rfm = crate::clean::tables::coded_strings("rfm", &rfm_codes, &code_labels)?;
+    let stage_codes: Vec<u32> = lifecycle.par_iter().map(|&l| u32::from(l)).collect();
+    let lifecycle = crate::clean::tables::coded_strings("lifecycle", &stage_codes, &LIFECYCLE)?;
     Ok(DataFrame::new(
         rows.len(),
         vec![
@@ -771,8 +770,8 @@ pub fn segment_rows_frame(
             Column::new("r_score".into(), r_score),
             Column::new("f_score".into(), f_score),
             Column::new("m_score".into(), m_score),
-            Column::new("rfm".into(), rfm),
-            Column::new("lifecycle".into(), lifecycle),
+            rfm,
+            lifecycle,
         ],
     )?)
 }
