@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod experiments;
 pub mod generate;
+pub(crate) mod hint;
 pub mod ingest;
 pub mod kpis;
 pub mod rng;

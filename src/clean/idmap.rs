@@ -64,6 +64,14 @@ impl<V: Copy> IdMap<V> {
         }
     }
 
+    /// Cache hint for a later [`IdMap::get`] of `id` (dense maps only).
+    #[inline]
+    pub fn prefetch(&self, id: i64) {
+        if let (IdMap::Dense(values), Ok(i)) = (self, usize::try_from(id)) {
+            crate::hint::prefetch(values, i);
+        }
+    }
+
     #[inline]
     pub fn get(&self, id: i64) -> Option<V> {
         match self {

@@ -165,6 +165,12 @@ impl<T: Copy + Send> ItemHistory<T> {
         }
     }
 
+    /// Cache hint for a later [`ItemHistory::asof`] of `item`.
+    #[inline]
+    pub fn prefetch(&self, item: i64) {
+        self.index.prefetch(item);
+    }
+
     /// The value in force at `at`: the last one recorded at or before it. An event earlier than the
     /// item's first record takes that first record (the snapshots start after the clickstream does).
     pub fn asof(&self, item: i64, at: i64) -> Option<T> {

@@ -210,18 +210,28 @@ pub fn clean_events(
     let mut parts: Vec<ChunkOut> = bounds
         .par_windows(2)
         .map(|w| {
-            let rows: Vec<Row> = order[w[0]..w[1]]
-                .iter()
-                .map(|&row| {
-                    let ev = event_of(src, row);
-                    Row {
-                        category: reference.categories.asof(ev.item, ev.ts),
-                        line: src.lines[row as usize],
-                        ev,
-                        row,
+            let chunk = &order[w[0]..w[1]];
+            let mut rows: Vec<Row> = Vec::with_capacity(chunk.len());
+            for (i, &row) in chunk.iter().enumerate() {
+                // Rows are read in sort order, scattered over the parsed rows: ask for a row (and
+                // its line number) well ahead, and for the item history of a nearer one.
+                if let Some(&ahead) = chunk.get(i + GATHER_AHEAD) {
+                    crate::hint::prefetch(&src.outcomes, ahead as usize);
+                    crate::hint::prefetch(&src.lines, ahead as usize);
+                }
+                if let Some(&near) = chunk.get(i + GATHER_AHEAD / 2) {
+                    if let Outcome::Valid(e) = &src.outcomes[near as usize] {
+                        reference.categories.prefetch(e.item);
                     }
-                })
-                .collect();
+                }
+                let ev = event_of(src, row);
+                rows.push(Row {
+                    category: reference.categories.asof(ev.item, ev.ts),
+                    line: src.lines[row as usize],
+                    ev,
+                    row,
+                });
+            }
             scan_chunk(&rows, reference, cfg, src.session_keys.as_deref())
         })
         .collect();
@@ -499,6 +509,9 @@ fn stack(frames: Vec<DataFrame>, empty: impl FnOnce() -> Result<DataFrame>) -> R
     }
     Ok(first)
 }
+
+/// How many rows ahead the gather asks for a parsed row (half as far for its item history).
+const GATHER_AHEAD: usize = 16;
 
 /// Clean events per scan chunk (about; chunks never split a visitor).
 const ROWS_PER_CHUNK: usize = 200_000;

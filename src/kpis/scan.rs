@@ -699,14 +699,14 @@ pub fn scan<const FULL: bool>(
                     // The item counters are an array over all items, touched in visitor order: a
                     // cache miss per event unless fetched ahead.
                     if let Some(&ahead) = index.item.get(e + PREFETCH_AHEAD) {
-                        prefetch(&p.items, ahead);
+                        crate::hint::prefetch(&p.items, ahead as usize);
                     }
                 }
                 if FULL && n_hours_ok {
                     // The same for the (day, hour) counters of a later event.
                     let ahead = e + PREFETCH_AHEAD;
                     if let (Some(&d), Some(&t)) = (index.day.get(ahead), index.ts.get(ahead)) {
-                        prefetch(&p.hours, (d as usize * 24 + hour_of_day(t)) as u32);
+                        crate::hint::prefetch(&p.hours, d as usize * 24 + hour_of_day(t));
                     }
                 }
                 let kind = index.kind[e];
@@ -936,24 +936,6 @@ pub fn scan<const FULL: bool>(
 
 /// How many events ahead the scan asks for an item's counters (enough to cover a memory access).
 const PREFETCH_AHEAD: usize = 12;
-
-/// Asks the CPU to bring `items[code]` (counters of an item, a day-hour, ...) into cache (a hint: no effect on results; nothing for `NONE`
-/// or on other architectures).
-#[inline(always)]
-fn prefetch<T>(items: &[T], code: u32) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(slot) = items.get(code as usize) {
-        // SAFETY: a prefetch reads nothing architecturally; the pointer is to a live element.
-        #[allow(unused_unsafe)]
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                (slot as *const T).cast::<i8>(),
-            );
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (items, code);
-}
 
 /// Buckets of each funnel breakdown.
 fn breakdown_sizes(index: &EventIndex) -> [usize; 4] {
