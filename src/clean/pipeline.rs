@@ -207,11 +207,14 @@ pub fn clean_events(
     // The sort keys are done with: keep the row numbers only (a third of the memory).
     let order: Vec<u32> = keys.par_iter().map(|k| k.2).collect();
     drop(keys);
+    // One row buffer per worker thread, reused chunk after chunk: fresh memory is zeroed by the kernel
+    // on first touch, a buffer used again is not.
     let mut parts: Vec<ChunkOut> = bounds
         .par_windows(2)
-        .map(|w| {
+        .map_init(Vec::new, |rows: &mut Vec<Row>, w| {
             let chunk = &order[w[0]..w[1]];
-            let mut rows: Vec<Row> = Vec::with_capacity(chunk.len());
+            rows.clear();
+            rows.reserve(chunk.len());
             for (i, &row) in chunk.iter().enumerate() {
                 // Rows are read in sort order, scattered over the parsed rows: ask for a row (and
                 // its line number) well ahead, and for the item history of a nearer one.
@@ -232,7 +235,7 @@ pub fn clean_events(
                     row,
                 });
             }
-            scan_chunk(&rows, reference, cfg, src.session_keys.as_deref())
+            scan_chunk(rows, reference, cfg, src.session_keys.as_deref())
         })
         .collect();
     drop(order);

@@ -15,20 +15,23 @@ pub fn split<const N: usize>(
     let mut count = 0;
     let mut start = 0;
     let mut in_quotes = false;
-    // Only commas and quotes matter: jump from one to the next.
-    for i in memchr::memchr2_iter(b',', b'"', line) {
-        if line[i] == b'"' {
-            in_quotes = !in_quotes;
-        } else if !in_quotes {
-            if count + 1 == N && rest_in_last {
-                break;
+    let mut i = 0;
+    while i < line.len() {
+        match line[i] {
+            b'"' => in_quotes = !in_quotes,
+            b',' if !in_quotes => {
+                if count + 1 == N && rest_in_last {
+                    break;
+                }
+                if count < N {
+                    out[count] = unquote(&line[start..i]);
+                }
+                count += 1;
+                start = i + 1;
             }
-            if count < N {
-                out[count] = unquote(&line[start..i]);
-            }
-            count += 1;
-            start = i + 1;
+            _ => {}
         }
+        i += 1;
     }
     if count < N {
         out[count] = unquote(&line[start..]);

@@ -221,25 +221,36 @@ pub fn read_reference(folder: &RawFolder, cfg: &CleanConfig) -> Result<Reference
     }
     quarantine.extend(tree_q);
 
-    let mut cat_rows = Vec::new();
-    let mut avail_rows = Vec::new();
-    let mut price_rows = Vec::new();
     let mut counts = PropertyCounts::default();
-    let mut items: Vec<i64> = Vec::new();
+    // Each file parsed in blocks; the blocks of all files then go once into vectors of their exact
+    // sizes (no per-file concatenation and regrowth).
+    let mut blocks: Vec<Properties> = Vec::new();
     for (seq, path) in folder.properties.iter().enumerate() {
         let file = TextFile::open(path, &PROPERTIES_HEADER)?;
-        let parsed = read_properties(&file, cfg, seq as u64);
+        let mut parsed = read_properties(&file, cfg, seq as u64);
+        let quarantine_rows: Vec<QuarantineRow> = parsed
+            .iter_mut()
+            .flat_map(|b| std::mem::take(&mut b.quarantine))
+            .collect();
         files.push(FileStats::new(
             &file.file_name(),
             file.n_rows(),
-            &parsed.quarantine,
+            &quarantine_rows,
         ));
-        counts.other += parsed.other;
-        items.extend(parsed.items);
-        quarantine.extend(parsed.quarantine);
-        cat_rows.extend(parsed.categories);
-        avail_rows.extend(parsed.available);
-        price_rows.extend(parsed.prices);
+        quarantine.extend(quarantine_rows);
+        blocks.extend(parsed);
+    }
+    let total = |f: fn(&Properties) -> usize| blocks.iter().map(f).sum::<usize>();
+    let mut cat_rows = Vec::with_capacity(total(|p| p.categories.len()));
+    let mut avail_rows = Vec::with_capacity(total(|p| p.available.len()));
+    let mut price_rows = Vec::with_capacity(total(|p| p.prices.len()));
+    let mut items: Vec<i64> = Vec::with_capacity(total(|p| p.items.len()));
+    for b in blocks {
+        counts.other += b.other;
+        cat_rows.extend(b.categories);
+        avail_rows.extend(b.available);
+        price_rows.extend(b.prices);
+        items.extend(b.items);
     }
     counts.categoryid = cat_rows.len() as u64;
     counts.available = avail_rows.len() as u64;
@@ -318,13 +329,13 @@ enum PropertyRow {
 /// Rows of a properties file parsed by one task (whole blocks, so the rows keep their file order).
 const PROPERTY_BLOCK: usize = 1 << 16;
 
-fn read_properties(file: &TextFile, cfg: &CleanConfig, file_seq: u64) -> Properties {
+/// Parses a properties file in blocks of rows, in parallel; the blocks are in file order.
+fn read_properties(file: &TextFile, cfg: &CleanConfig, file_seq: u64) -> Vec<Properties> {
     let vcfg = cfg.validate_config();
     let source: Arc<str> = Arc::from(file.file_name());
     let price_name = cfg.price_property.as_deref();
     let n = file.n_rows();
-    // Blocks of rows parsed and sorted into their kinds in parallel, then concatenated in file order.
-    let blocks: Vec<Properties> = (0..n.div_ceil(PROPERTY_BLOCK))
+    (0..n.div_ceil(PROPERTY_BLOCK))
         .into_par_iter()
         .map(|b| {
             let mut out = Properties::default();
@@ -343,25 +354,7 @@ fn read_properties(file: &TextFile, cfg: &CleanConfig, file_seq: u64) -> Propert
             }
             out
         })
-        .collect();
-    let total = |f: fn(&Properties) -> usize| blocks.iter().map(f).sum::<usize>();
-    let mut out = Properties {
-        categories: Vec::with_capacity(total(|p| p.categories.len())),
-        available: Vec::with_capacity(total(|p| p.available.len())),
-        prices: Vec::with_capacity(total(|p| p.prices.len())),
-        other: 0,
-        items: Vec::with_capacity(total(|p| p.items.len())),
-        quarantine: Vec::with_capacity(total(|p| p.quarantine.len())),
-    };
-    for b in blocks {
-        out.categories.extend(b.categories);
-        out.available.extend(b.available);
-        out.prices.extend(b.prices);
-        out.other += b.other;
-        out.items.extend(b.items);
-        out.quarantine.extend(b.quarantine);
-    }
-    out
+        .collect()
 }
 
 impl Properties {
