@@ -181,6 +181,9 @@ impl Pool {
 
     /// Keeps the freed range [ptr, ptr + len) if the bound allows; false when the caller must unmap it.
     fn give(&self, ptr: *mut u8, len: usize) -> bool {
+        if len > pool_cap() {
+            return false;
+        }
         let (peak, resident) = memory();
         let room = peak.saturating_sub(resident).min(pool_cap());
         self.with(|slots| {
@@ -228,6 +231,7 @@ impl Pool {
 
 static CAP: AtomicUsize = AtomicUsize::new(usize::MAX);
 
+/// The pool's cap in bytes: [`POOL_CAP`], or `SHOPLENS_POOL_MB` megabytes when set (read once).
 fn pool_cap() -> usize {
     let cap = CAP.load(Ordering::Relaxed);
     if cap != usize::MAX {

@@ -64,12 +64,7 @@ fn line_keys(
 ) -> crate::Result<PyDataFrame> {
     use polars::prelude::*;
     use rayon::prelude::*;
-    let text = frame
-        .column("text")
-        .map_err(|_| Error::Schema("no column 'text'".into()))?;
-    let text = text
-        .str()
-        .map_err(|_| Error::Schema("'text' must be a string column".into()))?;
+    let text = partitioned::text_column(frame)?;
     let values: Vec<Option<&str>> = text.iter().collect();
     let keys: Vec<i64> = values
         .par_iter()

@@ -1282,6 +1282,15 @@ pub fn build_warehouse_limited(
     }
 }
 
+/// The `text` column (lines of `events.csv`) of a partition frame.
+pub fn text_column(frame: &DataFrame) -> Result<&StringChunked> {
+    frame
+        .column("text")
+        .map_err(|_| Error::Schema("partition frame: no column 'text'".into()))?
+        .str()
+        .map_err(|_| Error::Schema("partition frame: 'text' must be a string column".into()))
+}
+
 /// One partition from a frame of `events.csv` lines: `line` (source line numbers) and `text` (the
 /// line without its terminator), in any row order (a cluster's shuffle does not keep it).
 pub fn build_frame_partition(
@@ -1294,12 +1303,7 @@ pub fn build_frame_partition(
         .column("line")
         .map_err(|_| Error::Schema("partition frame: no column 'line'".into()))?
         .cast(&DataType::UInt64)?;
-    let text = frame
-        .column("text")
-        .map_err(|_| Error::Schema("partition frame: no column 'text'".into()))?;
-    let text = text
-        .str()
-        .map_err(|_| Error::Schema("partition frame: 'text' must be a string column".into()))?;
+    let text = text_column(frame)?;
     let numbers: Vec<u64> = lines
         .u64()?
         .iter()

@@ -319,14 +319,12 @@ fn sort_keys(keys: &mut Vec<(i64, i64, u32)>) {
     for v in 1..start.len() {
         start[v] += start[v - 1];
     }
+    // Each visitor's start then moves along its run as its keys are placed.
     let mut sorted = vec![(0i64, 0i64, 0u32); n];
-    {
-        let mut next = start.clone();
-        for &k in keys.iter() {
-            let slot = &mut next[k.0 as usize];
-            sorted[*slot as usize] = k;
-            *slot += 1;
-        }
+    for &k in keys.iter() {
+        let slot = &mut start[k.0 as usize];
+        sorted[*slot as usize] = k;
+        *slot += 1;
     }
     drop(start);
     // Within a visitor the rows are ascending; the times usually are too.

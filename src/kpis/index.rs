@@ -383,11 +383,11 @@ impl EventIndex {
             bot: bot_col,
             first_day,
             last_day,
+            end_ts,
             day,
         } = plain?;
         let root_ids: Vec<Option<i64>> = root_labels.i64()?.iter().collect();
         let n_days = (last_day - first_day + 1).max(0) as usize;
-        let end_ts = ts.iter().max().copied().unwrap_or(0);
 
         // Runs of visitors and sessions; the events must be sorted by (visitor, time).
         let mut session_start = Vec::new();
@@ -495,6 +495,8 @@ struct PlainColumns {
     bot: Vec<bool>,
     first_day: i32,
     last_day: i32,
+    /// The last event's time (0 without events).
+    end_ts: i64,
     /// Day number minus `first_day`.
     day: Vec<u16>,
 }
@@ -513,7 +515,7 @@ impl PlainColumns {
         let ts: Vec<i64> = ts_ca
             .cont_slice()
             .map_or_else(|_| ts_ca.into_no_null_iter().collect(), |s| s.to_vec());
-        let event = events.column("event")?.str()?.rechunk();
+        let event = events.column("event")?.str()?;
         let kind_of = |e: Option<&str>| match e {
             Some("view") => VIEW,
             Some("addtocart") => CART,
@@ -521,13 +523,22 @@ impl PlainColumns {
             _ => OTHER,
         };
         let rev_col = events.column("revenue")?.cast(&DataType::Float64)?;
-        let rev = rev_col.f64()?.rechunk();
+        let rev = rev_col.f64()?;
         let sidx_col = events.column("session_index")?.cast(&DataType::UInt32)?;
-        let sidx = sidx_col.u32()?.rechunk();
-        let bots = events.column("is_bot")?.bool()?.rechunk();
-        let (first_day, last_day) = match (ts.par_iter().min(), ts.par_iter().max()) {
-            (Some(&a), Some(&b)) => (day_of(a), day_of(b)),
-            _ => (0, -1),
+        let sidx = sidx_col.u32()?;
+        let bots = events.column("is_bot")?.bool()?;
+        // First and last time in one pass; the last is also the end of the data.
+        let (min_ts, max_ts) = ts
+            .par_iter()
+            .fold(
+                || (i64::MAX, i64::MIN),
+                |(lo, hi), &t| (lo.min(t), hi.max(t)),
+            )
+            .reduce(|| (i64::MAX, i64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+        let (first_day, last_day, end_ts) = if ts.is_empty() {
+            (0, -1, 0)
+        } else {
+            (day_of(min_ts), day_of(max_ts), max_ts)
         };
         let n_days = (last_day - first_day + 1).max(0) as usize;
         if n_days > u16::MAX as usize {
@@ -585,6 +596,7 @@ impl PlainColumns {
             bot,
             first_day,
             last_day,
+            end_ts,
             day,
         })
     }

@@ -719,7 +719,7 @@ pub fn segment_rows_frame(
         .map(|&x| score(x, &cuts.recency, true))
         .collect();
     let f_score: Vec<i32> = rows
-        .iter()
+        .par_iter()
         .map(|r| score(r.sessions as f64, &cuts.frequency, false))
         .collect();
     let m_score: Vec<i32> = money
