@@ -9,6 +9,7 @@ pub mod compare;
 pub mod db;
 pub mod error;
 pub mod experiments;
+pub(crate) mod frame;
 pub mod generate;
 pub(crate) mod hint;
 pub mod ingest;

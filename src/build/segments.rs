@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use crate::frame::owned;
+
 use super::visitor_rows::Merged;
 use crate::kpis::index::{from_micro, lifecycle_of};
 use crate::kpis::scan::VisitorRow;
@@ -109,7 +111,7 @@ pub fn write(
             .map(|r| lifecycle_of(r.first_ts, r.last_ts, end_ts))
             .collect();
         let df = segment_rows_frame(
-            Column::new("visitor_id".into(), std::mem::take(ids)),
+            owned("visitor_id".into(), std::mem::take(ids)),
             rows,
             &lifecycle,
             end_ts,

@@ -9,6 +9,7 @@ use super::columns::{
 };
 use super::items::{Prices, Reference};
 use super::rules::EventType;
+use crate::frame::owned;
 use crate::Result;
 
 /// A string column of few distinct values given as codes into `labels`. Each distinct value is stored
@@ -59,18 +60,18 @@ pub fn events_frame(e: EventColumns, labels: &[&str]) -> Result<DataFrame> {
     Ok(DataFrame::new(
         n,
         vec![
-            Column::new("visitor_id".into(), e.visitor),
+            owned("visitor_id".into(), e.visitor),
             datetime("timestamp", e.ts),
             event,
-            Column::new("item_id".into(), e.item),
+            owned("item_id".into(), e.item),
             e.order.into_column("transaction_id"),
-            Column::new("session_id".into(), e.session_id),
-            Column::new("session_index".into(), e.session_index),
+            owned("session_id".into(), e.session_id),
+            owned("session_index".into(), e.session_index),
             e.category.into_column("category_id"),
             e.root_category.into_column("root_category_id"),
             e.revenue.into_column("revenue"),
             Column::new("is_bot".into(), e.is_bot),
-            Column::new("source_line".into(), e.line),
+            owned("source_line".into(), e.line),
         ],
     )?)
 }
@@ -89,18 +90,18 @@ pub fn sessions_frame(s: SessionColumns) -> Result<DataFrame> {
     Ok(DataFrame::new(
         n,
         vec![
-            Column::new("session_id".into(), s.session_id),
-            Column::new("visitor_id".into(), s.visitor),
-            Column::new("session_index".into(), s.session_index),
+            owned("session_id".into(), s.session_id),
+            owned("visitor_id".into(), s.visitor),
+            owned("session_index".into(), s.session_index),
             datetime("start", s.start),
             datetime("end", s.end),
-            Column::new("duration_s".into(), duration),
-            Column::new("n_events".into(), s.n_events),
-            Column::new("n_views".into(), s.n_views),
-            Column::new("n_carts".into(), s.n_carts),
-            Column::new("n_purchases".into(), s.n_purchases),
-            Column::new("n_orders".into(), s.n_orders),
-            Column::new("revenue".into(), s.revenue),
+            owned("duration_s".into(), duration),
+            owned("n_events".into(), s.n_events),
+            owned("n_views".into(), s.n_views),
+            owned("n_carts".into(), s.n_carts),
+            owned("n_purchases".into(), s.n_purchases),
+            owned("n_orders".into(), s.n_orders),
+            owned("revenue".into(), s.revenue),
             Column::new("has_cart".into(), has_cart),
             Column::new("has_purchase".into(), has_purchase),
             Column::new("is_bounce".into(), bounce),
@@ -114,15 +115,15 @@ pub fn visitors_frame(v: VisitorColumns) -> Result<DataFrame> {
     Ok(DataFrame::new(
         v.visitor.len(),
         vec![
-            Column::new("visitor_id".into(), v.visitor),
+            owned("visitor_id".into(), v.visitor),
             datetime("first_seen", v.first_seen),
             datetime("last_seen", v.last_seen),
-            Column::new("n_events".into(), v.n_events),
-            Column::new("n_sessions".into(), v.n_sessions),
-            Column::new("n_purchases".into(), v.n_purchases),
-            Column::new("revenue".into(), v.revenue),
+            owned("n_events".into(), v.n_events),
+            owned("n_sessions".into(), v.n_sessions),
+            owned("n_purchases".into(), v.n_purchases),
+            owned("revenue".into(), v.revenue),
             Column::new("is_buyer".into(), buyer),
-            Column::new("peak_events_per_minute".into(), v.peak_events_per_minute),
+            owned("peak_events_per_minute".into(), v.peak_events_per_minute),
             Column::new("is_bot".into(), v.is_bot),
         ],
     )?)

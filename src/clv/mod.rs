@@ -17,6 +17,8 @@ pub use summary::{rfm_summary, Unit};
 
 use polars::prelude::*;
 
+use crate::frame::owned;
+
 use crate::cohorts::ids::day_numbers;
 use crate::kpis::index::{EventIndex, PURCHASE};
 use crate::{Error, Result};
@@ -55,7 +57,7 @@ pub fn rfm_from_events(
         Ok(c) => c
             .cast(&DataType::Float64)?
             .fill_null(FillNullStrategy::Zero)?,
-        Err(_) => Column::new("revenue".into(), vec![0.0; purchases.height()]),
+        Err(_) => owned("revenue".into(), vec![0.0; purchases.height()]),
     };
     rfm_of_purchases(
         purchases.column("visitor_id")?,
@@ -80,10 +82,10 @@ fn rfm_of_purchases(
             0,
             vec![
                 ids.clear().with_name("visitor_id".into()),
-                Column::new("frequency".into(), Vec::<f64>::new()),
-                Column::new("recency".into(), Vec::<f64>::new()),
-                Column::new("T".into(), Vec::<f64>::new()),
-                Column::new("monetary_value".into(), Vec::<f64>::new()),
+                owned("frequency".into(), Vec::<f64>::new()),
+                owned("recency".into(), Vec::<f64>::new()),
+                owned("T".into(), Vec::<f64>::new()),
+                owned("monetary_value".into(), Vec::<f64>::new()),
             ],
         )?);
     }
@@ -124,7 +126,7 @@ pub fn rfm_from_index(index: &EventIndex, revenue: &Column) -> Result<DataFrame>
     rfm_of_purchases(
         &ids,
         &times,
-        &Column::new("revenue".into(), values),
+        &owned("revenue".into(), values),
         end,
         1.0,
     )

@@ -8,6 +8,8 @@
 use std::str::FromStr;
 
 use polars::prelude::*;
+
+use crate::frame::owned;
 use rayon::prelude::*;
 
 use crate::cohorts::ids::{day_numbers, id_codes};
@@ -150,12 +152,12 @@ pub fn rfm_summary(
     id_col.rename(id_name.into());
     let mut columns = vec![
         id_col,
-        Column::new("frequency".into(), freq),
-        Column::new("recency".into(), rec),
-        Column::new("T".into(), age),
+        owned("frequency".into(), freq),
+        owned("recency".into(), rec),
+        owned("T".into(), age),
     ];
     if values.is_some() {
-        columns.push(Column::new("monetary_value".into(), money));
+        columns.push(owned("monetary_value".into(), money));
     }
     Ok(DataFrame::new(first_rows.len(), columns)?)
 }

@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use polars::prelude::*;
+
+use crate::frame::owned;
 use rayon::prelude::*;
 
 use crate::kpis::index::{EventIndex, PURCHASE};
@@ -177,12 +179,12 @@ impl CohortPartial {
             height,
             vec![
                 cohort,
-                Column::new("offset".into(), offset),
-                Column::new("cohort_size".into(), size),
-                Column::new("active".into(), active),
-                Column::new("buyers".into(), buyers),
-                Column::new("revenue".into(), revenue),
-                Column::new("cumulative_revenue_per_user".into(), cumulative),
+                owned("offset".into(), offset),
+                owned("cohort_size".into(), size),
+                owned("active".into(), active),
+                owned("buyers".into(), buyers),
+                owned("revenue".into(), revenue),
+                owned("cumulative_revenue_per_user".into(), cumulative),
             ],
         )?)
     }

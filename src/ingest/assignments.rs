@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 use polars::prelude::*;
+
+use crate::frame::owned;
 use rayon::prelude::*;
 
 use super::fields::split;
@@ -165,10 +167,10 @@ pub fn read_assignments(
         n,
         vec![
             coded_strings("experiment", &exp, &names)?,
-            Column::new("user_id".into(), user),
+            owned("user_id".into(), user),
             coded_strings("variant", &variant, &variants)?,
             assigned_at.into_column(),
-            Column::new("source_line".into(), line),
+            owned("source_line".into(), line),
         ],
     )?;
     let mut files = vec![FileStats::new(
@@ -188,7 +190,7 @@ pub fn read_assignments(
             vec![
                 Column::new("experiment".into(), Vec::<&str>::new()),
                 Column::new("variant".into(), Vec::<&str>::new()),
-                Column::new("weight".into(), Vec::<f64>::new()),
+                owned("weight".into(), Vec::<f64>::new()),
             ],
         )?,
     };
@@ -299,7 +301,7 @@ fn read_weights(path: &Path) -> Result<WeightsRead> {
         vec![
             Column::new("experiment".into(), exp),
             Column::new("variant".into(), variant),
-            Column::new("weight".into(), weight),
+            owned("weight".into(), weight),
         ],
     )?;
     Ok((df, quarantine, file.n_rows()))

@@ -1,6 +1,8 @@
 //! KPI tables (polars DataFrames) from merged partials. Every ratio names its numerator and
 //! denominator in `docs/methodology.md`; a ratio with a zero denominator is null.
 use polars::prelude::*;
+
+use crate::frame::owned;
 use rayon::prelude::*;
 
 use super::index::*;
@@ -51,7 +53,7 @@ fn moving_average_7(x: &[Option<f64>]) -> Vec<Option<f64>> {
 
 fn counts_columns(rows: &[PeriodCounts]) -> Vec<Column> {
     let col = |name: &str, f: fn(&PeriodCounts) -> u64| {
-        Column::new(
+        owned(
             name.into(),
             rows.iter().map(|r| f(r) as i64).collect::<Vec<i64>>(),
         )
@@ -64,7 +66,7 @@ fn counts_columns(rows: &[PeriodCounts]) -> Vec<Column> {
         col("purchases", |r| r.purchases),
         col("orders", |r| r.orders),
         col("buyers", |r| r.buyers),
-        Column::new(
+        owned(
             "revenue".into(),
             rows.iter()
                 .map(|r| from_micro(r.revenue))
@@ -97,7 +99,7 @@ pub fn daily_frame(
         "is_bot_included".into(),
         vec![include_bots; rows.len()],
     ));
-    cols.push(Column::new(
+    cols.push(owned(
         "events".into(),
         rows.iter().map(|r| r.events as i64).collect::<Vec<i64>>(),
     ));
@@ -157,7 +159,7 @@ pub fn period_frame(
         .collect();
     let mut cols = vec![date_column("period_start", starts)];
     cols.extend(counts_columns(&rows));
-    cols.push(Column::new(
+    cols.push(owned(
         "events".into(),
         rows.iter().map(|r| r.events as i64).collect::<Vec<i64>>(),
     ));
@@ -172,27 +174,27 @@ pub fn hour_weekday_frame(p: &Partials) -> Result<DataFrame> {
     Ok(DataFrame::new(
         n,
         vec![
-            Column::new(
+            owned(
                 "weekday".into(),
                 (0..n).map(|c| (c / 24) as i32).collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "hour".into(),
                 (0..n).map(|c| (c % 24) as i32).collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "events".into(),
                 cells.iter().map(|c| c.events as i64).collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "visitors".into(),
                 cells.iter().map(|c| c.visitors as i64).collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "purchases".into(),
                 cells.iter().map(|c| c.purchases as i64).collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "buyers".into(),
                 cells.iter().map(|c| c.buyers as i64).collect::<Vec<_>>(),
             ),
@@ -259,13 +261,13 @@ impl FunnelRows {
         let mut cols = vec![Column::new("level".into(), self.level)];
         cols.extend(key);
         cols.extend([
-            Column::new("step_order".into(), self.order),
+            owned("step_order".into(), self.order),
             Column::new("step".into(), self.step),
-            Column::new("n".into(), self.n),
+            owned("n".into(), self.n),
             Column::new("rate_from_start".into(), self.from_start),
             Column::new("rate_from_previous".into(), self.from_prev),
-            Column::new("dropoff".into(), self.dropoff),
-            Column::new("skipped".into(), self.skipped),
+            owned("dropoff".into(), self.dropoff),
+            owned("skipped".into(), self.skipped),
             Column::new("median_seconds_to_step".into(), self.median),
         ]);
         Ok(DataFrame::new(height, cols)?)
@@ -334,7 +336,7 @@ pub fn funnel_by_frame(
                 .map(|&d| index.first_day + d as i32)
                 .collect(),
         ),
-        BY_WEEKDAY | BY_HOUR => Column::new(
+        BY_WEEKDAY | BY_HOUR => owned(
             BREAKDOWNS[by].into(),
             rows.bucket.iter().map(|&k| k as i32).collect::<Vec<_>>(),
         ),
@@ -461,7 +463,7 @@ pub fn products_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> {
     let idx = IdxCa::from_vec("idx".into(), codes.iter().map(|&i| i as IdxSize).collect());
     let item_id = index.item_ids.take(&idx)?.with_name("item_id".into());
     let int = |name: &str, f: fn(&ItemCounts) -> u64| {
-        Column::new(
+        owned(
             name.into(),
             rows.iter().map(|r| f(r) as i64).collect::<Vec<i64>>(),
         )
@@ -474,7 +476,7 @@ pub fn products_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> {
             int("carts", |r| r.carts),
             int("purchases", |r| r.purchases),
             int("viewers", |r| r.viewers),
-            Column::new(
+            owned(
                 "revenue".into(),
                 revenue.iter().map(|&r| from_micro(r)).collect::<Vec<_>>(),
             ),
@@ -486,7 +488,7 @@ pub fn products_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> {
             ),
             Column::new("wilson_low".into(), low),
             Column::new("wilson_high".into(), high),
-            Column::new("rank".into(), rank),
+            owned("rank".into(), rank),
             Column::new("abc_class".into(), abc),
             int("carters", |r| r.carters),
             int("buyers", |r| r.buyers),
@@ -530,41 +532,41 @@ pub fn price_bands_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> 
     Ok(DataFrame::new(
         used.len(),
         vec![
-            Column::new(
+            owned(
                 "price_band".into(),
                 used.iter().map(|&b| b as i32 + 1).collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "price_low".into(),
                 used.iter().map(|&b| acc[b].0).collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "price_high".into(),
                 used.iter().map(|&b| acc[b].1).collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "items".into(),
                 used.iter().map(|&b| acc[b].2).collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "views".into(),
                 used.iter()
                     .map(|&b| acc[b].3.views as i64)
                     .collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "carts".into(),
                 used.iter()
                     .map(|&b| acc[b].3.carts as i64)
                     .collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "purchases".into(),
                 used.iter()
                     .map(|&b| acc[b].3.purchases as i64)
                     .collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "revenue".into(),
                 used.iter()
                     .map(|&b| from_micro(acc[b].3.revenue))
@@ -587,7 +589,7 @@ pub fn categories_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> {
         .collect();
     let rows: Vec<ItemCounts> = codes.iter().map(|&c| p.categories[c]).collect();
     let int = |name: &str, f: fn(&ItemCounts) -> u64| {
-        Column::new(
+        owned(
             name.into(),
             rows.iter().map(|r| f(r) as i64).collect::<Vec<i64>>(),
         )
@@ -595,7 +597,7 @@ pub fn categories_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> {
     Ok(DataFrame::new(
         rows.len(),
         vec![
-            Column::new(
+            owned(
                 "category_id".into(),
                 codes.iter().map(|&c| t.ids[c]).collect::<Vec<_>>(),
             ),
@@ -614,7 +616,7 @@ pub fn categories_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> {
             int("views", |r| r.views),
             int("carts", |r| r.carts),
             int("purchases", |r| r.purchases),
-            Column::new(
+            owned(
                 "revenue".into(),
                 rows.iter()
                     .map(|r| from_micro(r.revenue))
@@ -745,31 +747,31 @@ pub fn segment_rows_frame(
             visitor_id,
             datetime_column("first_seen", rows.par_iter().map(|r| r.first_ts).collect()),
             datetime_column("last_seen", rows.par_iter().map(|r| r.last_ts).collect()),
-            Column::new(
+            owned(
                 "events".into(),
                 rows.par_iter().map(|r| r.events as i64).collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "sessions".into(),
                 rows.par_iter()
                     .map(|r| r.sessions as i64)
                     .collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "purchases".into(),
                 rows.par_iter()
                     .map(|r| r.purchases as i64)
                     .collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "orders".into(),
                 rows.par_iter().map(|r| r.orders as i64).collect::<Vec<_>>(),
             ),
-            Column::new("revenue".into(), money),
-            Column::new("recency_days".into(), recency),
-            Column::new("r_score".into(), r_score),
-            Column::new("f_score".into(), f_score),
-            Column::new("m_score".into(), m_score),
+            owned("revenue".into(), money),
+            owned("recency_days".into(), recency),
+            owned("r_score".into(), r_score),
+            owned("f_score".into(), f_score),
+            owned("m_score".into(), m_score),
             rfm,
             lifecycle,
         ],
@@ -853,8 +855,8 @@ impl SegmentCounts {
             vec![
                 Column::new("segment_type".into(), kind),
                 Column::new("segment".into(), name),
-                Column::new("visitors".into(), visitors),
-                Column::new("buyers".into(), buyers),
+                owned("visitors".into(), visitors),
+                owned("buyers".into(), buyers),
                 Column::new("conversion".into(), conversion),
             ],
         )?)
