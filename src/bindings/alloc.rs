@@ -13,13 +13,15 @@
 //!   free) from per-thread arenas that keep freed memory: a build that frees its clean tables once they
 //!   are written would keep them resident. Own maps give memory back as soon as a table is freed.
 //! - A growing column (`Vec` doubling) is moved by the kernel's page tables, not copied.
-//! - Freed huge-page maps are kept in a pool and handed out again to blocks of at least 4 MiB, whole
-//!   or split: the kernel zeroes every fresh page on its first touch, and on this kind of virtual
-//!   machine those page faults were the largest single cost of a build (12 % of its CPU samples). The
-//!   pool holds freed memory only below the process's peak resident memory so far (see [`Pool`]), so
-//!   it does not raise the peak, and at most [`POOL_CAP`]. Smaller blocks are not served from it: a
-//!   range of huge-page memory never touched before would be faulted in 2 MiB at a time for a block
-//!   that uses a part of it. `SHOPLENS_POOL_MB` sets the cap (0 turns the pool off, for measuring).
+//! - Freed maps are kept in a pool and handed out again, whole or split: the kernel zeroes every
+//!   fresh page on its first touch, and on this kind of virtual machine those page faults were the
+//!   largest single cost of a build (12-25 % of its CPU samples; a first touch of memory the host has
+//!   not backed yet runs at about 0.45 GB/s here). The pool holds freed memory only below the
+//!   process's peak resident memory so far (see [`Pool`]), so it does not raise the peak, and at most
+//!   [`POOL_CAP`]. Huge-page ranges serve blocks of at least 4 MiB, small-page ranges (maps of 1-4 MiB:
+//!   column chunks) the smaller ones: a small block on a range of huge pages never touched before
+//!   would be faulted in 2 MiB at a time for a part of one. `SHOPLENS_POOL_MB` sets the cap (0 turns
+//!   the pool off, for measuring).
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -60,9 +62,21 @@ fn advise(ptr: *mut u8, len: usize) {
     }
 }
 
+/// Marks a pooled range of a small-page map (below [`HUGE_THRESHOLD`]) in the low bit of its start
+/// (maps are page aligned, so the bit is free).
+const SMALL: usize = 1;
+
+fn kind_of(len: usize) -> usize {
+    if len >= HUGE_THRESHOLD {
+        0
+    } else {
+        SMALL
+    }
+}
+
 /// At most this many bytes of freed maps are kept for reuse.
 const POOL_CAP: usize = 512 << 20;
-const POOL_SLOTS: usize = 256;
+const POOL_SLOTS: usize = 512;
 
 /// The process's peak resident memory so far and its resident memory now, in bytes (from the kernel;
 /// zeros when unreadable, which keeps the pool empty).
@@ -104,10 +118,11 @@ fn memory() -> (usize, usize) {
 /// Freed ranges of maps (start, length) kept for reuse, guarded by a spin lock: the allocator must
 /// not allocate, and the critical sections are a scan of the slots.
 ///
-/// The bound: a range is kept only while resident memory (pool included) plus the pool and the range
-/// stays under the peak so far, and before a fresh map the pool gives back what resident memory plus
-/// the map would take past that peak. So the pool fills once a build's memory has come down from a
-/// high point and is handed out again below it: the peak is not raised.
+/// The bound: keeping a freed range adds nothing to resident memory, and before a fresh map (or a
+/// map grown in place) the pool gives back, largest ranges first, what resident memory plus the new
+/// pages would take past the peak so far. So the pool is handed out again below a build's high point
+/// and never raises it by a fresh map (only small blocks of the system allocator grow memory without
+/// asking it).
 struct Pool {
     lock: AtomicBool,
     slots: std::cell::UnsafeCell<[(usize, usize); POOL_SLOTS]>,
@@ -158,11 +173,15 @@ impl Pool {
         out
     }
 
-    /// A pooled range of exactly `len` bytes (the best fitting one; its rest stays pooled), or null.
+    /// A pooled range of exactly `len` bytes of the same kind of map (the best fitting one; its rest
+    /// stays pooled), or null. The kind is the length's: huge-page ranges serve lengths from
+    /// [`HUGE_THRESHOLD`], small-page ranges the shorter ones, so a block never lands on huge pages
+    /// that were never touched (they would be faulted in 2 MiB at a time for a part of one).
     fn take(&self, len: usize) -> *mut u8 {
+        let kind = kind_of(len);
         self.with(|slots| {
             let best = (0..POOL_SLOTS)
-                .filter(|&i| slots[i].1 >= len)
+                .filter(|&i| slots[i].1 >= len && slots[i].0 & SMALL == kind)
                 .min_by_key(|&i| slots[i].1);
             match best {
                 None => std::ptr::null_mut(),
@@ -173,27 +192,29 @@ impl Pool {
                     } else {
                         (0, 0)
                     };
-                    start as *mut u8
+                    (start & !SMALL) as *mut u8
                 }
             }
         })
     }
 
-    /// Keeps the freed range [ptr, ptr + len) if the bound allows; false when the caller must unmap it.
+    /// Keeps the freed range [ptr, ptr + len) if the cap and the slots allow; false when the caller
+    /// must unmap it. Keeping a range adds nothing to resident memory (its pages are resident
+    /// already); the peak is guarded where memory grows: [`Pool::trim`] before every fresh map.
     fn give(&self, ptr: *mut u8, len: usize) -> bool {
-        if len > pool_cap() {
+        let cap = pool_cap();
+        if len > cap {
             return false;
         }
-        let (peak, resident) = memory();
-        let room = peak.saturating_sub(resident).min(pool_cap());
+        let headroom = headroom();
         self.with(|slots| {
             let held: usize = slots.iter().map(|s| s.1).sum();
-            if held + len > room {
+            if held + len > cap || held > headroom {
                 return false;
             }
             match slots.iter_mut().find(|s| s.1 == 0) {
                 Some(slot) => {
-                    *slot = (ptr as usize, len);
+                    *slot = (ptr as usize | kind_of(len), len);
                     true
                 }
                 None => false,
@@ -220,7 +241,7 @@ impl Pool {
                 let (start, held) = slots[i];
                 // SAFETY: a pooled range is a part of one of our maps that nothing uses.
                 unsafe {
-                    libc::munmap(start as *mut libc::c_void, held);
+                    libc::munmap((start & !SMALL) as *mut libc::c_void, held);
                 }
                 slots[i] = (0, 0);
                 excess = excess.saturating_sub(held);
@@ -252,14 +273,17 @@ fn pool_cap() -> usize {
     cap
 }
 
+fn headroom() -> usize {
+    let (peak, resident) = memory();
+    peak.saturating_sub(resident)
+}
+
 /// A map of `size` bytes (contents unspecified: a reused range keeps its old bytes), or null.
 fn map_reused(size: usize) -> *mut u8 {
     let len = map_len(size);
-    if len >= HUGE_THRESHOLD {
-        let ptr = POOL.take(len);
-        if !ptr.is_null() {
-            return ptr;
-        }
+    let ptr = POOL.take(len);
+    if !ptr.is_null() {
+        return ptr;
     }
     POOL.trim(len);
     map(size)
@@ -268,7 +292,7 @@ fn map_reused(size: usize) -> *mut u8 {
 /// Gives a map back: to the pool when the bound allows, else to the kernel.
 fn unmap(ptr: *mut u8, size: usize) {
     let len = map_len(size);
-    if len >= HUGE_THRESHOLD && POOL.give(ptr, len) {
+    if POOL.give(ptr, len) {
         return;
     }
     // SAFETY: [ptr, ptr + len) is a map (or a whole range of one) of ours that nothing uses any more.
@@ -317,11 +341,7 @@ unsafe impl GlobalAlloc for HugePageAlloc {
             // A fresh map is zero-filled by the kernel; a reused range is cleared here (no page
             // faults: its pages are already there).
             let len = map_len(layout.size());
-            let ptr = if len >= HUGE_THRESHOLD {
-                POOL.take(len)
-            } else {
-                std::ptr::null_mut()
-            };
+            let ptr = POOL.take(len);
             if !ptr.is_null() {
                 unsafe { std::ptr::write_bytes(ptr, 0, layout.size()) };
                 return ptr;

@@ -250,23 +250,23 @@ pub fn items_frame(counts: &IdMap<ItemCounts>, reference: &Reference) -> Result<
                     .map(|&i| reference.prices.at(i, i64::MAX))
                     .collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "n_views".into(),
                 ids.iter().map(|i| get(i).views).collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "n_carts".into(),
                 ids.iter().map(|i| get(i).carts).collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "n_purchases".into(),
                 ids.iter().map(|i| get(i).purchases).collect::<Vec<_>>(),
             ),
-            Column::new(
+            owned(
                 "revenue".into(),
                 ids.iter().map(|i| get(i).revenue).collect::<Vec<_>>(),
             ),
-            Column::new("item_id".into(), ids),
+            owned("item_id".into(), ids),
         ],
     )?
     .select([
