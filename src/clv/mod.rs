@@ -123,13 +123,7 @@ pub fn rfm_from_index(index: &EventIndex, revenue: &Column) -> Result<DataFrame>
         .into_datetime(TimeUnit::Milliseconds, None)
         .into_column();
     let end = (index.n_days > 0).then(|| index.first_day + index.n_days as i32 - 1);
-    rfm_of_purchases(
-        &ids,
-        &times,
-        &owned("revenue".into(), values),
-        end,
-        1.0,
-    )
+    rfm_of_purchases(&ids, &times, &owned("revenue".into(), values), end, 1.0)
 }
 
 fn floats(df: &DataFrame, name: &str) -> Result<Vec<f64>> {

@@ -92,18 +92,22 @@ pub fn read_assignments(
             Err(_) => u32::MAX,
         })
         .collect();
+    // Every row gets a key (invalid rows the experiment code u32::MAX, sorted last and skipped): an
+    // indexed map collects straight into its vector, a filter would gather pieces and copy them.
     let mut keys: Vec<(u32, i64, u32)> = parsed
         .par_iter()
         .enumerate()
-        .filter_map(|(row, p)| {
-            p.as_ref()
-                .ok()
-                .map(|a| (exp_index[row], a.user, row as u32))
+        .map(|(row, p)| match p {
+            Ok(a) => (exp_index[row], a.user, row as u32),
+            Err(_) => (u32::MAX, 0, row as u32),
         })
         .collect();
     keys.par_sort_unstable();
     let mut first_of = vec![u32::MAX; parsed.len()];
     for run in keys.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
+        if run[0].0 == u32::MAX {
+            break;
+        }
         for k in &run[1..] {
             first_of[k.2 as usize] = run[0].2;
         }
@@ -113,24 +117,30 @@ pub fn read_assignments(
     let variants = distinct_in_order(&parsed, |a| a.variant);
     // The kept rows (valid, the first assignment of their user in their experiment), column by
     // column in parallel, in file order.
-    let kept: Vec<(usize, &Assignment<'_>)> = parsed
-        .par_iter()
-        .enumerate()
-        .filter_map(|(row, p)| match p {
-            Ok(a) if first_of[row] == u32::MAX => Some((row, a)),
-            _ => None,
-        })
+    let kept: Vec<u32> = (0..parsed.len() as u32)
+        .into_par_iter()
+        .filter(|&row| parsed[row as usize].is_ok() && first_of[row as usize] == u32::MAX)
         .collect();
-    let exp: Vec<u32> = kept.par_iter().map(|&(row, _)| exp_index[row]).collect();
-    let user: Vec<i64> = kept.par_iter().map(|(_, a)| a.user).collect();
+    // Kept rows are valid: `field` reads a field of one (the default is never used).
+    let field =
+        |row: u32, f: fn(&Assignment<'_>) -> i64| parsed[row as usize].as_ref().map_or(0, f);
+    let exp: Vec<u32> = kept
+        .par_iter()
+        .map(|&row| exp_index[row as usize])
+        .collect();
+    let user: Vec<i64> = kept.par_iter().map(|&row| field(row, |a| a.user)).collect();
     let variant: Vec<u32> = kept
         .par_iter()
-        .map(|(_, a)| code(&variants, a.variant))
+        .map(|&row| {
+            parsed[row as usize]
+                .as_ref()
+                .map_or(0, |a| code(&variants, a.variant))
+        })
         .collect();
-    let at: Vec<i64> = kept.par_iter().map(|(_, a)| a.at).collect();
+    let at: Vec<i64> = kept.par_iter().map(|&row| field(row, |a| a.at)).collect();
     let line: Vec<u64> = kept
         .par_iter()
-        .map(|&(row, _)| TextFile::line_no(row))
+        .map(|&row| TextFile::line_no(row as usize))
         .collect();
     drop(kept);
     // The others, quarantined in file order: invalid rows, and later assignments of a user.
