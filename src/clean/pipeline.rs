@@ -136,16 +136,10 @@ pub fn clean_events(
     }
     // Valid rows in (visitor, time, source order): rows are in source order, so the row index orders
     // equal times by source line.
-    let mut keys: Vec<(i64, i64, u32)> = (0..n)
-        .into_par_iter()
-        .filter_map(|r| match &src.outcomes[r] {
-            Outcome::Valid(e) if src.duplicate_of[r] == NOT_DUPLICATE => {
-                Some((e.visitor, e.ts, r as u32))
-            }
-            _ => None,
-        })
-        .collect();
-    sort_keys(&mut keys);
+    let mut keys = sorted_keys(n, |r| match &src.outcomes[r] {
+        Outcome::Valid(e) if src.duplicate_of[r] == NOT_DUPLICATE => Some((e.visitor, e.ts)),
+        _ => None,
+    });
     let found = match &src.valid_duplicates {
         Some(same) => valid_duplicates(&keys, same.as_ref()),
         None => Vec::new(),
@@ -294,37 +288,54 @@ pub fn clean_events(
     })
 }
 
-/// Sorts (visitor, time, row) keys that arrive in row order. Dense non-negative visitor ids (the
-/// usual case) take a stable counting sort by visitor, which keeps each visitor's rows in row order;
-/// a visitor whose times are then out of order has its run sorted by (time, row). Other ids take a
-/// parallel comparison sort. Either way the result is the keys in ascending order.
-fn sort_keys(keys: &mut Vec<(i64, i64, u32)>) {
-    let n = keys.len();
-    let (min, max) = keys
-        .par_iter()
+/// The (visitor, time, row) keys of the rows `0..n` that `key(row)` gives a (visitor, time) for, in
+/// ascending order. Dense non-negative visitor ids (the usual case) take a stable counting sort by
+/// visitor straight from the rows, which keeps each visitor's rows in row order (one vector of keys
+/// is written, no filtered copy first); a visitor whose times are then out of order has its run
+/// sorted by (time, row). Other ids take a parallel comparison sort.
+fn sorted_keys(
+    n: usize,
+    key: impl Fn(usize) -> Option<(i64, i64)> + Sync,
+) -> Vec<(i64, i64, u32)> {
+    let (min, max, count) = (0..n)
+        .into_par_iter()
         .fold(
-            || (i64::MAX, i64::MIN),
-            |(lo, hi), k| (lo.min(k.0), hi.max(k.0)),
+            || (i64::MAX, i64::MIN, 0usize),
+            |(lo, hi, c), r| match key(r) {
+                Some((v, _)) => (lo.min(v), hi.max(v), c + 1),
+                None => (lo, hi, c),
+            },
         )
-        .reduce(|| (i64::MAX, i64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)));
-    if n < 2 || !super::idmap::dense_fits(min, max, n) || n >= u32::MAX as usize {
+        .reduce(
+            || (i64::MAX, i64::MIN, 0),
+            |a, b| (a.0.min(b.0), a.1.max(b.1), a.2 + b.2),
+        );
+    if count < 2 || !super::idmap::dense_fits(min, max, count) || n >= u32::MAX as usize {
+        let mut keys: Vec<(i64, i64, u32)> = (0..n)
+            .into_par_iter()
+            .filter_map(|r| key(r).map(|(v, t)| (v, t, r as u32)))
+            .collect();
         keys.par_sort_unstable();
-        return;
+        return keys;
     }
     // Start of each visitor's run: counts, then their prefix sums.
     let mut start = vec![0u32; max as usize + 2];
-    for k in keys.iter() {
-        start[k.0 as usize + 1] += 1;
+    for r in 0..n {
+        if let Some((v, _)) = key(r) {
+            start[v as usize + 1] += 1;
+        }
     }
     for v in 1..start.len() {
         start[v] += start[v - 1];
     }
     // Each visitor's start then moves along its run as its keys are placed.
-    let mut sorted = vec![(0i64, 0i64, 0u32); n];
-    for &k in keys.iter() {
-        let slot = &mut start[k.0 as usize];
-        sorted[*slot as usize] = k;
-        *slot += 1;
+    let mut sorted = vec![(0i64, 0i64, 0u32); count];
+    for r in 0..n {
+        if let Some((v, t)) = key(r) {
+            let slot = &mut start[v as usize];
+            sorted[*slot as usize] = (v, t, r as u32);
+            *slot += 1;
+        }
     }
     drop(start);
     // Within a visitor the rows are ascending; the times usually are too.
@@ -333,7 +344,7 @@ fn sort_keys(keys: &mut Vec<(i64, i64, u32)>) {
             run.sort_unstable();
         }
     });
-    *keys = sorted;
+    sorted
 }
 
 /// The valid rows whose line repeats an earlier row's, as (row, first row with that line): candidates
@@ -949,16 +960,20 @@ mod tests {
     fn key_sort_matches_a_comparison_sort() {
         // Dense ids (counting sort, with runs out of time order) and sparse ones (comparison sort).
         for spread in [1i64, 1 << 40] {
-            let mut keys: Vec<(i64, i64, u32)> = (0..5000u32)
+            // Every third row left out, as invalid rows are.
+            let rows: Vec<Option<(i64, i64)>> = (0..5000i64)
                 .map(|r| {
-                    let x = (r as i64 * 7919) % 613;
-                    ((x % 97) * spread, (x * 31) % 50, r)
+                    let x = (r * 7919) % 613;
+                    (r % 3 != 1).then_some(((x % 97) * spread, (x * 31) % 50))
                 })
                 .collect();
-            let mut want = keys.clone();
+            let mut want: Vec<(i64, i64, u32)> = rows
+                .iter()
+                .enumerate()
+                .filter_map(|(r, k)| k.map(|(v, t)| (v, t, r as u32)))
+                .collect();
             want.sort_unstable();
-            sort_keys(&mut keys);
-            assert_eq!(keys, want);
+            assert_eq!(sorted_keys(rows.len(), |r| rows[r]), want);
         }
     }
 
