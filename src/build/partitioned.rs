@@ -482,7 +482,7 @@ pub fn build_partition<'a>(
         Some(mapping) => clean_generic_lines(line_numbers, line, mapping, shared)?,
         None => {
             let parsed = line_outcomes(n, line, &shared.cfg);
-            let mut source = parsed.into_source(Arc::from(source_name), line_numbers, line);
+            let mut source = parsed.into_source(Arc::from(source_name), line_numbers.into(), line);
             let mut cleaned = clean_events(&mut source, &shared.reference.reference, &shared.cfg)?;
             drop(source);
             let counts = std::mem::take(&mut cleaned.item_counts);

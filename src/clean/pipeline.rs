@@ -22,10 +22,52 @@ use crate::{Error, Result};
 /// Marks a row that is not an exact duplicate of an earlier one.
 pub const NOT_DUPLICATE: u32 = u32::MAX;
 
+/// Source line numbers of a source's rows: consecutive from a first line (the rows of a text file),
+/// or listed one by one. Consecutive lines cost no memory and no cache miss in the clean gather.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lines {
+    Consecutive { first: u64, n: usize },
+    Listed(Vec<u64>),
+}
+
+impl Lines {
+    /// The line number of `row`.
+    #[inline]
+    pub fn get(&self, row: usize) -> u64 {
+        match self {
+            Lines::Consecutive { first, .. } => first + row as u64,
+            Lines::Listed(lines) => lines[row],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Lines::Consecutive { n, .. } => *n,
+            Lines::Listed(lines) => lines.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn prefetch(&self, row: usize) {
+        if let Lines::Listed(lines) = self {
+            crate::hint::prefetch(lines, row);
+        }
+    }
+}
+
+impl From<Vec<u64>> for Lines {
+    fn from(lines: Vec<u64>) -> Self {
+        Lines::Listed(lines)
+    }
+}
+
 /// Rows of one event source, in source order, already validated.
 pub struct EventSource<'a> {
     pub name: Arc<str>,
-    pub lines: Vec<u64>,
+    pub lines: Lines,
     pub outcomes: Vec<Outcome>,
     /// Row index of the first identical row, or [`NOT_DUPLICATE`].
     pub duplicate_of: Vec<u32>,
@@ -46,7 +88,7 @@ impl<'a> EventSource<'a> {
     /// A source of the three mapped event types, sessions by inactivity.
     pub fn new(
         name: Arc<str>,
-        lines: Vec<u64>,
+        lines: Lines,
         outcomes: Vec<Outcome>,
         duplicate_of: Vec<u32>,
         raw_text: Box<dyn Fn(usize) -> String + Send + Sync + 'a>,
@@ -162,7 +204,7 @@ pub fn clean_events(
             if let Outcome::Rejected(rule, detail) = &src.outcomes[row] {
                 return Err(Error::data_file(
                     src.name.as_ref(),
-                    src.lines[row],
+                    src.lines.get(row),
                     rule.name(),
                     detail.to_string(),
                 ));
@@ -175,8 +217,8 @@ pub fn clean_events(
         .filter(|&r| is_dup(r))
         .map(|r| DuplicateRow {
             source: src.name.clone(),
-            line: src.lines[r],
-            duplicate_of_line: src.lines[duplicate_of[r] as usize],
+            line: src.lines.get(r),
+            duplicate_of_line: src.lines.get(duplicate_of[r] as usize),
         })
         .collect();
     let mut quarantine: Vec<QuarantineRow> = (0..n)
@@ -184,7 +226,7 @@ pub fn clean_events(
         .filter_map(|r| match &src.outcomes[r] {
             Outcome::Rejected(rule, detail) if !is_dup(r) => Some(QuarantineRow {
                 source: src.name.clone(),
-                line: src.lines[r],
+                line: src.lines.get(r),
                 rule: *rule,
                 detail: detail.to_string(),
                 raw: (src.raw_text)(r),
@@ -214,7 +256,7 @@ pub fn clean_events(
                 // its line number) well ahead, and for the item history of a nearer one.
                 if let Some(&ahead) = chunk.get(i + GATHER_AHEAD) {
                     crate::hint::prefetch(&src.outcomes, ahead as usize);
-                    crate::hint::prefetch(&src.lines, ahead as usize);
+                    src.lines.prefetch(ahead as usize);
                 }
                 if let Some(&near) = chunk.get(i + GATHER_AHEAD / 2) {
                     if let Outcome::Valid(e) = &src.outcomes[near as usize] {
@@ -224,7 +266,7 @@ pub fn clean_events(
                 let ev = event_of(src, row);
                 rows.push(Row {
                     category: reference.categories.asof(ev.item, ev.ts),
-                    line: src.lines[row as usize],
+                    line: src.lines.get(row as usize),
                     ev,
                     row,
                 });
@@ -267,9 +309,9 @@ pub fn clean_events(
         let (r, k) = (row as usize, kept_row as usize);
         QuarantineRow {
             source: src.name.clone(),
-            line: src.lines[r],
+            line: src.lines.get(r),
             rule: Rule::NearDuplicate,
-            detail: format!("{gap} ms after the same event on line {}", src.lines[k]),
+            detail: format!("{gap} ms after the same event on line {}", src.lines.get(k)),
             raw: (src.raw_text)(r),
         }
     }));
@@ -293,10 +335,7 @@ pub fn clean_events(
 /// visitor straight from the rows, which keeps each visitor's rows in row order (one vector of keys
 /// is written, no filtered copy first); a visitor whose times are then out of order has its run
 /// sorted by (time, row). Other ids take a parallel comparison sort.
-fn sorted_keys(
-    n: usize,
-    key: impl Fn(usize) -> Option<(i64, i64)> + Sync,
-) -> Vec<(i64, i64, u32)> {
+fn sorted_keys(n: usize, key: impl Fn(usize) -> Option<(i64, i64)> + Sync) -> Vec<(i64, i64, u32)> {
     let (min, max, count) = (0..n)
         .into_par_iter()
         .fold(
@@ -755,7 +794,10 @@ mod tests {
     fn source(rows: &[(i64, i64, EventType, i64, i64)]) -> EventSource<'static> {
         EventSource {
             name: Arc::from("t.csv"),
-            lines: (0..rows.len() as u64).map(|r| r + 2).collect(),
+            lines: Lines::Consecutive {
+                first: 2,
+                n: rows.len(),
+            },
             outcomes: rows
                 .iter()
                 .map(|&(visitor, ts, event, item, order)| {
@@ -944,7 +986,7 @@ mod tests {
         src.duplicate_of[1] = 0;
         src.outcomes
             .push(Outcome::rejected(Rule::MissingField, "empty item"));
-        src.lines.push(5);
+        src.lines = Lines::Listed(vec![2, 3, 4, 5]);
         src.duplicate_of.push(NOT_DUPLICATE);
         let out = clean_events(&mut src, &Reference::default(), &CleanConfig::default()).unwrap();
         assert_eq!(out.stats.rows_read, 4);

@@ -515,10 +515,10 @@ impl GenericTable {
                     e.label = label_codes[row];
                 }
             });
-        let lines = (0..n).map(|r| self.position_of(r)).collect();
+        let lines: Vec<u64> = (0..n).map(|r| self.position_of(r)).collect();
         let mut source = EventSource::new(
             self.name.clone(),
-            lines,
+            lines.into(),
             outcomes,
             duplicate_of,
             Box::new(move |row| self.raw_row(row)),

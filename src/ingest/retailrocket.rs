@@ -89,7 +89,7 @@ impl EventOutcomes {
     pub fn into_source<'a>(
         self,
         name: Arc<str>,
-        lines: Vec<u64>,
+        lines: crate::clean::pipeline::Lines,
         line: impl Fn(usize) -> &'a [u8] + Send + Sync + Copy + 'a,
     ) -> EventSource<'a> {
         let mut source = EventSource::new(
@@ -170,7 +170,10 @@ pub fn parse_event(line: &[u8], vcfg: &crate::clean::validate::ValidateConfig) -
 pub fn event_source(file: &TextFile, parsed: EventOutcomes) -> EventSource<'_> {
     parsed.into_source(
         Arc::from(file.file_name()),
-        (0..file.n_rows()).map(TextFile::line_no).collect(),
+        crate::clean::pipeline::Lines::Consecutive {
+            first: TextFile::line_no(0),
+            n: file.n_rows(),
+        },
         move |row| file.line(row),
     )
 }
