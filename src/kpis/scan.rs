@@ -965,9 +965,10 @@ pub fn compute_needed(
     let sel = Selection::new(index, filter).needing(need);
     if partitions == 0 {
         let n = index.n_visitors();
-        // Two chunks a thread: each chunk sums into arrays over all items, categories and days, so
-        // fewer chunks touch (and merge) less memory; two a thread still balance the load.
-        let chunk = (n / (2 * rayon::current_num_threads())).clamp(1 << 12, 1 << 20);
+        // One chunk a thread: each chunk sums into arrays over all items, categories and days, so
+        // fewer chunks touch (and merge) less fresh memory. Two a thread balanced the load no better
+        // at scale 1.0 (derived tables 0.88 s against 0.78 s median, alternating builds).
+        let chunk = (n / rayon::current_num_threads()).clamp(1 << 12, 1 << 20);
         // At least one chunk, so that no visitors still give sized partials (a table of zeros).
         let parts: Vec<Partials> = (0..n.div_ceil(chunk).max(1))
             .into_par_iter()
