@@ -48,6 +48,13 @@ pub fn dense_codes(col: &Column) -> Result<(Vec<u32>, Column)> {
     Ok((codes, labels))
 }
 
+/// The largest id when the column's ids are dense non-negative integers (an array of one slot per id
+/// fits, see [`crate::clean::idmap::dense_fits`]), else `None`.
+fn dense_max(ca: &Int64Chunked) -> Option<i64> {
+    let (min, max) = (ca.min()?, ca.max()?);
+    crate::clean::idmap::dense_fits(min, max, ca.len()).then_some(max)
+}
+
 /// The one dense coding of id columns: `codes[row]` numbers the row's value in order of first
 /// appearance (`NONE` for null), `first_rows[code]` is the row where the value first appears.
 pub fn first_appearance(col: &Column) -> Result<(Vec<u32>, Vec<IdxSize>)> {
@@ -73,6 +80,24 @@ pub fn first_appearance(col: &Column) -> Result<(Vec<u32>, Vec<IdxSize>)> {
             if let Some(runs) = sorted_runs(ca) {
                 first_rows = runs.1;
                 runs.0
+            } else if let Some(max) = dense_max(ca) {
+                // Dense non-negative ids (item ids, usually): a slot per id instead of a hash map.
+                let mut slot = vec![NONE; max as usize + 1];
+                let mut out = Vec::with_capacity(ca.len());
+                for (row, v) in ca.iter().enumerate() {
+                    out.push(match v {
+                        None => NONE,
+                        Some(v) => {
+                            let code = &mut slot[v as usize];
+                            if *code == NONE {
+                                *code = first_rows.len() as u32;
+                                first_rows.push(row as IdxSize);
+                            }
+                            *code
+                        }
+                    });
+                }
+                out
             } else {
                 let mut map: HashMap<i64, u32> = HashMap::new();
                 let mut out = Vec::with_capacity(ca.len());
@@ -698,6 +723,27 @@ mod tests {
         );
         let null = Column::new("x".into(), [Some(2i64), None, Some(5)]);
         assert_eq!(dense_codes(&null).unwrap().0, vec![0, NONE, 1]);
+        // Dense ids (a slot per id) and the same ids spread out (the hash map) code alike.
+        let ids: Vec<Option<i64>> = (0..3000i64)
+            .map(|r| (r % 11 != 3).then_some((r * 7919) % 997))
+            .collect();
+        let spread: Vec<Option<i64>> = ids.iter().map(|v| v.map(|v| v << 40)).collect();
+        let (dense, dense_labels) = dense_codes(&Column::new("x".into(), ids.clone())).unwrap();
+        let (sparse, _) = dense_codes(&Column::new("x".into(), spread)).unwrap();
+        assert_eq!(dense, sparse);
+        let mut seen = std::collections::HashMap::new();
+        let want: Vec<u32> = ids
+            .iter()
+            .map(|v| match v {
+                None => NONE,
+                Some(v) => {
+                    let next = seen.len() as u32;
+                    *seen.entry(*v).or_insert(next)
+                }
+            })
+            .collect();
+        assert_eq!(dense, want);
+        assert_eq!(dense_labels.len(), seen.len());
         let empty = Column::new("x".into(), Vec::<i64>::new());
         assert!(dense_codes(&empty).unwrap().0.is_empty());
     }
