@@ -200,25 +200,21 @@ impl Pool {
 
     /// Keeps the freed range [ptr, ptr + len) if the cap and the slots allow; false when the caller
     /// must unmap it. Keeping a range adds nothing to resident memory (its pages are resident
-    /// already); the peak is guarded where memory grows: [`Pool::trim`] before every fresh map.
+    /// already); the peak is guarded where memory grows: [`Pool::trim`] before every fresh map. A
+    /// range joins a non-empty pool only while the pool holds no more than the headroom under the
+    /// peak (the memory query is skipped when the pool is empty, as it is while a build's memory rises).
     fn give(&self, ptr: *mut u8, len: usize) -> bool {
         let cap = pool_cap();
-        if len > cap {
+        let held = self.with(|slots| slots.iter().map(|s| s.1).sum::<usize>());
+        if held + len > cap || (held > 0 && held > headroom()) {
             return false;
         }
-        let headroom = headroom();
-        self.with(|slots| {
-            let held: usize = slots.iter().map(|s| s.1).sum();
-            if held + len > cap || held > headroom {
-                return false;
+        self.with(|slots| match slots.iter_mut().find(|s| s.1 == 0) {
+            Some(slot) => {
+                *slot = (ptr as usize | kind_of(len), len);
+                true
             }
-            match slots.iter_mut().find(|s| s.1 == 0) {
-                Some(slot) => {
-                    *slot = (ptr as usize | kind_of(len), len);
-                    true
-                }
-                None => false,
-            }
+            None => false,
         })
     }
 
@@ -278,11 +274,17 @@ fn headroom() -> usize {
     peak.saturating_sub(resident)
 }
 
-/// A map of `size` bytes (contents unspecified: a reused range keeps its old bytes), or null.
-fn map_reused(size: usize) -> *mut u8 {
+/// A map of `size` bytes, from the pool when it holds a fitting range, else fresh; zero-filled when
+/// `zeroed` (a fresh map is zeroed by the kernel, a reused range is cleared here without page faults:
+/// its pages are already there), else with unspecified contents. Null when mapping fails.
+fn map_reused(size: usize, zeroed: bool) -> *mut u8 {
     let len = map_len(size);
     let ptr = POOL.take(len);
     if !ptr.is_null() {
+        if zeroed {
+            // SAFETY: the range is `len >= size` bytes of one of our maps that nothing uses.
+            unsafe { std::ptr::write_bytes(ptr, 0, size) };
+        }
         return ptr;
     }
     POOL.trim(len);
@@ -330,7 +332,7 @@ fn map(size: usize) -> *mut u8 {
 unsafe impl GlobalAlloc for HugePageAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if mapped(layout) {
-            map_reused(layout.size())
+            map_reused(layout.size(), false)
         } else {
             unsafe { System.alloc(layout) }
         }
@@ -338,16 +340,7 @@ unsafe impl GlobalAlloc for HugePageAlloc {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if mapped(layout) {
-            // A fresh map is zero-filled by the kernel; a reused range is cleared here (no page
-            // faults: its pages are already there).
-            let len = map_len(layout.size());
-            let ptr = POOL.take(len);
-            if !ptr.is_null() {
-                unsafe { std::ptr::write_bytes(ptr, 0, layout.size()) };
-                return ptr;
-            }
-            POOL.trim(len);
-            map(layout.size())
+            map_reused(layout.size(), true)
         } else {
             unsafe { System.alloc_zeroed(layout) }
         }

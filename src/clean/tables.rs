@@ -9,7 +9,7 @@ use super::columns::{
 };
 use super::items::{Prices, Reference};
 use super::rules::EventType;
-use crate::frame::owned;
+use crate::frame::{datetime_ms, owned};
 use crate::Result;
 
 /// A string column of few distinct values given as codes into `labels`. Each distinct value is stored
@@ -47,12 +47,6 @@ pub fn coded_strings(name: &str, codes: &[u32], labels: &[&str]) -> Result<Colum
     Ok(StringChunked::with_chunk(name.into(), array).into_column())
 }
 
-fn datetime(name: &str, ms: Vec<i64>) -> Column {
-    Int64Chunked::from_vec(name.into(), ms)
-        .into_datetime(TimeUnit::Milliseconds, None)
-        .into_column()
-}
-
 /// `labels` names the event codes: view, addtocart, transaction, then a generic source's other names.
 pub fn events_frame(e: EventColumns, labels: &[&str]) -> Result<DataFrame> {
     let n = e.ts.len();
@@ -61,7 +55,7 @@ pub fn events_frame(e: EventColumns, labels: &[&str]) -> Result<DataFrame> {
         n,
         vec![
             owned("visitor_id".into(), e.visitor),
-            datetime("timestamp", e.ts),
+            datetime_ms("timestamp", e.ts),
             event,
             owned("item_id".into(), e.item),
             e.order.into_column("transaction_id"),
@@ -93,8 +87,8 @@ pub fn sessions_frame(s: SessionColumns) -> Result<DataFrame> {
             owned("session_id".into(), s.session_id),
             owned("visitor_id".into(), s.visitor),
             owned("session_index".into(), s.session_index),
-            datetime("start", s.start),
-            datetime("end", s.end),
+            datetime_ms("start", s.start),
+            datetime_ms("end", s.end),
             owned("duration_s".into(), duration),
             owned("n_events".into(), s.n_events),
             owned("n_views".into(), s.n_views),
@@ -116,8 +110,8 @@ pub fn visitors_frame(v: VisitorColumns) -> Result<DataFrame> {
         v.visitor.len(),
         vec![
             owned("visitor_id".into(), v.visitor),
-            datetime("first_seen", v.first_seen),
-            datetime("last_seen", v.last_seen),
+            datetime_ms("first_seen", v.first_seen),
+            datetime_ms("last_seen", v.last_seen),
             owned("n_events".into(), v.n_events),
             owned("n_sessions".into(), v.n_sessions),
             owned("n_purchases".into(), v.n_purchases),
@@ -289,7 +283,7 @@ pub fn empty_assignments() -> Result<DataFrame> {
             Column::new("experiment".into(), Vec::<&str>::new()),
             Column::new("user_id".into(), Vec::<i64>::new()),
             Column::new("variant".into(), Vec::<&str>::new()),
-            datetime("assigned_at", Vec::new()),
+            datetime_ms("assigned_at", Vec::new()),
             Column::new("source_line".into(), Vec::<u64>::new()),
         ],
     )?)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 use polars::prelude::*;
 
-use crate::frame::owned;
+use crate::frame::{datetime_ms, owned};
 use rayon::prelude::*;
 
 use super::fields::split;
@@ -171,15 +171,13 @@ pub fn read_assignments(
         })
         .collect();
     let n = exp.len();
-    let assigned_at = Int64Chunked::from_vec("assigned_at".into(), at)
-        .into_datetime(TimeUnit::Milliseconds, None);
     let assignments_df = DataFrame::new(
         n,
         vec![
             coded_strings("experiment", &exp, &names)?,
             owned("user_id".into(), user),
             coded_strings("variant", &variant, &variants)?,
-            assigned_at.into_column(),
+            datetime_ms("assigned_at", at),
             owned("source_line".into(), line),
         ],
     )?;

@@ -23,7 +23,7 @@ use polars::prelude::*;
 
 use super::index::{weekday, DAY_MS};
 use super::scan::PeriodCounts;
-use super::tables::date_column;
+use crate::frame::date;
 use crate::stats::norm_isf;
 use crate::Result;
 
@@ -188,7 +188,7 @@ pub fn anomalies_frame(daily: &DataFrame, all_days: bool) -> Result<DataFrame> {
     Ok(DataFrame::new(
         metric.len(),
         vec![
-            date_column("date", out_date),
+            date("date", out_date),
             Column::new("metric".into(), metric),
             Column::new("value".into(), value),
             Column::new("expected".into(), expected),

@@ -55,6 +55,21 @@ fn dense_max(ca: &Int64Chunked) -> Option<i64> {
     crate::clean::idmap::dense_fits(min, max, ca.len()).then_some(max)
 }
 
+/// The code of each integer id seen so far ([`NONE`] until it is given one).
+enum Slots {
+    Dense(Vec<u32>),
+    Hashed(HashMap<i64, u32>),
+}
+
+impl Slots {
+    fn slot(&mut self, id: i64) -> &mut u32 {
+        match self {
+            Slots::Dense(slots) => &mut slots[id as usize],
+            Slots::Hashed(map) => map.entry(id).or_insert(NONE),
+        }
+    }
+}
+
 /// The one dense coding of id columns: `codes[row]` numbers the row's value in order of first
 /// appearance (`NONE` for null), `first_rows[code]` is the row where the value first appears.
 pub fn first_appearance(col: &Column) -> Result<(Vec<u32>, Vec<IdxSize>)> {
@@ -80,34 +95,24 @@ pub fn first_appearance(col: &Column) -> Result<(Vec<u32>, Vec<IdxSize>)> {
             if let Some(runs) = sorted_runs(ca) {
                 first_rows = runs.1;
                 runs.0
-            } else if let Some(max) = dense_max(ca) {
-                // Dense non-negative ids (item ids, usually): a slot per id instead of a hash map.
-                let mut slot = vec![NONE; max as usize + 1];
+            } else {
+                // Dense non-negative ids (item ids, usually) get a slot per id, others a hash map.
+                let mut slots = match dense_max(ca) {
+                    Some(max) => Slots::Dense(vec![NONE; max as usize + 1]),
+                    None => Slots::Hashed(HashMap::new()),
+                };
                 let mut out = Vec::with_capacity(ca.len());
                 for (row, v) in ca.iter().enumerate() {
                     out.push(match v {
                         None => NONE,
                         Some(v) => {
-                            let code = &mut slot[v as usize];
+                            let code = slots.slot(v);
                             if *code == NONE {
                                 *code = first_rows.len() as u32;
                                 first_rows.push(row as IdxSize);
                             }
                             *code
                         }
-                    });
-                }
-                out
-            } else {
-                let mut map: HashMap<i64, u32> = HashMap::new();
-                let mut out = Vec::with_capacity(ca.len());
-                for (row, v) in ca.iter().enumerate() {
-                    out.push(match v {
-                        None => NONE,
-                        Some(v) => *map.entry(v).or_insert_with(|| {
-                            first_rows.push(row as IdxSize);
-                            (first_rows.len() - 1) as u32
-                        }),
                     });
                 }
                 out

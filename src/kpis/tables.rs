@@ -2,7 +2,7 @@
 //! denominator in `docs/methodology.md`; a ratio with a zero denominator is null.
 use polars::prelude::*;
 
-use crate::frame::owned;
+use crate::frame::{date, datetime_ms, owned};
 use rayon::prelude::*;
 
 use super::index::*;
@@ -12,18 +12,6 @@ use crate::Result;
 
 pub(crate) fn ratio(num: f64, den: f64) -> Option<f64> {
     (den != 0.0).then(|| num / den)
-}
-
-pub(crate) fn date_column(name: &str, days: Vec<i32>) -> Column {
-    Int32Chunked::from_vec(name.into(), days)
-        .into_date()
-        .into_column()
-}
-
-fn datetime_column(name: &str, ms: Vec<i64>) -> Column {
-    Int64Chunked::from_vec(name.into(), ms)
-        .into_datetime(TimeUnit::Milliseconds, None)
-        .into_column()
 }
 
 /// Median of a sorted slice (mean of the two middle values for an even length).
@@ -90,7 +78,7 @@ pub fn daily_frame(
 ) -> Result<DataFrame> {
     let keep: Vec<usize> = (0..index.n_days).filter(|&d| sel.day_ok[d]).collect();
     let rows: Vec<PeriodCounts> = keep.iter().map(|&d| p.days[d]).collect();
-    let mut cols = vec![date_column(
+    let mut cols = vec![date(
         "date",
         keep.iter().map(|&d| index.first_day + d as i32).collect(),
     )];
@@ -157,7 +145,7 @@ pub fn period_frame(
             }
         })
         .collect();
-    let mut cols = vec![date_column("period_start", starts)];
+    let mut cols = vec![date("period_start", starts)];
     cols.extend(counts_columns(&rows));
     cols.push(owned(
         "events".into(),
@@ -329,7 +317,7 @@ pub fn funnel_by_frame(
         }
     }
     let key = match by {
-        BY_DAY => date_column(
+        BY_DAY => date(
             "date",
             rows.bucket
                 .iter()
@@ -745,8 +733,8 @@ pub fn segment_rows_frame(
         rows.len(),
         vec![
             visitor_id,
-            datetime_column("first_seen", rows.par_iter().map(|r| r.first_ts).collect()),
-            datetime_column("last_seen", rows.par_iter().map(|r| r.last_ts).collect()),
+            datetime_ms("first_seen", rows.par_iter().map(|r| r.first_ts).collect()),
+            datetime_ms("last_seen", rows.par_iter().map(|r| r.last_ts).collect()),
             owned(
                 "events".into(),
                 rows.par_iter().map(|r| r.events as i64).collect::<Vec<_>>(),
