@@ -14,7 +14,10 @@ use std::time::Instant;
 use polars::prelude::*;
 
 use crate::clean::rules::Rule;
-use crate::clean::{clean_events, tables, CleanConfig, CleanEvents, Prices};
+use crate::clean::{
+    clean_events, clean_events_with, tables, ChunkFrames, ChunkSink, CleanConfig, CleanEvents,
+    Prices,
+};
 use crate::ingest::assignments::read_assignments;
 use crate::ingest::generic::{EventMapping, GenericInput, GenericTable};
 use crate::ingest::retailrocket::{
@@ -24,6 +27,7 @@ use crate::ingest::text::TextFile;
 use crate::kpis::EventIndex;
 use crate::warehouse;
 use crate::{Error, Result};
+use rayon::prelude::*;
 use report::{CategoryStats, Conservation, Report, RuleDoc};
 
 /// Reports progress as (step, done, total); the engine never prints.
@@ -61,12 +65,27 @@ impl CleanTables<'_> {
 
 /// The KPI index of the clean events (with the categories and items tables) and the events' revenue
 /// column: all that the derived tables read. `None` when there is no `events` table.
-fn derived_index(cleaned: &CleanTables<'_>) -> Result<Option<(EventIndex, Column)>> {
-    let Some(events) = cleaned.table("events") else {
-        return Ok(None);
+/// With `streamed` (a build that wrote its events while cleaning them), the index is built from the
+/// [`crate::kpis::index_columns`] it kept of them.
+fn derived_index(
+    cleaned: &CleanTables<'_>,
+    streamed: Option<&DataFrame>,
+) -> Result<Option<(EventIndex, Column)>> {
+    let (categories, items) = (cleaned.table("categories"), cleaned.table("items"));
+    let index = match (streamed, cleaned.table("events")) {
+        (Some(columns), _) => EventIndex::of_columns(columns, categories, items)?,
+        (None, Some(events)) => EventIndex::new(events, categories, items)?,
+        (None, None) => return Ok(None),
     };
-    let index = EventIndex::new(events, cleaned.table("categories"), cleaned.table("items"))?;
-    Ok(Some((index, events.column("revenue")?.clone())))
+    let revenue = match streamed {
+        Some(columns) => columns.column("revenue")?.clone(),
+        None => cleaned
+            .table("events")
+            .expect("events")
+            .column("revenue")?
+            .clone(),
+    };
+    Ok(Some((index, revenue)))
 }
 
 /// Tables computed from the clean tables (KPIs, cohorts, customers) that the build writes next to
@@ -108,7 +127,7 @@ pub fn clean_retailrocket(
     cfg: &CleanConfig,
     progress: Progress<'_>,
 ) -> Result<Cleaned> {
-    clean_retailrocket_to(dir, cfg, progress, None)
+    Ok(clean_retailrocket_to(dir, cfg, progress, None)?.0)
 }
 
 /// Experiment tables: the events' cleaning does not read them, so a build writes them (and frees
@@ -116,13 +135,15 @@ pub fn clean_retailrocket(
 const EXPERIMENT_TABLES: [&str; 2] = ["assignments", "experiment_weights"];
 
 /// As [`clean_retailrocket`]; with `staging`, the [`EXPERIMENT_TABLES`] are written there while the
-/// events are cleaned, and left out of the result.
+/// events are cleaned, and so are the [`STREAMED`] tables, chunk by chunk as they are cleaned: all
+/// are left out of the result, which then also holds the [`crate::kpis::index_columns`] of the
+/// events.
 fn clean_retailrocket_to(
     dir: &Path,
     cfg: &CleanConfig,
     progress: Progress<'_>,
     staging: Option<&warehouse::Staging>,
-) -> Result<Cleaned> {
+) -> Result<(Cleaned, Option<DataFrame>)> {
     cfg.check()?;
     let steps = 5;
     let mut timings = Vec::new();
@@ -134,7 +155,7 @@ fn clean_retailrocket_to(
     let folder = RawFolder::locate(dir)?;
     let written_early: bool;
     // The raw text is dropped as soon as the events are clean.
-    let (cleaned, reference) = {
+    let (mut cleaned, reference) = {
         progress("read events and item properties", 0, steps);
         // Events and reference files are independent: read them side by side.
         let (events, reference) = rayon::join(
@@ -181,7 +202,10 @@ fn clean_retailrocket_to(
             None => None,
         };
         let (cleaned, written) = rayon::join(
-            || clean_events(&mut source, &reference.reference, cfg),
+            || match staging {
+                Some(staging) => clean_streamed(&mut source, &reference.reference, cfg, staging),
+                None => clean_events(&mut source, &reference.reference, cfg).map(Clean::from),
+            },
             || match early {
                 Some((staging, (a, w))) => staging
                     .write(named(EXPERIMENT_TABLES.into_iter().zip([a, w]).collect()))
@@ -201,6 +225,7 @@ fn clean_retailrocket_to(
         (Prices::History(_), Some(p)) => format!("item property '{p}' as of event time"),
         (Prices::History(_), None) => "item property".into(),
     };
+    let streamed = cleaned.streamed.take();
     let mut out = assemble(
         &dir.display().to_string(),
         cleaned,
@@ -213,7 +238,113 @@ fn clean_retailrocket_to(
         out.tables.retain(|(n, _)| !EXPERIMENT_TABLES.contains(n));
     }
     progress("tables", 4, steps);
-    Ok(out)
+    Ok((out, streamed))
+}
+
+/// The tables a build writes chunk by chunk while the events are cleaned.
+const STREAMED: [&str; 3] = ["events", "sessions", "visitors"];
+
+/// The clean events of [`clean_events`] or of [`clean_streamed`]: the event, session and visitor
+/// tables (or, streamed, only the index columns of the events), and the rest.
+struct Clean {
+    tables: Vec<(&'static str, DataFrame)>,
+    streamed: Option<DataFrame>,
+    item_counts: crate::clean::idmap::IdMap<crate::clean::columns::ItemCounts>,
+    quarantine: Vec<crate::clean::columns::QuarantineRow>,
+    duplicates: Vec<crate::clean::columns::DuplicateRow>,
+    stats: crate::clean::pipeline::EventStats,
+}
+
+impl From<CleanEvents> for Clean {
+    fn from(c: CleanEvents) -> Clean {
+        Clean {
+            tables: STREAMED
+                .into_iter()
+                .zip([c.events, c.sessions, c.visitors])
+                .collect(),
+            streamed: None,
+            item_counts: c.item_counts,
+            quarantine: c.quarantine,
+            duplicates: c.duplicates,
+            stats: c.stats,
+        }
+    }
+}
+
+/// A build's [`ChunkSink`]: each chunk's events, sessions and visitors are encoded into their
+/// warehouse files (row groups in chunk order) as soon as they are final, and freed; of the events,
+/// only the columns the KPI index reads are kept.
+struct StreamSink {
+    writers: Vec<warehouse::parquet::OrderedWriter>,
+}
+
+impl ChunkSink for StreamSink {
+    type Out = DataFrame;
+
+    fn chunk(&self, k: usize, frames: ChunkFrames) -> Result<DataFrame> {
+        let kept = crate::kpis::index_columns(&frames.events)?;
+        let ChunkFrames {
+            events,
+            sessions,
+            visitors,
+        } = frames;
+        let encoded: Vec<Result<_>> = vec![events, sessions, visitors]
+            .into_par_iter()
+            .map(|mut df| warehouse::parquet::encode(&mut df))
+            .collect();
+        for (writer, part) in self.writers.iter().zip(encoded) {
+            writer.put(k, part?)?;
+        }
+        Ok(kept)
+    }
+}
+
+/// [`clean_events`] with its events, sessions and visitors written into `staging` as they are made.
+fn clean_streamed(
+    src: &mut crate::clean::EventSource<'_>,
+    reference: &crate::clean::Reference,
+    cfg: &CleanConfig,
+    staging: &warehouse::Staging,
+) -> Result<Clean> {
+    let labels = src.event_labels();
+    let schemas = [
+        tables::events_frame(Default::default(), &labels)?,
+        tables::empty_sessions()?,
+        tables::empty_visitors()?,
+    ];
+    drop(labels);
+    let writers = STREAMED
+        .iter()
+        .zip(&schemas)
+        .map(|(name, empty)| {
+            warehouse::parquet::OrderedWriter::create(
+                &staging.dir().join(format!("{name}.parquet")),
+                empty.schema(),
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let sink = StreamSink { writers };
+    let out = clean_events_with(src, reference, cfg, &sink)?;
+    let parts = out.chunks.len();
+    for writer in sink.writers {
+        writer.finish(parts)?;
+    }
+    let mut kept = out.chunks.into_iter();
+    let mut index = match kept.next() {
+        Some(first) => first,
+        None => crate::kpis::index_columns(&schemas[0])?,
+    };
+    for part in kept {
+        index.vstack_mut_owned(part)?;
+    }
+    Ok(Clean {
+        tables: Vec::new(),
+        streamed: Some(index),
+        item_counts: out.item_counts,
+        quarantine: out.quarantine,
+        duplicates: out.duplicates,
+        stats: out.stats,
+    })
 }
 
 /// Cleans a user's own event table (CSV or Parquet file, or DataFrame) read through `mapping`. There
@@ -238,7 +369,7 @@ pub fn clean_generic(
     lap("read_validate_dedup_events", &mut timings);
     progress("sessions and enrichment", 2, steps);
     let reference = ReferenceRead::empty();
-    let cleaned = clean_events(&mut source, &reference.reference, cfg)?;
+    let cleaned = Clean::from(clean_events(&mut source, &reference.reference, cfg)?);
     lap("clean_sessions_enrich", &mut timings);
     progress("tables", 3, steps);
     let m = &table.mapping;
@@ -291,7 +422,7 @@ pub fn clean_generic(
 
 fn assemble(
     source: &str,
-    cleaned: CleanEvents,
+    cleaned: Clean,
     reference: &ReferenceRead,
     cfg: &CleanConfig,
     mut timings: Vec<(String, u64)>,
@@ -299,20 +430,18 @@ fn assemble(
 ) -> Result<Cleaned> {
     let clock = Instant::now();
     let r = &reference.reference;
-    let CleanEvents {
-        events,
-        sessions,
-        visitors,
+    let Clean {
+        tables: clean_tables,
+        streamed: _,
         item_counts,
         mut quarantine,
         duplicates,
         stats,
     } = cleaned;
     quarantine.extend(reference.quarantine.iter().cloned());
+    let mut out_tables = Vec::with_capacity(TABLES.len());
+    out_tables.extend(clean_tables);
     let frames = [
-        Ok(events),
-        Ok(sessions),
-        Ok(visitors),
         tables::items_frame(&item_counts, r),
         tables::categories_frame(r),
         tables::quarantine_frame(&quarantine),
@@ -326,8 +455,7 @@ fn assemble(
             None => tables::empty_weights(),
         },
     ];
-    let mut out_tables = Vec::with_capacity(TABLES.len());
-    for (name, frame) in TABLES.iter().zip(frames) {
+    for (name, frame) in TABLES[STREAMED.len()..].iter().zip(frames) {
         out_tables.push((*name, frame?));
     }
     timings.push((
@@ -394,8 +522,8 @@ pub fn build_warehouse(
 ) -> Result<Report> {
     let started = Instant::now();
     let staging = warehouse::Staging::create(out)?;
-    let cleaned = clean_retailrocket_to(raw, cfg, progress, Some(&staging))?;
-    finish(staging, cleaned, started, progress)
+    let (cleaned, streamed) = clean_retailrocket_to(raw, cfg, progress, Some(&staging))?;
+    finish(staging, cleaned, streamed, started, progress)
 }
 
 /// `shoplens build --events`: clean a user's own event table and write the warehouse.
@@ -409,7 +537,7 @@ pub fn build_generic(
     let started = Instant::now();
     let staging = warehouse::Staging::create(out)?;
     let cleaned = clean_generic(input, mapping, cfg, progress)?;
-    finish(staging, cleaned, started, progress)
+    finish(staging, cleaned, None, started, progress)
 }
 
 /// Clean tables the KPI index reads ([`derived_index`]); the others are written to the warehouse
@@ -417,9 +545,11 @@ pub fn build_generic(
 const READ_BY_DERIVED: [&str; 3] = ["events", "categories", "items"];
 
 /// Writes a cleaned build into `staging` with its derived tables, then puts the warehouse in place.
+/// `streamed`: the index columns of events already written (see [`clean_retailrocket_to`]).
 fn finish(
     staging: warehouse::Staging,
     cleaned: Cleaned,
+    streamed: Option<DataFrame>,
     started: Instant,
     progress: Progress<'_>,
 ) -> Result<Report> {
@@ -433,9 +563,10 @@ fn finish(
     // once it is.
     let derived_start = Instant::now();
     let (index, written) = rayon::join(
-        || derived_index(&CleanTables { tables: &read }),
+        || derived_index(&CleanTables { tables: &read }, streamed.as_ref()),
         || staging.write(named(other)),
     );
+    drop(streamed);
     let index = index?;
     written?;
     report.timings_ms.push((
@@ -483,4 +614,62 @@ fn named(tables: Vec<(&'static str, DataFrame)>) -> Vec<(String, DataFrame)> {
 pub fn write(out: &Path, cleaned: Cleaned) -> Result<()> {
     let report = serde_json::to_value(&cleaned.report)?;
     warehouse::write_frames(out, named(cleaned.tables), &report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::File;
+
+    fn read(path: &Path) -> DataFrame {
+        ParquetReader::new(File::open(path).unwrap())
+            .finish()
+            .unwrap()
+    }
+
+    /// A build writes its events, sessions and visitors chunk by chunk while cleaning and keeps only
+    /// the index columns of the events: its tables equal those of the in-memory path (clean the
+    /// folder, keep every frame, index the events frame) row for row, one row group per chunk, and
+    /// every derived table equals the one computed from the kept frames.
+    #[test]
+    fn streamed_build_equals_the_in_memory_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = dir.path().join("raw");
+        let gen = crate::generate::GenerateConfig {
+            scale: 0.005,
+            seed: 5,
+            inject_anomalies: true,
+        };
+        crate::generate::generate(&raw, &gen, &|_, _, _| {}).unwrap();
+        let cfg = CleanConfig::default();
+        let out = dir.path().join("wh");
+        build_warehouse(&raw, &out, &cfg, &no_progress).unwrap();
+
+        let cleaned = clean_retailrocket(&raw, &cfg, &no_progress).unwrap();
+        let events = cleaned.table("events").unwrap();
+        assert!(events.height() > 10_000);
+        let chunks = events.first_col_n_chunks();
+        assert!(chunks >= 3, "{chunks} chunks");
+        for name in TABLES {
+            let got = read(&out.join(format!("{name}.parquet")));
+            assert!(
+                got.equals_missing(cleaned.table(name).unwrap()),
+                "{name} differs"
+            );
+        }
+        let meta = polars_parquet::read::read_metadata(
+            &mut File::open(out.join("events.parquet")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(meta.row_groups.len(), chunks);
+
+        let index =
+            EventIndex::new(events, cleaned.table("categories"), cleaned.table("items")).unwrap();
+        let derived = derived_from_index(&index, events.column("revenue").unwrap()).unwrap();
+        assert!(derived.len() >= 15, "{} derived tables", derived.len());
+        for (name, want) in derived {
+            let got = read(&out.join(format!("{name}.parquet")));
+            assert!(got.equals_missing(&want), "{name} differs");
+        }
+    }
 }

@@ -1017,7 +1017,7 @@ pub fn merge_partitions(
     let source = shared.location();
     let mut built = assemble(
         &source,
-        cleaned,
+        cleaned.into(),
         &shared.reference,
         &shared.cfg,
         Vec::new(),

@@ -10,5 +10,7 @@ pub mod validate;
 
 pub use config::CleanConfig;
 pub use items::{Prices, Reference};
-pub use pipeline::{clean_events, CleanEvents, EventSource};
+pub use pipeline::{
+    clean_events, clean_events_with, ChunkFrames, ChunkSink, CleanChunks, CleanEvents, EventSource,
+};
 pub use rules::{EventType, Rule};

@@ -1,7 +1,8 @@
 //! The cleaning pipeline over validated rows: exact duplicates out, invalid rows quarantined,
 //! near-duplicates quarantined, then sessions, bot flags, categories and revenue. Every input row ends in
 //! exactly one of: the clean events, the quarantine, or the duplicates list.
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -156,6 +157,42 @@ pub struct CleanEvents {
     pub stats: EventStats,
 }
 
+/// One scan chunk's clean tables (a few hundred thousand events of whole visitors), with their final
+/// session ids.
+pub struct ChunkFrames {
+    pub events: DataFrame,
+    pub sessions: DataFrame,
+    pub visitors: DataFrame,
+}
+
+/// What a clean run does with each chunk's tables. Chunk `k` (counted from 0 in visitor order) is
+/// handed over once every chunk before it has been scanned, on any worker thread, possibly while an
+/// earlier chunk is still being handed over on another; the outputs come back in chunk order.
+pub trait ChunkSink: Sync {
+    type Out: Send;
+    fn chunk(&self, k: usize, frames: ChunkFrames) -> Result<Self::Out>;
+}
+
+/// Keeps every chunk's frames ([`clean_events`]).
+struct KeepFrames;
+
+impl ChunkSink for KeepFrames {
+    type Out = ChunkFrames;
+    fn chunk(&self, _k: usize, frames: ChunkFrames) -> Result<ChunkFrames> {
+        Ok(frames)
+    }
+}
+
+/// [`clean_events_with`]'s result: what the sink made of each chunk, in chunk order, and the rest of
+/// [`CleanEvents`].
+pub struct CleanChunks<T> {
+    pub chunks: Vec<T>,
+    pub item_counts: IdMap<ItemCounts>,
+    pub quarantine: Vec<QuarantineRow>,
+    pub duplicates: Vec<DuplicateRow>,
+    pub stats: EventStats,
+}
+
 /// Runs the pipeline on one validated source. The rows' outcomes are released once the clean rows
 /// are gathered (`src.outcomes` is left empty); the other fields stay.
 pub fn clean_events(
@@ -163,6 +200,36 @@ pub fn clean_events(
     reference: &Reference,
     cfg: &CleanConfig,
 ) -> Result<CleanEvents> {
+    let labels: Vec<String> = src.event_labels().iter().map(|l| l.to_string()).collect();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let out = clean_events_with(src, reference, cfg, &KeepFrames)?;
+    let (mut events, mut sessions, mut visitors) = (Vec::new(), Vec::new(), Vec::new());
+    for chunk in out.chunks {
+        events.push(chunk.events);
+        sessions.push(chunk.sessions);
+        visitors.push(chunk.visitors);
+    }
+    Ok(CleanEvents {
+        events: stack(events, || {
+            tables::events_frame(EventColumns::default(), &labels)
+        })?,
+        sessions: stack(sessions, tables::empty_sessions)?,
+        visitors: stack(visitors, tables::empty_visitors)?,
+        item_counts: out.item_counts,
+        quarantine: out.quarantine,
+        duplicates: out.duplicates,
+        stats: out.stats,
+    })
+}
+
+/// As [`clean_events`], handing each chunk's tables to `sink` as soon as they are final instead of
+/// keeping them all (a build encodes them for the warehouse and frees them).
+pub fn clean_events_with<S: ChunkSink>(
+    src: &mut EventSource<'_>,
+    reference: &Reference,
+    cfg: &CleanConfig,
+    sink: &S,
+) -> Result<CleanChunks<S::Out>> {
     let n = src.outcomes.len();
     if src.lines.len() != n || src.duplicate_of.len() != n {
         return Err(Error::Internal(
@@ -235,76 +302,91 @@ pub fn clean_events(
         })
         .collect();
 
-    // Visitor-aligned chunks, processed in parallel, then stitched with session-id offsets. Each chunk
-    // becomes one row group of the warehouse tables. A chunk first gathers its rows in that order, with
-    // each event's category as of its time: the scan then reads memory front to back, and the random
-    // reads happen here, in a tight loop the CPU overlaps. Only the chunks in flight hold their rows.
+    // Visitor-aligned chunks, scanned in parallel in ascending order, each finished (global session
+    // ids, tables) as soon as every chunk before it has been scanned, and handed to `sink`. Each chunk
+    // becomes one row group of the warehouse tables. A chunk first gathers its rows in that order,
+    // with each event's category as of its time: the scan then reads memory front to back, and the
+    // random reads happen here, in a tight loop the CPU overlaps. Only the chunks in flight hold
+    // their rows and clean columns.
     let bounds = visitor_chunks(&keys, (keys.len() / ROWS_PER_CHUNK).clamp(4, 1024));
+    let n_valid = keys.len();
     // The sort keys are done with: keep the row numbers only (a third of the memory).
     let order: Vec<u32> = keys.par_iter().map(|k| k.2).collect();
     drop(keys);
-    // One row buffer per worker thread, reused chunk after chunk: fresh memory is zeroed by the kernel
-    // on first touch, a buffer used again is not.
-    let mut parts: Vec<ChunkOut> = bounds
-        .par_windows(2)
-        .map_init(Vec::new, |rows: &mut Vec<Row>, w| {
-            let chunk = &order[w[0]..w[1]];
-            rows.clear();
-            rows.reserve(chunk.len());
-            for (i, &row) in chunk.iter().enumerate() {
-                // Rows are read in sort order, scattered over the parsed rows: ask for a row (and
-                // its line number) well ahead, and for the item history of a nearer one.
-                if let Some(&ahead) = chunk.get(i + GATHER_AHEAD) {
-                    crate::hint::prefetch(&src.outcomes, ahead as usize);
-                    src.lines.prefetch(ahead as usize);
-                }
-                if let Some(&near) = chunk.get(i + GATHER_AHEAD / 2) {
-                    if let Outcome::Valid(e) = &src.outcomes[near as usize] {
-                        reference.categories.prefetch(e.item);
-                    }
-                }
-                let ev = event_of(src, row);
-                rows.push(Row {
-                    category: reference.categories.asof(ev.item, ev.ts),
-                    line: src.lines.get(row as usize),
-                    ev,
-                    row,
-                });
+    let labels = src.event_labels();
+    let n_chunks = bounds.len() - 1;
+    let next_chunk = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let frontier = Mutex::new(Frontier {
+        next: 0,
+        session_offset: 0,
+        waiting: (0..n_chunks).map(|_| None).collect(),
+        items: ItemCounter::new(n_valid),
+        near: Vec::new(),
+    });
+    let results: Mutex<Vec<Option<Finished<S::Out>>>> =
+        Mutex::new((0..n_chunks).map(|_| None).collect());
+    let shared: &EventSource<'_> = src;
+    // One worker per thread takes chunks in ascending order (so a finished chunk rarely waits for an
+    // earlier one), with one row buffer reused chunk after chunk: fresh memory is zeroed by the
+    // kernel on first touch, a buffer used again is not.
+    let worker = || {
+        let mut rows: Vec<Row> = Vec::new();
+        loop {
+            let k = next_chunk.fetch_add(1, Ordering::Relaxed);
+            if k >= n_chunks || failed.load(Ordering::Relaxed) {
+                break;
             }
-            scan_chunk(rows, reference, cfg, src.session_keys.as_deref())
-        })
-        .collect();
+            let chunk = &order[bounds[k]..bounds[k + 1]];
+            gather(shared, reference, chunk, &mut rows);
+            let part = scan_chunk(&rows, reference, cfg, shared.session_keys.as_deref());
+            let ready = frontier
+                .lock()
+                .expect("clean frontier lock")
+                .arrived(k, part);
+            for (k, part) in ready {
+                let done = chunk_tables(part, &labels).and_then(|t| {
+                    let stats = t.stats;
+                    sink.chunk(k, t.frames).map(|out| (out, stats))
+                });
+                if done.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                results.lock().expect("clean results lock")[k] = Some(done);
+            }
+        }
+    };
+    let workers = rayon::current_num_threads().clamp(1, n_chunks.max(1));
+    rayon::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|_| worker());
+        }
+    });
     drop(order);
-    // Session ids are global: offset each chunk by the sessions before it, then build its tables.
-    let mut offset = 0u64;
-    for part in &mut parts {
-        part.session_offset = offset;
-        offset += part.sessions.session_id.len() as u64;
+    let Frontier {
+        items, near, next, ..
+    } = frontier.into_inner().expect("clean frontier lock");
+    let results = results.into_inner().expect("clean results lock");
+    // A chunk's error stopped the workers: report it, not the chunks left undone after it.
+    let results: Vec<Option<(S::Out, PartialStats)>> = results
+        .into_iter()
+        .map(|done| done.transpose())
+        .collect::<Result<_>>()?;
+    let mut chunks = Vec::with_capacity(n_chunks);
+    let mut partial = Vec::with_capacity(n_chunks);
+    for done in results {
+        let (out, stats) = done.ok_or_else(|| {
+            Error::Internal(format!(
+                "clean chunk not finished ({next} of {n_chunks} finished in order)"
+            ))
+        })?;
+        chunks.push(out);
+        partial.push(stats);
     }
     // Every later step reads the chunks, not the parsed rows.
     let n_read = src.outcomes.len();
     src.outcomes = Vec::new();
-    let near: Vec<(u32, u32, i64)> = parts
-        .iter()
-        .flat_map(|p| p.near_duplicates.iter().copied())
-        .collect();
-    let item_counts = count_items(&parts);
-    let labels = src.event_labels();
-    let built: Vec<Result<ChunkTables>> = parts
-        .into_par_iter()
-        .map(|p| chunk_tables(p, &labels))
-        .collect();
-    let mut events = Vec::with_capacity(built.len());
-    let mut sessions = Vec::with_capacity(built.len());
-    let mut visitors = Vec::with_capacity(built.len());
-    let mut partial = Vec::with_capacity(built.len());
-    for chunk in built {
-        let chunk = chunk?;
-        events.push(chunk.events);
-        sessions.push(chunk.sessions);
-        visitors.push(chunk.visitors);
-        partial.push(chunk.stats);
-    }
+    let item_counts = items.finish();
     quarantine.extend(near.into_iter().map(|(row, kept_row, gap)| {
         let (r, k) = (row as usize, kept_row as usize);
         QuarantineRow {
@@ -317,17 +399,137 @@ pub fn clean_events(
     }));
     quarantine.sort_by_key(|q| q.line);
     let stats = stats(src, n_read, &partial, &quarantine, duplicates.len());
-    Ok(CleanEvents {
-        events: stack(events, || {
-            tables::events_frame(EventColumns::default(), &labels)
-        })?,
-        sessions: stack(sessions, tables::empty_sessions)?,
-        visitors: stack(visitors, tables::empty_visitors)?,
+    Ok(CleanChunks {
+        chunks,
         item_counts,
         quarantine,
         duplicates,
         stats,
     })
+}
+
+/// What became of a finished chunk: the sink's output and the chunk's counts.
+type Finished<T> = Result<(T, PartialStats)>;
+
+/// Gathers the valid rows `chunk` (row numbers in (visitor, time) order) into `rows`, each with its
+/// category as of its time.
+fn gather(src: &EventSource<'_>, reference: &Reference, chunk: &[u32], rows: &mut Vec<Row>) {
+    rows.clear();
+    rows.reserve(chunk.len());
+    for (i, &row) in chunk.iter().enumerate() {
+        // Rows are read in sort order, scattered over the parsed rows: ask for a row (and its line
+        // number) well ahead, and for the item history of a nearer one.
+        if let Some(&ahead) = chunk.get(i + GATHER_AHEAD) {
+            crate::hint::prefetch(&src.outcomes, ahead as usize);
+            src.lines.prefetch(ahead as usize);
+        }
+        if let Some(&near) = chunk.get(i + GATHER_AHEAD / 2) {
+            if let Outcome::Valid(e) = &src.outcomes[near as usize] {
+                reference.categories.prefetch(e.item);
+            }
+        }
+        let ev = event_of(src, row);
+        rows.push(Row {
+            category: reference.categories.asof(ev.item, ev.ts),
+            line: src.lines.get(row as usize),
+            ev,
+            row,
+        });
+    }
+}
+
+/// The chunks scanned so far that wait for an earlier one, and what is counted in chunk order.
+struct Frontier {
+    /// The first chunk not yet finished.
+    next: usize,
+    /// Sessions in the chunks before `next`.
+    session_offset: u64,
+    waiting: Vec<Option<ChunkOut>>,
+    items: ItemCounter,
+    near: Vec<(u32, u32, i64)>,
+}
+
+impl Frontier {
+    /// Chunk `k` is scanned: returns the chunks that can now be finished (`k` and the waiting ones
+    /// after it, in order), each with its session offset set, their items counted and their
+    /// near-duplicates taken, in chunk order (so sums are added in the same order on every run).
+    fn arrived(&mut self, k: usize, part: ChunkOut) -> Vec<(usize, ChunkOut)> {
+        self.waiting[k] = Some(part);
+        let mut ready = Vec::new();
+        while let Some(mut part) = self.waiting.get_mut(self.next).and_then(Option::take) {
+            part.session_offset = self.session_offset;
+            self.session_offset += part.sessions.session_id.len() as u64;
+            self.items.add(&part.events);
+            self.near.append(&mut part.near_duplicates);
+            ready.push((self.next, part));
+            self.next += 1;
+        }
+        ready
+    }
+}
+
+/// Item counts over the clean events, chunk after chunk: every item with an event gets a row, bots'
+/// events not counted. Ids are kept in an array while they are dense enough for the number of
+/// events, else in a hash map.
+struct ItemCounter {
+    n_events: usize,
+    dense: Vec<Option<ItemCounts>>,
+    sparse: hashbrown::HashMap<i64, ItemCounts>,
+}
+
+impl ItemCounter {
+    fn new(n_events: usize) -> Self {
+        ItemCounter {
+            n_events,
+            dense: Vec::new(),
+            sparse: hashbrown::HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, e: &EventColumns) {
+        for i in 0..e.ts.len() {
+            let item = e.item[i];
+            // A generic source's events without an item (id -1) belong to no item.
+            if item < 0 {
+                continue;
+            }
+            let c = if crate::clean::idmap::dense_fits(0, item, self.n_events) {
+                let at = item as usize;
+                if at >= self.dense.len() {
+                    self.dense.resize((at + 1).max(2 * self.dense.len()), None);
+                }
+                self.dense[at].get_or_insert_with(ItemCounts::default)
+            } else {
+                self.sparse.entry(item).or_default()
+            };
+            if e.is_bot[i] {
+                continue;
+            }
+            match e.event[i] {
+                0 => c.views += 1,
+                1 => c.carts += 1,
+                2 => {
+                    c.purchases += 1;
+                    c.revenue += e.revenue.get(i).unwrap_or(0.0);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn finish(self) -> IdMap<ItemCounts> {
+        if self.sparse.is_empty() {
+            IdMap::Dense(self.dense)
+        } else {
+            let mut map = self.sparse;
+            for (id, c) in self.dense.into_iter().enumerate() {
+                if let Some(c) = c {
+                    map.insert(id as i64, c);
+                }
+            }
+            IdMap::Sparse(map)
+        }
+    }
 }
 
 /// The (visitor, time, row) keys of the rows `0..n` that `key(row)` gives a (visitor, time) for, in
@@ -502,35 +704,8 @@ fn stats(
 }
 
 struct ChunkTables {
-    events: DataFrame,
-    sessions: DataFrame,
-    visitors: DataFrame,
+    frames: ChunkFrames,
     stats: PartialStats,
-}
-
-/// Item counts over the clean events: every item with an event gets a row, bots' events not counted.
-fn count_items(parts: &[ChunkOut]) -> IdMap<ItemCounts> {
-    let events = parts.iter().flat_map(|p| {
-        let e = &p.events;
-        // A generic source's events without an item (id -1) belong to no item.
-        (0..e.ts.len())
-            .filter(move |&i| e.item[i] >= 0)
-            .map(move |i| (e.item[i], (i, e)))
-    });
-    IdMap::fold(events, |c: &mut ItemCounts, (i, e)| {
-        if e.is_bot[i] {
-            return;
-        }
-        match e.event[i] {
-            0 => c.views += 1,
-            1 => c.carts += 1,
-            2 => {
-                c.purchases += 1;
-                c.revenue += e.revenue.get(i).unwrap_or(0.0);
-            }
-            _ => {}
-        }
-    })
 }
 
 fn chunk_tables(mut part: ChunkOut, labels: &[&str]) -> Result<ChunkTables> {
@@ -542,9 +717,11 @@ fn chunk_tables(mut part: ChunkOut, labels: &[&str]) -> Result<ChunkTables> {
         .for_each(|s| *s += offset);
     let stats = PartialStats::of(&part, labels.len());
     Ok(ChunkTables {
-        events: tables::events_frame(part.events, labels)?,
-        sessions: tables::sessions_frame(part.sessions)?,
-        visitors: tables::visitors_frame(part.visitors)?,
+        frames: ChunkFrames {
+            events: tables::events_frame(part.events, labels)?,
+            sessions: tables::sessions_frame(part.sessions)?,
+            visitors: tables::visitors_frame(part.visitors)?,
+        },
         stats,
     })
 }
@@ -847,6 +1024,79 @@ mod tests {
     }
 
     use EventType::{AddToCart as Cart, View};
+
+    /// A sink that notes the order chunks arrive in and fails on one chunk when asked.
+    struct Noting {
+        fail_at: Option<usize>,
+        seen: Mutex<Vec<usize>>,
+    }
+
+    impl ChunkSink for Noting {
+        type Out = (usize, ChunkFrames);
+        fn chunk(&self, k: usize, frames: ChunkFrames) -> Result<(usize, ChunkFrames)> {
+            self.seen.lock().unwrap().push(k);
+            if self.fail_at == Some(k) {
+                return Err(Error::InvalidArgument(format!("sink refused chunk {k}")));
+            }
+            Ok((k, frames))
+        }
+    }
+
+    /// Chunks reach the sink once each, their outputs come back in chunk order, and session ids run on
+    /// from chunk to chunk (0, 1, 2, ... over the visitors in id order); the chunks stacked are what
+    /// `clean_events` returns. A sink's error is the run's error.
+    #[test]
+    fn chunks_reach_the_sink_with_global_session_ids() {
+        // 40 visitors, each with two sessions (a 2-hour gap) of two events
+        let rows: Vec<(i64, i64, EventType, i64, i64)> = (0..40i64)
+            .rev()
+            .flat_map(|v| {
+                [0, MIN, 120 * MIN, 121 * MIN]
+                    .map(|dt| (v, T0 + v * 1000 + dt, View, 7 + v % 3, -1))
+            })
+            .collect();
+        let cfg = CleanConfig::default();
+        let sink = Noting {
+            fail_at: None,
+            seen: Mutex::new(Vec::new()),
+        };
+        let out =
+            clean_events_with(&mut source(&rows), &Reference::default(), &cfg, &sink).unwrap();
+        let n = out.chunks.len();
+        assert!(n >= 4, "{n} chunks");
+        let mut seen = sink.seen.into_inner().unwrap();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..n).collect::<Vec<_>>());
+        let mut sessions_before = 0;
+        for (i, (k, frames)) in out.chunks.iter().enumerate() {
+            assert_eq!(*k, i);
+            let ids = ints(&frames.sessions, "session_id");
+            let want: Vec<i64> = (sessions_before..sessions_before + ids.len() as i64).collect();
+            assert_eq!(ids, want);
+            sessions_before += ids.len() as i64;
+        }
+        assert_eq!(sessions_before, 80);
+        let whole = run(&rows, &cfg);
+        let mut events = out.chunks[0].1.events.clone();
+        for (_, f) in &out.chunks[1..] {
+            events.vstack_mut(&f.events).unwrap();
+        }
+        assert!(events.equals_missing(&whole.events));
+        assert_eq!(out.stats.sessions, 80);
+        assert_eq!(
+            out.item_counts.get(7).map(|c| c.views),
+            whole.item_counts.get(7).map(|c| c.views)
+        );
+
+        let failing = Noting {
+            fail_at: Some(1),
+            seen: Mutex::new(Vec::new()),
+        };
+        let err = clean_events_with(&mut source(&rows), &Reference::default(), &cfg, &failing)
+            .err()
+            .expect("the sink's error");
+        assert!(err.to_string().contains("sink refused chunk 1"), "{err}");
+    }
 
     #[test]
     fn a_gap_of_exactly_the_timeout_stays_in_the_session() {

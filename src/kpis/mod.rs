@@ -15,7 +15,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::Result;
-pub use index::EventIndex;
+pub use index::{index_columns, EventIndex};
 pub use scan::{DaySet, Filter, Need, Partials};
 
 /// Names of the tables [`tables`] returns, in order.

@@ -67,59 +67,36 @@ pub fn write_table(path: &Path, df: &mut DataFrame) -> Result<u64> {
 /// [`TableWriter::create`].
 pub struct TableWriter {
     writer: FileWriter<BufWriter<File>>,
-    fields: Vec<polars_parquet::write::ParquetType>,
     schema: Schema,
 }
 
 impl TableWriter {
     pub fn create(path: &Path, schema: &Schema) -> Result<TableWriter> {
         let arrow = schema.to_arrow(CompatLevel::newest());
-        let fields = to_parquet_schema(&arrow)?.fields().to_vec();
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
         let writer =
             FileWriter::try_new(BufWriter::with_capacity(1 << 20, file), arrow, options())?;
         Ok(TableWriter {
             writer,
-            fields,
             schema: schema.clone(),
         })
     }
 
     /// Appends the rows of `df`.
     pub fn write(&mut self, df: &mut DataFrame) -> Result<()> {
-        if **df.schema() != self.schema {
+        let encoded = encode(df)?;
+        self.write_encoded(encoded)
+    }
+
+    /// Appends row groups encoded by [`encode`] (on any thread, ahead of time).
+    pub fn write_encoded(&mut self, encoded: Encoded) -> Result<()> {
+        if encoded.schema != self.schema {
             return Err(Error::Internal(format!(
                 "a part of a table has the schema {:?}, expected {:?}",
-                df.schema(),
-                self.schema
+                encoded.schema, self.schema
             )));
         }
-        if df.should_rechunk() {
-            df.align_chunks_par();
-        }
-        let compat = CompatLevel::newest();
-        let fields = &self.fields;
-        // Row groups: the frame's chunks (the cleaning pipeline makes them a few hundred thousand
-        // rows), large ones sliced. A frame without rows adds no row group.
-        let mut groups: Vec<Vec<Box<dyn Array>>> = Vec::new();
-        for batch in df.iter_chunks(compat, false) {
-            let n = batch.len();
-            let columns = batch.into_arrays();
-            for start in (0..n).step_by(MAX_ROW_GROUP) {
-                let len = (n - start).min(MAX_ROW_GROUP);
-                groups.push(columns.iter().map(|a| a.sliced(start, len)).collect());
-            }
-        }
-        let opts = options();
-        let tasks: Vec<(usize, usize)> = (0..groups.len())
-            .flat_map(|g| (0..fields.len()).map(move |c| (g, c)))
-            .collect();
-        let encoded = tasks
-            .par_iter()
-            .map(|&(g, c)| encode_column(&groups[g][c], &fields[c], opts))
-            .collect::<Result<Vec<Vec<CompressedPage>>>>()?;
-        for (group, pages) in groups.iter().zip(encoded.chunks(fields.len().max(1))) {
-            let rows = group.first().map_or(0, |a| a.len()) as u64;
+        for (rows, pages) in encoded.groups {
             let columns = pages.iter().map(|column| {
                 Ok(DynStreamingIterator::new(
                     fallible_streaming_iterator::convert(column.iter().map(Ok::<_, PolarsError>)),
@@ -133,6 +110,112 @@ impl TableWriter {
     /// Writes the footer; returns the file size in bytes.
     pub fn finish(mut self) -> Result<u64> {
         Ok(self.writer.end(None)?)
+    }
+}
+
+/// A frame's rows as compressed Parquet pages: (rows, pages of each column) per row group.
+pub struct Encoded {
+    groups: Vec<(u64, Vec<Vec<CompressedPage>>)>,
+    schema: Schema,
+}
+
+/// Encodes and compresses the rows of `df` (its chunks become row groups, large ones sliced), every
+/// column of every row group in parallel, for [`TableWriter::write_encoded`].
+pub fn encode(df: &mut DataFrame) -> Result<Encoded> {
+    if df.should_rechunk() {
+        df.align_chunks_par();
+    }
+    let compat = CompatLevel::newest();
+    let fields = to_parquet_schema(&df.schema().to_arrow(compat))?
+        .fields()
+        .to_vec();
+    // Row groups: the frame's chunks (the cleaning pipeline makes them a few hundred thousand
+    // rows), large ones sliced. A frame without rows adds no row group.
+    let mut groups: Vec<Vec<Box<dyn Array>>> = Vec::new();
+    for batch in df.iter_chunks(compat, false) {
+        let n = batch.len();
+        let columns = batch.into_arrays();
+        for start in (0..n).step_by(MAX_ROW_GROUP) {
+            let len = (n - start).min(MAX_ROW_GROUP);
+            groups.push(columns.iter().map(|a| a.sliced(start, len)).collect());
+        }
+    }
+    let opts = options();
+    let tasks: Vec<(usize, usize)> = (0..groups.len())
+        .flat_map(|g| (0..fields.len()).map(move |c| (g, c)))
+        .collect();
+    let mut encoded = tasks
+        .par_iter()
+        .map(|&(g, c)| encode_column(&groups[g][c], &fields[c], opts))
+        .collect::<Result<Vec<Vec<CompressedPage>>>>()?
+        .into_iter();
+    let groups = groups
+        .iter()
+        .map(|group| {
+            let rows = group.first().map_or(0, |a| a.len()) as u64;
+            (rows, encoded.by_ref().take(fields.len()).collect())
+        })
+        .collect();
+    Ok(Encoded {
+        groups,
+        schema: (**df.schema()).clone(),
+    })
+}
+
+/// A table written from parts that are encoded out of order (by parallel workers): part `k` goes
+/// into the file once parts `0..k` have, so the file's row groups are in part order on every run.
+pub struct OrderedWriter {
+    state: std::sync::Mutex<Ordered>,
+}
+
+struct Ordered {
+    writer: TableWriter,
+    next: usize,
+    waiting: std::collections::BTreeMap<usize, Encoded>,
+}
+
+impl OrderedWriter {
+    pub fn create(path: &Path, schema: &Schema) -> Result<OrderedWriter> {
+        Ok(OrderedWriter {
+            state: std::sync::Mutex::new(Ordered {
+                writer: TableWriter::create(path, schema)?,
+                next: 0,
+                waiting: std::collections::BTreeMap::new(),
+            }),
+        })
+    }
+
+    /// Part `k`, written now if it is next, else when the parts before it are.
+    pub fn put(&self, k: usize, part: Encoded) -> Result<()> {
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| Error::Internal("a table writer panicked".into()))?;
+        state.waiting.insert(k, part);
+        loop {
+            let next = state.next;
+            let Some(part) = state.waiting.remove(&next) else {
+                break;
+            };
+            state.writer.write_encoded(part)?;
+            state.next += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes the footer once `parts` parts are in; returns the file size in bytes.
+    pub fn finish(self, parts: usize) -> Result<u64> {
+        let state = self
+            .state
+            .into_inner()
+            .map_err(|_| Error::Internal("a table writer panicked".into()))?;
+        if state.next != parts || !state.waiting.is_empty() {
+            return Err(Error::Internal(format!(
+                "{} of {parts} parts of a table written",
+                state.next
+            )));
+        }
+        state.writer.finish()
     }
 }
 
@@ -380,6 +463,62 @@ mod tests {
         let meta = polars_parquet::read::read_metadata(&mut File::open(&path).unwrap()).unwrap();
         assert_eq!(meta.row_groups.len(), 3);
         assert_eq!(read(&path), df);
+    }
+
+    /// Parts encoded on several threads and put out of order are written in part order, each part's
+    /// chunks as row groups; a missing part is an error, not a short file.
+    #[test]
+    fn ordered_writer_writes_parts_in_part_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let parts: Vec<DataFrame> = (0..5i64)
+            .map(|p| {
+                let n = 10 + p as usize;
+                DataFrame::new(
+                    n,
+                    vec![
+                        Column::new(
+                            "x".into(),
+                            (0..n as i64).map(|i| p * 100 + i).collect::<Vec<_>>(),
+                        ),
+                        Column::new(
+                            "s".into(),
+                            (0..n).map(|i| format!("p{p}-{i}")).collect::<Vec<_>>(),
+                        ),
+                    ],
+                )
+                .unwrap()
+            })
+            .collect();
+        let path = dir.path().join("ordered.parquet");
+        let writer = OrderedWriter::create(&path, parts[0].schema()).unwrap();
+        let encoded: Vec<(usize, Encoded)> = [3usize, 0, 4, 1, 2]
+            .into_par_iter()
+            .map(|k| (k, encode(&mut parts[k].clone()).unwrap()))
+            .collect();
+        for (k, part) in encoded {
+            writer.put(k, part).unwrap();
+        }
+        writer.finish(5).unwrap();
+        let mut want = parts[0].clone();
+        for p in &parts[1..] {
+            want.vstack_mut(p).unwrap();
+        }
+        assert_eq!(read(&path), want);
+        let meta = polars_parquet::read::read_metadata(&mut File::open(&path).unwrap()).unwrap();
+        assert_eq!(meta.row_groups.len(), 5);
+
+        let short =
+            OrderedWriter::create(&dir.path().join("short.parquet"), parts[0].schema()).unwrap();
+        short
+            .put(1, encode(&mut parts[1].clone()).unwrap())
+            .unwrap();
+        assert!(short.finish(2).is_err());
+        let other = DataFrame::new(1, vec![Column::new("y".into(), [1i64])]).unwrap();
+        let mismatched =
+            OrderedWriter::create(&dir.path().join("m.parquet"), parts[0].schema()).unwrap();
+        assert!(mismatched
+            .put(0, encode(&mut other.clone()).unwrap())
+            .is_err());
     }
 
     fn encoding_of(array: Box<dyn Array>) -> &'static str {
