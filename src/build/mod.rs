@@ -96,15 +96,42 @@ pub fn derived_from_index(
     index: &EventIndex,
     revenue: &Column,
 ) -> Result<Vec<(&'static str, DataFrame)>> {
+    let derived = std::sync::Mutex::new(Vec::new());
+    derived_into(index, revenue, &|tables| {
+        let mut derived = derived
+            .lock()
+            .map_err(|_| Error::Internal("derived tables lock".into()))?;
+        crate::kpis::collect_parts(&mut derived, tables)
+    })?;
+    let mut derived = derived
+        .into_inner()
+        .map_err(|_| Error::Internal("derived tables lock".into()))?;
+    // In the order of the KPI tables, then cohorts and customers.
+    let order = |name: &str| {
+        crate::kpis::TABLES
+            .iter()
+            .chain(&crate::clv::TABLES)
+            .position(|t| *t == name)
+    };
+    derived.sort_by_key(|(name, _)| order(name));
+    Ok(derived)
+}
+
+/// As [`derived_from_index`], each group of tables (or part of a large table) handed to `each` as
+/// soon as it is built: a build writes it and frees it while the others are computed.
+pub fn derived_into(
+    index: &EventIndex,
+    revenue: &Column,
+    each: crate::kpis::TableSink<'_>,
+) -> Result<()> {
     // KPI tables beside cohorts and customer lifetime value (src/cohorts, src/clv:
     // cohort_retention, customers): independent work, run side by side.
     let (kpis, clv) = rayon::join(
-        || crate::kpis::tables_of_index(index),
-        || crate::clv::tables_from_index(index, revenue),
+        || crate::kpis::tables_of_index_into(index, each),
+        || crate::clv::tables_from_index(index, revenue).and_then(each),
     );
-    let mut derived = kpis?;
-    derived.extend(clv?);
-    Ok(derived)
+    kpis?;
+    clv
 }
 
 pub struct Cleaned {
@@ -573,27 +600,26 @@ fn finish(
         "kpi_index".into(),
         derived_start.elapsed().as_millis() as u64,
     ));
+    // Each derived table (or part of one) is written, and freed, as soon as it is built.
     let derived_start = Instant::now();
+    progress("derived tables", 4, 5);
     let (derived, written) = rayon::join(
         || match &index {
-            Some((index, revenue)) => derived_from_index(index, revenue),
-            None => Ok(Vec::new()),
+            Some((index, revenue)) => {
+                let writers = PartWriters::new(staging.dir());
+                derived_into(index, revenue, &|tables| writers.put(tables))?;
+                writers.finish()
+            }
+            None => Ok(()),
         },
         || staging.write(named(read)),
     );
     drop(index);
-    let derived = derived?;
+    derived?;
     written?;
     report.timings_ms.push((
         "derived_tables".into(),
         derived_start.elapsed().as_millis() as u64,
-    ));
-    let write_start = Instant::now();
-    progress("write parquet", 4, 5);
-    staging.write(named(derived))?;
-    report.timings_ms.push((
-        "write_parquet".into(),
-        write_start.elapsed().as_millis() as u64,
     ));
     report
         .timings_ms
@@ -601,6 +627,55 @@ fn finish(
     staging.finish(&serde_json::to_value(&report)?)?;
     progress("done", 5, 5);
     Ok(report)
+}
+
+/// Writes tables into a folder as they arrive, from any thread: a table that arrives in several parts
+/// (in order) is one file with a row group per part. [`PartWriters::finish`] closes the files.
+struct PartWriters<'a> {
+    dir: &'a Path,
+    open: std::sync::Mutex<Vec<(&'static str, OpenTable)>>,
+}
+
+type OpenTable = std::sync::Arc<std::sync::Mutex<warehouse::parquet::TableWriter>>;
+
+impl<'a> PartWriters<'a> {
+    fn new(dir: &'a Path) -> Self {
+        PartWriters {
+            dir,
+            open: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn put(&self, tables: Vec<(&'static str, DataFrame)>) -> Result<()> {
+        let lock_error = || Error::Internal("a table writer panicked".into());
+        for (name, mut df) in tables {
+            let writer = {
+                let mut open = self.open.lock().map_err(|_| lock_error())?;
+                match open.iter().find(|(n, _)| *n == name) {
+                    Some((_, w)) => w.clone(),
+                    None => {
+                        let path = self.dir.join(format!("{name}.parquet"));
+                        let w = std::sync::Arc::new(std::sync::Mutex::new(
+                            warehouse::parquet::TableWriter::create(&path, df.schema())?,
+                        ));
+                        open.push((name, w.clone()));
+                        w
+                    }
+                }
+            };
+            writer.lock().map_err(|_| lock_error())?.write(&mut df)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        let lock_error = || Error::Internal("a table writer panicked".into());
+        for (_, writer) in self.open.into_inner().map_err(|_| lock_error())? {
+            let writer = std::sync::Arc::into_inner(writer).ok_or_else(lock_error)?;
+            writer.into_inner().map_err(|_| lock_error())?.finish()?;
+        }
+        Ok(())
+    }
 }
 
 fn named(tables: Vec<(&'static str, DataFrame)>) -> Vec<(String, DataFrame)> {

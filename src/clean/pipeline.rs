@@ -742,7 +742,7 @@ fn stack(frames: Vec<DataFrame>, empty: impl FnOnce() -> Result<DataFrame>) -> R
 const GATHER_AHEAD: usize = 16;
 
 /// Clean events per scan chunk (about; chunks never split a visitor).
-const ROWS_PER_CHUNK: usize = 200_000;
+const ROWS_PER_CHUNK: usize = 100_000;
 
 /// A valid row in (visitor, time, source order), with its category as of its time.
 #[derive(Clone, Copy)]

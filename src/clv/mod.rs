@@ -198,11 +198,11 @@ pub fn tables(events: &DataFrame) -> Result<Vec<(&'static str, DataFrame)>> {
         || crate::cohorts::retention_table(events),
         || customers_table(events),
     );
-    Ok(vec![
-        ("cohort_retention", cohorts?),
-        ("customers", customers?),
-    ])
+    Ok(TABLES.into_iter().zip([cohorts?, customers?]).collect())
 }
+
+/// The tables [`tables_from_index`] builds, in its order.
+pub const TABLES: [&str; 2] = ["cohort_retention", "customers"];
 
 /// [`tables`] from a KPI index and the events' revenue column (see [`rfm_from_index`]): what
 /// `shoplens build` writes, without reading the `events` table again.
@@ -218,10 +218,7 @@ pub fn tables_from_index(
         },
         || customers_from_summary(&rfm_from_index(index, revenue)?),
     );
-    Ok(vec![
-        ("cohort_retention", cohorts?),
-        ("customers", customers?),
-    ])
+    Ok(TABLES.into_iter().zip([cohorts?, customers?]).collect())
 }
 
 #[cfg(test)]

@@ -77,9 +77,31 @@ pub fn tables_from_partials(
     p: &Partials,
     names: &[&'static str],
 ) -> Result<Vec<(&'static str, DataFrame)>> {
-    // Tables are independent but for two pairs that share a frame (anomalies are found on the daily
-    // table, segment conversion is counted on the segments): each pair is one group, every other
-    // table a group of its own, and the groups are built in parallel.
+    let groups = table_groups(names);
+    let built = std::sync::Mutex::new(Vec::new());
+    groups_into(index, filter, p, &groups, &|tables| {
+        let mut built = built
+            .lock()
+            .map_err(|_| crate::Error::Internal("KPI tables lock".into()))?;
+        collect_parts(&mut built, tables)
+    })?;
+    let mut built = built
+        .into_inner()
+        .map_err(|_| crate::Error::Internal("KPI tables lock".into()))?;
+    // Back in the order asked for.
+    let mut out = Vec::with_capacity(names.len());
+    for &name in names {
+        if let Some(i) = built.iter().position(|(n, _)| *n == name) {
+            out.push(built.swap_remove(i));
+        }
+    }
+    Ok(out)
+}
+
+/// The tables `names` in groups built together. Tables are independent but for two pairs that share
+/// a frame (anomalies are found on the daily table, segment conversion is counted on the segments):
+/// each pair is one group, every other table a group of its own; groups are built in parallel.
+fn table_groups(names: &[&'static str]) -> Vec<Vec<&'static str>> {
     let group_of = |name: &str| match name {
         "kpi_daily" | "anomalies" => 0,
         "kpi_segments" | "kpi_segment_conversion" => 1,
@@ -102,20 +124,93 @@ pub fn tables_from_partials(
             }
         }
     }
-    let built: Vec<Result<Vec<(&'static str, DataFrame)>>> = groups
-        .par_iter()
-        .map(|group| group_tables(index, filter, p, group))
-        .collect();
-    let mut built: Vec<(&'static str, DataFrame)> =
-        built.into_iter().collect::<Result<Vec<_>>>()?.concat();
-    // Back in the order asked for.
-    let mut out = Vec::with_capacity(names.len());
-    for &name in names {
-        if let Some(i) = built.iter().position(|(n, _)| *n == name) {
-            out.push(built.swap_remove(i));
+    groups
+}
+
+/// Receives tables as soon as they are built (a build writes them and frees them), from any thread.
+pub type TableSink<'a> = &'a (dyn Fn(Vec<(&'static str, DataFrame)>) -> Result<()> + Sync);
+
+/// Adds `tables` to `built`; a table already there (an earlier part of it) gets their rows appended.
+pub fn collect_parts(
+    built: &mut Vec<(&'static str, DataFrame)>,
+    tables: Vec<(&'static str, DataFrame)>,
+) -> Result<()> {
+    for (name, df) in tables {
+        match built.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, whole)) => {
+                whole.vstack_mut_owned(df)?;
+            }
+            None => built.push((name, df)),
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Builds the table `groups` in parallel, handing each group's tables to `each` once built.
+fn groups_into(
+    index: &EventIndex,
+    filter: &Filter,
+    p: &Partials,
+    groups: &[Vec<&'static str>],
+    each: TableSink<'_>,
+) -> Result<()> {
+    groups
+        .par_iter()
+        .map(|group| {
+            if group.iter().any(|n| SEGMENTS.contains(n)) {
+                segments_into(index, p, group, each)
+            } else {
+                group_tables(index, filter, p, group).and_then(each)
+            }
+        })
+        .collect::<Result<Vec<()>>>()?;
+    Ok(())
+}
+
+/// The per-visitor segment table and the conversion counted on it: one group.
+const SEGMENTS: [&str; 2] = ["kpi_segments", "kpi_segment_conversion"];
+
+/// Visitor rows in one part of `kpi_segments` at most.
+const SEGMENT_PART_ROWS: usize = 1 << 18;
+
+/// `kpi_segments` (when in `names`) handed to `each` in parts of [`SEGMENT_PART_ROWS`] rows, each
+/// freed before the next is built, then `kpi_segment_conversion` (when in `names`) counted over the
+/// parts. A table that arrives in several parts is their rows in order.
+fn segments_into(
+    index: &EventIndex,
+    p: &Partials,
+    names: &[&'static str],
+    each: TableSink<'_>,
+) -> Result<()> {
+    let cuts = tables::SegmentCuts::of_rows(index.end_ts, &p.visitors);
+    let mut counts = tables::SegmentCounts::default();
+    let parts: Vec<&[scan::VisitorRow]> = if p.visitors.is_empty() {
+        vec![&[]]
+    } else {
+        p.visitors.chunks(SEGMENT_PART_ROWS).collect()
+    };
+    for rows in parts {
+        let part = tables::segments_part(index, rows, &cuts)?;
+        counts.add(&part)?;
+        if names.contains(&SEGMENTS[0]) {
+            each(vec![(SEGMENTS[0], part)])?;
+        }
+    }
+    if names.contains(&SEGMENTS[1]) {
+        each(vec![(SEGMENTS[1], counts.frame()?)])?;
+    }
+    Ok(())
+}
+
+/// Every KPI table of `index` (as [`tables_of_index`]), each group handed to `each` as soon as it is
+/// built instead of all returned at the end.
+pub fn tables_of_index_into(index: &EventIndex, each: TableSink<'_>) -> Result<()> {
+    let names = TABLES.to_vec();
+    let need = names
+        .iter()
+        .fold(scan::Need::NOTHING, |n, t| n.with(scan::Need::of_table(t)));
+    let p = scan::compute_needed(index, &Filter::default(), 0, need);
+    groups_into(index, &Filter::default(), &p, &table_groups(&names), each)
 }
 
 /// The tables `names` (one group of [`tables_from_partials`]), built in turn.
@@ -127,7 +222,6 @@ fn group_tables(
 ) -> Result<Vec<(&'static str, DataFrame)>> {
     let sel = scan::Selection::new(index, filter);
     let mut daily = None;
-    let mut segments = None;
     let mut out = Vec::with_capacity(names.len());
     for &name in names {
         let df = match name {
@@ -140,17 +234,6 @@ fn group_tables(
                     anomalies::anomalies_frame(d, false)?
                 } else {
                     d.clone()
-                }
-            }
-            "kpi_segments" | "kpi_segment_conversion" => {
-                let s = match &segments {
-                    Some(s) => s,
-                    None => segments.insert(tables::segments_frame(index, p)?),
-                };
-                if name == "kpi_segments" {
-                    s.clone()
-                } else {
-                    tables::segment_conversion_frame(s)?
                 }
             }
             "anomalies_hourly" => hourly_anomalies(index, &sel, p, false)?,

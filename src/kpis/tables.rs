@@ -679,8 +679,17 @@ impl SegmentCuts {
 /// selected event) in days; frequency = selected sessions; monetary = revenue. Scores are quintiles
 /// among these visitors; lifecycle follows [`LIFECYCLE_WINDOW_DAYS`] over all of the visitor's events.
 pub fn segments_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> {
-    let rows = &p.visitors;
-    let cuts = SegmentCuts::of_rows(index.end_ts, rows);
+    let cuts = SegmentCuts::of_rows(index.end_ts, &p.visitors);
+    segments_part(index, &p.visitors, &cuts)
+}
+
+/// Rows of `kpi_segments` for some of the visitor rows of an index's partials (scored against the cut
+/// points of all of them).
+pub fn segments_part(
+    index: &EventIndex,
+    rows: &[VisitorRow],
+    cuts: &SegmentCuts,
+) -> Result<DataFrame> {
     let idx = IdxCa::from_vec(
         "idx".into(),
         rows.iter().map(|r| r.visitor as IdxSize).collect(),
@@ -690,7 +699,7 @@ pub fn segments_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> {
         .iter()
         .map(|r| index.lifecycle[r.visitor as usize])
         .collect();
-    segment_rows_frame(visitor_id, rows, &lifecycle, index.end_ts, &cuts)
+    segment_rows_frame(visitor_id, rows, &lifecycle, index.end_ts, cuts)
 }
 
 /// Rows of `kpi_segments` for `rows` (visitor ids `visitor_id`, lifecycle codes `lifecycle`) scored
