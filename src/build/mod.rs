@@ -691,16 +691,31 @@ pub fn write(out: &Path, cleaned: Cleaned) -> Result<()> {
     warehouse::write_frames(out, named(cleaned.tables), &report)
 }
 
+/// Test data shared by the build's tests.
+#[cfg(test)]
+pub(crate) mod test_data {
+    use std::path::{Path, PathBuf};
+
+    pub(crate) use crate::warehouse::parquet::read_file as read;
+
+    /// A generated RetailRocket folder `dir/raw`.
+    pub(crate) fn raw(dir: &Path, scale: f64, seed: u64, inject_anomalies: bool) -> PathBuf {
+        let raw = dir.join("raw");
+        let gen = crate::generate::GenerateConfig {
+            scale,
+            seed,
+            inject_anomalies,
+        };
+        crate::generate::generate(&raw, &gen, &|_, _, _| {}).unwrap();
+        raw
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_data::{raw, read};
     use super::*;
     use std::fs::File;
-
-    fn read(path: &Path) -> DataFrame {
-        ParquetReader::new(File::open(path).unwrap())
-            .finish()
-            .unwrap()
-    }
 
     /// A build writes its events, sessions and visitors chunk by chunk while cleaning and keeps only
     /// the index columns of the events: its tables equal those of the in-memory path (clean the
@@ -709,13 +724,7 @@ mod tests {
     #[test]
     fn streamed_build_equals_the_in_memory_tables() {
         let dir = tempfile::tempdir().unwrap();
-        let raw = dir.path().join("raw");
-        let gen = crate::generate::GenerateConfig {
-            scale: 0.005,
-            seed: 5,
-            inject_anomalies: true,
-        };
-        crate::generate::generate(&raw, &gen, &|_, _, _| {}).unwrap();
+        let raw = raw(dir.path(), 0.005, 5, true);
         let cfg = CleanConfig::default();
         let out = dir.path().join("wh");
         build_warehouse(&raw, &out, &cfg, &no_progress).unwrap();

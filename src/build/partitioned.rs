@@ -1353,12 +1353,7 @@ pub fn merge_into(
 mod tests {
     use super::*;
     use crate::build::no_progress;
-
-    fn read(path: &Path) -> DataFrame {
-        ParquetReader::new(File::open(path).unwrap())
-            .finish()
-            .unwrap()
-    }
+    use crate::build::test_data::{raw, read};
 
     /// A generic CSV event file (other column order, a bad row and its duplicate) built in visitor
     /// partitions from (line, text) frames, keyed by the mapped visitor column, equals the in-memory
@@ -1367,13 +1362,7 @@ mod tests {
     #[test]
     fn generic_event_file_in_partitions_equals_the_in_memory_build() {
         let dir = tempfile::tempdir().unwrap();
-        let raw = dir.path().join("raw");
-        let gen = crate::generate::GenerateConfig {
-            scale: 0.003,
-            seed: 7,
-            inject_anomalies: false,
-        };
-        crate::generate::generate(&raw, &gen, &|_, _, _| {}).unwrap();
+        let raw = raw(dir.path(), 0.003, 7, false);
         // timestamp,visitorid,event,itemid,transactionid -> order,ts,event,item,visitor
         let text = std::fs::read_to_string(raw.join("events.csv")).unwrap();
         let mut out = String::from("order,ts,event,item,visitor\n");
@@ -1462,13 +1451,7 @@ mod tests {
     #[test]
     fn segments_from_spilled_visitor_rows_equal_the_in_memory_tables() {
         let dir = tempfile::tempdir().unwrap();
-        let raw = dir.path().join("raw");
-        let gen = crate::generate::GenerateConfig {
-            scale: 0.005,
-            seed: 11,
-            inject_anomalies: true,
-        };
-        crate::generate::generate(&raw, &gen, &|_, _, _| {}).unwrap();
+        let raw = raw(dir.path(), 0.005, 11, true);
         let cfg = CleanConfig::default();
         let memory = dir.path().join("memory");
         crate::build::build_warehouse(&raw, &memory, &cfg, &no_progress).unwrap();

@@ -678,13 +678,9 @@ impl SegmentCuts {
 /// `kpi_segments`: one row per visitor with a selected event. recency_days = (end of data − last
 /// selected event) in days; frequency = selected sessions; monetary = revenue. Scores are quintiles
 /// among these visitors; lifecycle follows [`LIFECYCLE_WINDOW_DAYS`] over all of the visitor's events.
-pub fn segments_frame(index: &EventIndex, p: &Partials) -> Result<DataFrame> {
-    let cuts = SegmentCuts::of_rows(index.end_ts, &p.visitors);
-    segments_part(index, &p.visitors, &cuts)
-}
-
-/// Rows of `kpi_segments` for some of the visitor rows of an index's partials (scored against the cut
-/// points of all of them).
+///
+/// These are the rows for some of the visitor rows of an index's partials (scored against the cut
+/// points of all of them); the table is their parts in order.
 pub fn segments_part(
     index: &EventIndex,
     rows: &[VisitorRow],
@@ -775,14 +771,6 @@ pub fn segment_rows_frame(
     )?)
 }
 
-/// `kpi_segment_conversion`: per lifecycle stage and per R and F score, visitors, buyers and
-/// conversion = buyers / visitors (a buyer: a visitor with a selected purchase).
-pub fn segment_conversion_frame(segments: &DataFrame) -> Result<DataFrame> {
-    let mut counts = SegmentCounts::default();
-    counts.add(segments)?;
-    counts.frame()
-}
-
 /// Visitors and buyers per lifecycle stage and per R and F score, added up over the parts of
 /// `kpi_segments` (the whole table in one part, or a partitioned build's parts).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -822,7 +810,8 @@ impl SegmentCounts {
         Ok(())
     }
 
-    /// The `kpi_segment_conversion` table.
+    /// The `kpi_segment_conversion` table: per lifecycle stage and per R and F score, visitors,
+    /// buyers and conversion = buyers / visitors (a buyer: a visitor with a selected purchase).
     pub fn frame(&self) -> Result<DataFrame> {
         let mut kind = Vec::new();
         let mut name = Vec::new();

@@ -363,15 +363,19 @@ fn string_dictionary(strings: &Utf8ViewArray) -> Option<Box<dyn Array>> {
         .map(|d| d.boxed())
 }
 
+/// A Parquet file read whole (tests).
+#[cfg(test)]
+pub(crate) fn read_file(path: &Path) -> DataFrame {
+    ParquetReader::new(File::open(path).unwrap())
+        .finish()
+        .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn read(path: &Path) -> DataFrame {
-        ParquetReader::new(File::open(path).unwrap())
-            .finish()
-            .unwrap()
-    }
+    use super::read_file as read;
 
     fn kinds(n: usize, offset: i64) -> DataFrame {
         let ids: Vec<i64> = (0..n as i64).map(|i| offset + i * 1_000_003).collect();
