@@ -72,20 +72,12 @@ fn derived_index(
     streamed: Option<&DataFrame>,
 ) -> Result<Option<(EventIndex, Column)>> {
     let (categories, items) = (cleaned.table("categories"), cleaned.table("items"));
-    let index = match (streamed, cleaned.table("events")) {
-        (Some(columns), _) => EventIndex::of_columns(columns, categories, items)?,
-        (None, Some(events)) => EventIndex::new(events, categories, items)?,
+    let (index, events) = match (streamed, cleaned.table("events")) {
+        (Some(columns), _) => (EventIndex::of_columns(columns, categories, items)?, columns),
+        (None, Some(events)) => (EventIndex::new(events, categories, items)?, events),
         (None, None) => return Ok(None),
     };
-    let revenue = match streamed {
-        Some(columns) => columns.column("revenue")?.clone(),
-        None => cleaned
-            .table("events")
-            .expect("events")
-            .column("revenue")?
-            .clone(),
-    };
-    Ok(Some((index, revenue)))
+    Ok(Some((index, events.column("revenue")?.clone())))
 }
 
 /// Tables computed from the clean tables (KPIs, cohorts, customers) that the build writes next to

@@ -531,17 +531,27 @@ const KIND: &str = "kind";
 /// event type as a kind code instead of its name: what a build keeps of its events once they are
 /// written (a third of the table's memory). [`EventIndex::of_columns`] takes it.
 pub fn index_columns(events: &DataFrame) -> Result<DataFrame> {
-    let kind: Vec<u32> = events
-        .column("event")?
-        .str()?
-        .iter()
-        .map(|e| match e {
-            Some("view") => VIEW as u32,
-            Some("addtocart") => CART as u32,
-            Some("transaction") => PURCHASE as u32,
-            _ => OTHER as u32,
+    use polars_arrow::array::PrimitiveArray;
+    use rayon::prelude::*;
+    // Chunk by chunk in parallel (a warehouse's events are read as one chunk per row group).
+    let event = events.column("event")?.str()?;
+    let arrays: Vec<_> = event.downcast_iter().collect();
+    let kinds: Vec<PrimitiveArray<u32>> = arrays
+        .par_iter()
+        .map(|a| {
+            let kinds = a
+                .iter()
+                .map(|e| match e {
+                    Some("view") => VIEW as u32,
+                    Some("addtocart") => CART as u32,
+                    Some("transaction") => PURCHASE as u32,
+                    _ => OTHER as u32,
+                })
+                .collect::<Vec<u32>>();
+            PrimitiveArray::from_vec(kinds)
         })
         .collect();
+    let kind = UInt32Chunked::from_chunk_iter(KIND.into(), kinds).into_column();
     let mut columns: Vec<Column> = [
         "visitor_id",
         "timestamp",
@@ -556,7 +566,7 @@ pub fn index_columns(events: &DataFrame) -> Result<DataFrame> {
     .iter()
     .map(|name| events.column(name).cloned())
     .collect::<PolarsResult<_>>()?;
-    columns.push(crate::frame::owned(KIND.into(), kind));
+    columns.push(kind);
     Ok(DataFrame::new(events.height(), columns)?)
 }
 

@@ -61,11 +61,21 @@ pub fn tables_with(
             })
             .collect::<Result<_>>()?
     };
+    let p = partials_for(index, filter, partitions, &names);
+    tables_from_partials(index, filter, &p, &names)
+}
+
+/// One scan of `index` filling only the partials the tables `names` are made of.
+fn partials_for(
+    index: &EventIndex,
+    filter: &Filter,
+    partitions: usize,
+    names: &[&'static str],
+) -> Partials {
     let need = names
         .iter()
         .fold(scan::Need::NOTHING, |n, t| n.with(scan::Need::of_table(t)));
-    let p = scan::compute_needed(index, filter, partitions, need);
-    tables_from_partials(index, filter, &p, &names)
+    scan::compute_needed(index, filter, partitions, need)
 }
 
 /// The KPI tables `names` from merged partials `p` (of `index`'s visitors and items under `filter`).
@@ -205,12 +215,9 @@ fn segments_into(
 /// Every KPI table of `index` (as [`tables_of_index`]), each group handed to `each` as soon as it is
 /// built instead of all returned at the end.
 pub fn tables_of_index_into(index: &EventIndex, each: TableSink<'_>) -> Result<()> {
-    let names = TABLES.to_vec();
-    let need = names
-        .iter()
-        .fold(scan::Need::NOTHING, |n, t| n.with(scan::Need::of_table(t)));
-    let p = scan::compute_needed(index, &Filter::default(), 0, need);
-    groups_into(index, &Filter::default(), &p, &table_groups(&names), each)
+    let filter = Filter::default();
+    let p = partials_for(index, &filter, 0, &TABLES);
+    groups_into(index, &filter, &p, &table_groups(&TABLES), each)
 }
 
 /// The tables `names` (one group of [`tables_from_partials`]), built in turn.
