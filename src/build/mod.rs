@@ -116,14 +116,39 @@ pub fn derived_into(
     revenue: &Column,
     each: crate::kpis::TableSink<'_>,
 ) -> Result<()> {
-    // KPI tables beside cohorts and customer lifetime value (src/cohorts, src/clv:
-    // cohort_retention, customers): independent work, run side by side.
-    let (kpis, clv) = rayon::join(
-        || crate::kpis::tables_of_index_into(index, each),
-        || crate::clv::tables_from_index(index, revenue).and_then(each),
+    derived_tables_into(
+        index,
+        revenue,
+        &crate::kpis::build_partials(index),
+        each,
+        &|| Ok(()),
+    )
+}
+
+/// The second step of [`derived_into`], given the KPI partials (`crate::kpis::build_partials`):
+/// the KPI tables beside cohorts and customer lifetime value (src/cohorts, src/clv:
+/// cohort_retention, customers), independent work run side by side, and beside them `also`. The
+/// partials come first, on every thread: their scan is the largest single step, and one thread
+/// starting it late would finish it alone.
+fn derived_tables_into(
+    index: &EventIndex,
+    revenue: &Column,
+    partials: &crate::kpis::Partials,
+    each: crate::kpis::TableSink<'_>,
+    also: &(dyn Fn() -> Result<()> + Sync),
+) -> Result<()> {
+    let ((kpis, clv), also) = rayon::join(
+        || {
+            rayon::join(
+                || crate::kpis::tables_of_partials_into(index, partials, each),
+                || crate::clv::tables_from_index(index, revenue).and_then(each),
+            )
+        },
+        also,
     );
     kpis?;
-    clv
+    clv?;
+    also
 }
 
 pub struct Cleaned {
@@ -460,11 +485,22 @@ fn assemble(
     quarantine.extend(reference.quarantine.iter().cloned());
     let mut out_tables = Vec::with_capacity(TABLES.len());
     out_tables.extend(clean_tables);
+    // The items table (hundreds of thousands of rows) beside the others.
+    let (items, (categories, quarantined, duplicates)) = rayon::join(
+        || tables::items_frame(&item_counts, r),
+        || {
+            (
+                tables::categories_frame(r),
+                tables::quarantine_frame(&quarantine),
+                tables::duplicates_frame(&duplicates),
+            )
+        },
+    );
     let frames = [
-        tables::items_frame(&item_counts, r),
-        tables::categories_frame(r),
-        tables::quarantine_frame(&quarantine),
-        tables::duplicates_frame(&duplicates),
+        items,
+        categories,
+        quarantined,
+        duplicates,
         match &reference.experiments {
             Some((a, _)) => Ok(a.clone()),
             None => tables::empty_assignments(),
@@ -595,20 +631,23 @@ fn finish(
     // Each derived table (or part of one) is written, and freed, as soon as it is built.
     let derived_start = Instant::now();
     progress("derived tables", 4, 5);
-    let (derived, written) = rayon::join(
-        || match &index {
-            Some((index, revenue)) => {
-                let writers = PartWriters::new(staging.dir());
-                derived_into(index, revenue, &|tables| writers.put(tables))?;
-                writers.finish()
-            }
-            None => Ok(()),
-        },
-        || staging.write(named(read)),
-    );
+    let write_read = std::sync::Mutex::new(Some(read));
+    // The clean tables the index read are written beside the derived tables, after the scan.
+    let write_read = || match write_read.lock().ok().and_then(|mut r| r.take()) {
+        Some(read) => staging.write(named(read)),
+        None => Ok(()),
+    };
+    match &index {
+        Some((index, revenue)) => {
+            let partials = crate::kpis::build_partials(index);
+            let writers = PartWriters::new(staging.dir());
+            derived_tables_into(index, revenue, &partials, &|t| writers.put(t), &write_read)?;
+            drop(partials);
+            writers.finish()?;
+        }
+        None => write_read()?,
+    }
     drop(index);
-    derived?;
-    written?;
     report.timings_ms.push((
         "derived_tables".into(),
         derived_start.elapsed().as_millis() as u64,

@@ -23,15 +23,17 @@ pub fn coded_strings(name: &str, codes: &[u32], labels: &[&str]) -> Result<Colum
     }
     let distinct: Utf8ViewArray = distinct.into();
     let label_views = distinct.views();
-    let mut bytes = 0usize;
-    let mut views: Vec<View> = Vec::with_capacity(codes.len());
-    for &c in codes {
-        let view = *label_views
-            .get(c as usize)
-            .ok_or_else(|| crate::Error::Internal(format!("{name}: code {c} has no label")))?;
-        bytes += view.length as usize;
-        views.push(view);
+    if let Some(&c) = codes
+        .par_iter()
+        .find_any(|&&c| c as usize >= label_views.len())
+    {
+        return Err(crate::Error::Internal(format!(
+            "{name}: code {c} has no label"
+        )));
     }
+    // In parallel: the experiment tables' columns are millions of rows.
+    let views: Vec<View> = codes.par_iter().map(|&c| label_views[c as usize]).collect();
+    let bytes: usize = views.par_iter().map(|v| v.length as usize).sum();
     // SAFETY: every view is a copy of a view of `distinct`, a valid UTF-8 view array whose buffers
     // are passed along unchanged; `bytes` is the sum of the views' lengths.
     let array = unsafe {
@@ -45,6 +47,14 @@ pub fn coded_strings(name: &str, codes: &[u32], labels: &[&str]) -> Result<Colum
         )
     };
     Ok(StringChunked::with_chunk(name.into(), array).into_column())
+}
+
+/// A nullable numeric column from its optional values (values and validity split in parallel).
+fn optional<P: PolarsNumericType>(name: &str, values: Vec<Option<P::Native>>) -> Column {
+    let valid: polars_arrow::bitmap::Bitmap = values.iter().map(Option::is_some).collect();
+    let values: Vec<P::Native> = values.par_iter().map(|v| v.unwrap_or_default()).collect();
+    let valid = (valid.unset_bits() > 0).then_some(valid);
+    ChunkedArray::<P>::from_vec_validity(name.into(), values, valid).into_column()
 }
 
 /// `labels` names the event codes: view, addtocart, transaction, then a generic source's other names.
@@ -218,48 +228,39 @@ pub fn items_frame(counts: &IdMap<ItemCounts>, reference: &Reference) -> Result<
     }
     ids.par_sort_unstable();
     ids.dedup();
+    // Every column looked up in parallel (hundreds of thousands of items).
     let category: Vec<Option<i64>> = ids
-        .iter()
+        .par_iter()
         .map(|&i| reference.categories.latest(i))
         .collect();
     let root: Vec<Option<i64>> = category
-        .iter()
+        .par_iter()
         .map(|c| c.and_then(|c| reference.tree.root_level(c).0))
         .collect();
+    let available: Vec<Option<bool>> = ids
+        .par_iter()
+        .map(|&i| reference.available.latest(i))
+        .collect();
+    let price: Vec<Option<f64>> = ids
+        .par_iter()
+        .map(|&i| reference.prices.at(i, i64::MAX))
+        .collect();
     let get = |i: &i64| counts.get(*i).unwrap_or_default();
+    let counted =
+        |f: fn(&ItemCounts) -> u32| -> Vec<u32> { ids.par_iter().map(|i| f(&get(i))).collect() };
+    let revenue: Vec<f64> = ids.par_iter().map(|i| get(i).revenue).collect();
     Ok(DataFrame::new(
         ids.len(),
         vec![
-            Column::new("category_id".into(), category),
-            Column::new("root_category_id".into(), root),
-            Column::new(
-                "available".into(),
-                ids.iter()
-                    .map(|&i| reference.available.latest(i))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "price".into(),
-                ids.iter()
-                    .map(|&i| reference.prices.at(i, i64::MAX))
-                    .collect::<Vec<_>>(),
-            ),
-            owned(
-                "n_views".into(),
-                ids.iter().map(|i| get(i).views).collect::<Vec<_>>(),
-            ),
-            owned(
-                "n_carts".into(),
-                ids.iter().map(|i| get(i).carts).collect::<Vec<_>>(),
-            ),
-            owned(
-                "n_purchases".into(),
-                ids.iter().map(|i| get(i).purchases).collect::<Vec<_>>(),
-            ),
-            owned(
-                "revenue".into(),
-                ids.iter().map(|i| get(i).revenue).collect::<Vec<_>>(),
-            ),
+            optional::<Int64Type>("category_id", category),
+            optional::<Int64Type>("root_category_id", root),
+            BooleanChunked::from_iter_options("available".into(), available.into_iter())
+                .into_column(),
+            optional::<Float64Type>("price", price),
+            owned("n_views".into(), counted(|c| c.views)),
+            owned("n_carts".into(), counted(|c| c.carts)),
+            owned("n_purchases".into(), counted(|c| c.purchases)),
+            owned("revenue".into(), revenue),
             owned("item_id".into(), ids),
         ],
     )?

@@ -68,6 +68,128 @@ fn parse_assignment<'a>(
     })
 }
 
+/// Rows parsed by one task: its experiment and variant names are coded locally, then recoded.
+const BLOCK: usize = 1 << 15;
+/// Experiment code of a row that is not kept (invalid, or a later assignment of its user).
+const DROPPED: u32 = u32::MAX;
+
+/// Names coded in order of first appearance; consecutive rows mostly repeat a name, so the last one
+/// is compared first.
+#[derive(Default)]
+struct Names<'a> {
+    list: Vec<&'a str>,
+    last: u32,
+}
+
+impl<'a> Names<'a> {
+    fn code(&mut self, name: &'a str) -> u32 {
+        if self.list.get(self.last as usize) == Some(&name) {
+            return self.last;
+        }
+        let k = match self.list.iter().position(|n| *n == name) {
+            Some(k) => k,
+            None => {
+                self.list.push(name);
+                self.list.len() - 1
+            }
+        };
+        self.last = k as u32;
+        self.last
+    }
+}
+
+/// What a block of rows leaves besides its columns: its names and its invalid rows.
+struct Parsed<'a> {
+    experiments: Vec<&'a str>,
+    variants: Vec<&'a str>,
+    invalid: Vec<(u32, Rule, String)>,
+}
+
+/// The assignment columns (experiment and variant as codes of `experiments` and `variants`) of
+/// every row of `file`, invalid rows with experiment [`DROPPED`], parsed in parallel blocks of
+/// `block` rows; and the invalid rows in file order.
+struct Columns<'a> {
+    experiment: Vec<u32>,
+    user: Vec<i64>,
+    variant: Vec<u32>,
+    at: Vec<i64>,
+    experiments: Vec<&'a str>,
+    variants: Vec<&'a str>,
+    invalid: Vec<(u32, Rule, String)>,
+}
+
+fn parse_columns<'a>(file: &'a TextFile, cfg: &CleanConfig, block: usize) -> Columns<'a> {
+    let n = file.n_rows();
+    let (mut experiment, mut user) = (vec![0u32; n], vec![0i64; n]);
+    let (mut variant, mut at) = (vec![0u32; n], vec![0i64; n]);
+    let blocks: Vec<Parsed<'a>> = experiment
+        .par_chunks_mut(block)
+        .zip(user.par_chunks_mut(block))
+        .zip(variant.par_chunks_mut(block))
+        .zip(at.par_chunks_mut(block))
+        .enumerate()
+        .map(|(b, (((e, u), v), t))| {
+            let (mut experiments, mut variants) = (Names::default(), Names::default());
+            let mut invalid = Vec::new();
+            for i in 0..e.len() {
+                let row = b * block + i;
+                match parse_assignment(file.line(row), cfg) {
+                    Ok(a) => {
+                        e[i] = experiments.code(a.experiment);
+                        u[i] = a.user;
+                        v[i] = variants.code(a.variant);
+                        t[i] = a.at;
+                    }
+                    Err((rule, detail)) => {
+                        e[i] = DROPPED;
+                        invalid.push((row as u32, rule, detail));
+                    }
+                }
+            }
+            Parsed {
+                experiments: experiments.list,
+                variants: variants.list,
+                invalid,
+            }
+        })
+        .collect();
+    // Global codes: names in order of first appearance over the file (blocks in order).
+    let (mut experiments, mut variants) = (Names::default(), Names::default());
+    let recode: Vec<(Vec<u32>, Vec<u32>)> = blocks
+        .iter()
+        .map(|p| {
+            (
+                p.experiments.iter().map(|n| experiments.code(n)).collect(),
+                p.variants.iter().map(|n| variants.code(n)).collect(),
+            )
+        })
+        .collect();
+    let identity = |codes: &[u32]| codes.iter().enumerate().all(|(i, &c)| c as usize == i);
+    experiment
+        .par_chunks_mut(block)
+        .zip(variant.par_chunks_mut(block))
+        .zip(&recode)
+        .filter(|(_, (e, v))| !identity(e) || !identity(v))
+        .for_each(|((es, vs), (e, v))| {
+            for (x, y) in es.iter_mut().zip(vs.iter_mut()) {
+                if *x != DROPPED {
+                    *x = e[*x as usize];
+                    *y = v[*y as usize];
+                }
+            }
+        });
+    let invalid = blocks.into_iter().flat_map(|p| p.invalid).collect();
+    Columns {
+        experiment,
+        user,
+        variant,
+        at,
+        experiments: experiments.list,
+        variants: variants.list,
+        invalid,
+    }
+}
+
 /// Reads the assignment file and, if present, the weights file. A user assigned twice to one
 /// experiment keeps the first assignment; the later rows are quarantined as `duplicate_key`.
 pub fn read_assignments(
@@ -76,111 +198,7 @@ pub fn read_assignments(
     cfg: &CleanConfig,
 ) -> Result<AssignmentsRead> {
     let file = TextFile::open(assignments, &ASSIGNMENTS_HEADER)?;
-    let source: Arc<str> = Arc::from(file.file_name());
-    let parsed: Vec<_> = (0..file.n_rows())
-        .into_par_iter()
-        .map(|row| parse_assignment(file.line(row), cfg))
-        .collect();
-    // A repeated (experiment, user) pair, found by a parallel sort on integer keys (experiment names
-    // interned: there are few): the first row stays.
-    let names = distinct_in_order(&parsed, |a| a.experiment);
-    let code = |list: &[&str], v: &str| list.iter().position(|n| *n == v).unwrap_or(0) as u32;
-    let exp_index: Vec<u32> = parsed
-        .par_iter()
-        .map(|p| match p {
-            Ok(a) => code(&names, a.experiment),
-            Err(_) => u32::MAX,
-        })
-        .collect();
-    // Every row gets a key (invalid rows the experiment code u32::MAX, sorted last and skipped): an
-    // indexed map collects straight into its vector, a filter would gather pieces and copy them.
-    let mut keys: Vec<(u32, i64, u32)> = parsed
-        .par_iter()
-        .enumerate()
-        .map(|(row, p)| match p {
-            Ok(a) => (exp_index[row], a.user, row as u32),
-            Err(_) => (u32::MAX, 0, row as u32),
-        })
-        .collect();
-    keys.par_sort_unstable();
-    let mut first_of = vec![u32::MAX; parsed.len()];
-    for run in keys.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
-        if run[0].0 == u32::MAX {
-            break;
-        }
-        for k in &run[1..] {
-            first_of[k.2 as usize] = run[0].2;
-        }
-    }
-    drop(keys);
-    // Variant names interned too: the string columns are built from codes (see `coded_strings`).
-    let variants = distinct_in_order(&parsed, |a| a.variant);
-    // The kept rows (valid, the first assignment of their user in their experiment), column by
-    // column in parallel, in file order.
-    let kept: Vec<u32> = (0..parsed.len() as u32)
-        .into_par_iter()
-        .filter(|&row| parsed[row as usize].is_ok() && first_of[row as usize] == u32::MAX)
-        .collect();
-    // Kept rows are valid: `field` reads a field of one (the default is never used).
-    let field =
-        |row: u32, f: fn(&Assignment<'_>) -> i64| parsed[row as usize].as_ref().map_or(0, f);
-    let exp: Vec<u32> = kept
-        .par_iter()
-        .map(|&row| exp_index[row as usize])
-        .collect();
-    let user: Vec<i64> = kept.par_iter().map(|&row| field(row, |a| a.user)).collect();
-    let variant: Vec<u32> = kept
-        .par_iter()
-        .map(|&row| {
-            parsed[row as usize]
-                .as_ref()
-                .map_or(0, |a| code(&variants, a.variant))
-        })
-        .collect();
-    let at: Vec<i64> = kept.par_iter().map(|&row| field(row, |a| a.at)).collect();
-    let line: Vec<u64> = kept
-        .par_iter()
-        .map(|&row| TextFile::line_no(row as usize))
-        .collect();
-    drop(kept);
-    // The others, quarantined in file order: invalid rows, and later assignments of a user.
-    let mut quarantine: Vec<QuarantineRow> = parsed
-        .iter()
-        .enumerate()
-        .filter_map(|(row, p)| {
-            let (rule, detail) = match (p, first_of[row]) {
-                (Ok(_), u32::MAX) => return None,
-                (Ok(a), first) => (
-                    Rule::DuplicateKey,
-                    format!(
-                        "user {} already assigned in {} on line {}",
-                        a.user,
-                        a.experiment,
-                        TextFile::line_no(first as usize)
-                    ),
-                ),
-                (Err((rule, detail)), _) => (*rule, detail.clone()),
-            };
-            Some(quarantine_row(
-                &source,
-                TextFile::line_no(row),
-                rule,
-                detail,
-                file.line(row),
-            ))
-        })
-        .collect();
-    let n = exp.len();
-    let assignments_df = DataFrame::new(
-        n,
-        vec![
-            coded_strings("experiment", &exp, &names)?,
-            owned("user_id".into(), user),
-            coded_strings("variant", &variant, &variants)?,
-            datetime_ms("assigned_at", at),
-            owned("source_line".into(), line),
-        ],
-    )?;
+    let (assignments_df, mut quarantine) = assignments_table(&file, cfg, BLOCK)?;
     let mut files = vec![FileStats::new(
         &file.file_name(),
         file.n_rows(),
@@ -210,35 +228,108 @@ pub fn read_assignments(
     })
 }
 
-/// Distinct values of `field` over the valid rows, in order of first appearance (found in parallel:
-/// each part lists its own, then the earliest row of each value wins).
-fn distinct_in_order<'a>(
-    parsed: &[std::result::Result<Assignment<'a>, (Rule, String)>],
-    field: impl Fn(&Assignment<'a>) -> &'a str + Sync,
-) -> Vec<&'a str> {
-    let mut firsts: Vec<(usize, &'a str)> = parsed
-        .par_iter()
-        .enumerate()
-        .fold(Vec::new, |mut seen: Vec<(usize, &'a str)>, (row, p)| {
-            if let Ok(a) = p {
-                let v = field(a);
-                if !seen.iter().any(|(_, s)| *s == v) {
-                    seen.push((row, v));
-                }
+/// The kept assignments of `file` (rows parsed in blocks of `block`) and its quarantined rows, in
+/// file order.
+fn assignments_table(
+    file: &TextFile,
+    cfg: &CleanConfig,
+    block: usize,
+) -> Result<(DataFrame, Vec<QuarantineRow>)> {
+    let source: Arc<str> = Arc::from(file.file_name());
+    let Columns {
+        mut experiment,
+        mut user,
+        mut variant,
+        mut at,
+        experiments,
+        variants,
+        invalid,
+    } = parse_columns(file, cfg, block);
+    let n = experiment.len();
+    // A repeated (experiment, user) pair, found by a parallel sort on integer keys: the first row
+    // stays. Every row gets a key (dropped rows sort last and are skipped): an indexed map collects
+    // straight into its vector, a filter would gather pieces and copy them.
+    let mut keys: Vec<(u32, i64, u32)> = (0..n)
+        .into_par_iter()
+        .map(|row| (experiment[row], user[row], row as u32))
+        .collect();
+    keys.par_sort_unstable();
+    let mut repeats: Vec<(u32, u32)> = Vec::new();
+    for run in keys.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
+        if run[0].0 == DROPPED {
+            break;
+        }
+        repeats.extend(run[1..].iter().map(|k| (k.2, run[0].2)));
+    }
+    drop(keys);
+    repeats.sort_unstable();
+    // The quarantine in file order: invalid rows and later assignments of a user, merged.
+    let mut quarantine = Vec::with_capacity(invalid.len() + repeats.len());
+    let (mut bad, mut again) = (invalid.into_iter().peekable(), repeats.iter().peekable());
+    loop {
+        let take_bad = match (bad.peek(), again.peek()) {
+            (None, None) => break,
+            (Some(b), Some(a)) => b.0 < a.0,
+            (b, _) => b.is_some(),
+        };
+        let (row, rule, detail) = if take_bad {
+            bad.next().expect("peeked")
+        } else {
+            let &(row, first) = again.next().expect("peeked");
+            let detail = format!(
+                "user {} already assigned in {} on line {}",
+                user[row as usize],
+                experiments[experiment[row as usize] as usize],
+                TextFile::line_no(first as usize)
+            );
+            (row, Rule::DuplicateKey, detail)
+        };
+        let row = row as usize;
+        quarantine.push(quarantine_row(
+            &source,
+            TextFile::line_no(row),
+            rule,
+            detail,
+            file.line(row),
+        ));
+    }
+    // Kept rows in file order: the columns as parsed, compacted in place when rows were dropped.
+    let line: Vec<u64> = if quarantine.is_empty() {
+        (0..n).into_par_iter().map(TextFile::line_no).collect()
+    } else {
+        for &(row, _) in &repeats {
+            experiment[row as usize] = DROPPED;
+        }
+        let mut line = Vec::with_capacity(n - quarantine.len());
+        let mut w = 0;
+        for r in 0..n {
+            if experiment[r] == DROPPED {
+                continue;
             }
-            seen
-        })
-        .reduce(Vec::new, |mut a, b| {
-            for (row, v) in b {
-                match a.iter_mut().find(|(_, s)| *s == v) {
-                    Some(first) => first.0 = first.0.min(row),
-                    None => a.push((row, v)),
-                }
-            }
-            a
-        });
-    firsts.sort_unstable();
-    firsts.into_iter().map(|(_, v)| v).collect()
+            experiment[w] = experiment[r];
+            user[w] = user[r];
+            variant[w] = variant[r];
+            at[w] = at[r];
+            line.push(TextFile::line_no(r));
+            w += 1;
+        }
+        experiment.truncate(w);
+        user.truncate(w);
+        variant.truncate(w);
+        at.truncate(w);
+        line
+    };
+    let df = DataFrame::new(
+        line.len(),
+        vec![
+            coded_strings("experiment", &experiment, &experiments)?,
+            owned("user_id".into(), user),
+            coded_strings("variant", &variant, &variants)?,
+            datetime_ms("assigned_at", at),
+            owned("source_line".into(), line),
+        ],
+    )?;
+    Ok((df, quarantine))
 }
 
 fn df_source(path: &Path) -> String {
@@ -313,4 +404,99 @@ fn read_weights(path: &Path) -> Result<WeightsRead> {
         ],
     )?;
     Ok((df, quarantine, file.n_rows()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap as StdMap;
+
+    /// A kept row: experiment, user, variant, time, line.
+    type Kept = (String, i64, String, i64, u64);
+
+    /// The reader's result computed the plain way: rows one by one, names listed as first seen.
+    fn reference(lines: &[&str]) -> (Vec<Kept>, Vec<(u64, Rule)>) {
+        let cfg = CleanConfig::default();
+        let (mut kept, mut quarantined) = (Vec::new(), Vec::new());
+        let mut first: StdMap<(String, i64), u64> = StdMap::new();
+        for (row, line) in lines.iter().enumerate() {
+            let line_no = TextFile::line_no(row);
+            match parse_assignment(line.as_bytes(), &cfg) {
+                Err((rule, _)) => quarantined.push((line_no, rule)),
+                Ok(a) => match first.get(&(a.experiment.to_string(), a.user)) {
+                    Some(_) => quarantined.push((line_no, Rule::DuplicateKey)),
+                    None => {
+                        first.insert((a.experiment.to_string(), a.user), line_no);
+                        let (e, v) = (a.experiment.to_string(), a.variant.to_string());
+                        kept.push((e, a.user, v, a.at, line_no));
+                    }
+                },
+            }
+        }
+        (kept, quarantined)
+    }
+
+    #[test]
+    fn blocks_give_the_rows_of_a_plain_reading() {
+        let t = 1_434_240_005_385i64;
+        let mut lines: Vec<String> = Vec::new();
+        // Experiments and variants first seen in different blocks and orders, invalid rows,
+        // repeated users (in the same block and in later ones), a row with nothing after it.
+        for i in 0..40i64 {
+            let exp = ["b_test", "a_test", "c_test"][(i % 7 % 3) as usize];
+            let variant = ["control", "treatment", "v3"][((i / 5) % 3) as usize];
+            lines.push(format!("{exp},{},{variant},{}", 100 + i % 5, t + i));
+        }
+        lines[3] = "a_test,,control,1434240005385".into();
+        lines[11] = "a_test,7,control,notatime".into();
+        lines[17] = "only,two".into();
+        lines[39] = "c_test,999,control,1".into();
+        let text = format!("{}\n{}\n", ASSIGNMENTS_HEADER.join(","), lines.join("\n"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("experiments.csv");
+        std::fs::write(&path, text).unwrap();
+        let file = TextFile::open(&path, &ASSIGNMENTS_HEADER).unwrap();
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (want_kept, want_quarantined) = reference(&lines);
+        assert!(want_quarantined.len() > 10 && want_kept.len() > 10);
+        for block in [1, 3, 8, 64] {
+            let (df, quarantine) =
+                assignments_table(&file, &CleanConfig::default(), block).unwrap();
+            let s = |c: &str| -> Vec<String> {
+                let col = df.column(c).unwrap().str().unwrap().clone();
+                col.iter().map(|v| v.unwrap().to_string()).collect()
+            };
+            let i = |c: &str| -> Vec<i64> {
+                let col = df.column(c).unwrap().cast(&DataType::Int64).unwrap();
+                col.i64().unwrap().into_no_null_iter().collect()
+            };
+            let (exp, variant) = (s("experiment"), s("variant"));
+            let (user, at, line) = (i("user_id"), i("assigned_at"), i("source_line"));
+            let got: Vec<_> = (0..df.height())
+                .map(|r| {
+                    (
+                        exp[r].clone(),
+                        user[r],
+                        variant[r].clone(),
+                        at[r],
+                        line[r] as u64,
+                    )
+                })
+                .collect();
+            assert_eq!(got, want_kept, "block {block}");
+            let got_q: Vec<(u64, Rule)> = quarantine.iter().map(|q| (q.line, q.rule)).collect();
+            assert_eq!(got_q, want_quarantined, "block {block}");
+            let repeat = quarantine
+                .iter()
+                .find(|q| q.rule == Rule::DuplicateKey)
+                .unwrap();
+            // The detail names the line of the assignment that stays.
+            let first = want_kept.iter().find(|k| {
+                repeat
+                    .detail
+                    .contains(&format!("in {} on line {}", k.0, k.4))
+            });
+            assert!(first.is_some(), "{}", repeat.detail);
+        }
+    }
 }

@@ -215,9 +215,21 @@ fn segments_into(
 /// Every KPI table of `index` (as [`tables_of_index`]), each group handed to `each` as soon as it is
 /// built instead of all returned at the end.
 pub fn tables_of_index_into(index: &EventIndex, each: TableSink<'_>) -> Result<()> {
-    let filter = Filter::default();
-    let p = partials_for(index, &filter, 0, &TABLES);
-    groups_into(index, &filter, &p, &table_groups(&TABLES), each)
+    tables_of_partials_into(index, &build_partials(index), each)
+}
+
+/// The partials of every table of [`TABLES`] over all of `index` (no filter).
+pub fn build_partials(index: &EventIndex) -> Partials {
+    partials_for(index, &Filter::default(), 0, &TABLES)
+}
+
+/// As [`tables_of_index_into`], from the partials [`build_partials`] gave.
+pub fn tables_of_partials_into(
+    index: &EventIndex,
+    p: &Partials,
+    each: TableSink<'_>,
+) -> Result<()> {
+    groups_into(index, &Filter::default(), p, &table_groups(&TABLES), each)
 }
 
 /// The tables `names` (one group of [`tables_from_partials`]), built in turn.
