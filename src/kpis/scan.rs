@@ -260,14 +260,6 @@ impl FunnelBreakdown {
             }
         }
     }
-
-    fn finish(&mut self) {
-        for f in self.user.iter_mut().chain(self.session.iter_mut()) {
-            for t in f.times.iter_mut() {
-                t.sort_unstable();
-            }
-        }
-    }
 }
 
 /// One user-level unit in the making: first selected event, first event of each step or later,
@@ -521,17 +513,33 @@ impl Partials {
 
     /// Puts value lists in a canonical order so that any partition gives identical partials.
     pub fn finish(mut self) -> Partials {
-        for t in self.funnel_user.times.iter_mut() {
-            t.sort_unstable();
-        }
-        for t in self.funnel_session.times.iter_mut() {
-            t.sort_unstable();
-        }
-        self.headline.multi_event_durations.sort_unstable();
+        // Every list sorted in parallel (the largest hold a value per session or per unit).
+        let mut lists: Vec<&mut Vec<i64>> = Vec::new();
+        lists.extend(self.funnel_user.times.iter_mut());
+        lists.extend(self.funnel_session.times.iter_mut());
+        lists.push(&mut self.headline.multi_event_durations);
         for b in self.funnel_by.iter_mut() {
-            b.finish();
+            for f in b.user.iter_mut().chain(b.session.iter_mut()) {
+                lists.extend(f.times.iter_mut());
+            }
         }
-        self.visitors.sort_unstable_by_key(|r| r.visitor);
+        let visitors = &mut self.visitors;
+        rayon::join(
+            || {
+                lists.into_par_iter().for_each(|t| {
+                    if t.len() > 1 << 16 {
+                        t.par_sort_unstable();
+                    } else {
+                        t.sort_unstable();
+                    }
+                })
+            },
+            || {
+                if visitors.windows(2).any(|w| w[1].visitor < w[0].visitor) {
+                    visitors.par_sort_unstable_by_key(|r| r.visitor);
+                }
+            },
+        );
         self
     }
 }
@@ -634,6 +642,19 @@ pub fn scan<const FULL: bool>(
     sel: &Selection,
     visitors: impl Iterator<Item = usize>,
 ) -> Partials {
+    scan_rows::<FULL>(index, cal, sel, visitors, None).0
+}
+
+/// As [`scan`]; with `out`, the visitor rows are written there (one at most per visitor scanned, in
+/// order) instead of into the partials, and their number is returned.
+fn scan_rows<const FULL: bool>(
+    index: &EventIndex,
+    cal: &Calendar,
+    sel: &Selection,
+    visitors: impl Iterator<Item = usize>,
+    mut out: Option<&mut [std::mem::MaybeUninit<VisitorRow>]>,
+) -> (Partials, usize) {
+    let mut written = 0;
     let mut p = Partials::default();
     let need = if FULL { sel.need } else { Need::NOTHING };
     let (n_days, n_weeks, n_months) = (index.n_days, cal.n_weeks, cal.n_months);
@@ -918,7 +939,7 @@ pub fn scan<const FULL: bool>(
             }
         }
         if visitors_ok {
-            p.visitors.push(VisitorRow {
+            let row = VisitorRow {
                 visitor: v as u32,
                 first_ts: first_sel,
                 last_ts: last_sel,
@@ -928,10 +949,17 @@ pub fn scan<const FULL: bool>(
                 orders: orders.len() as u64,
                 revenue: v_revenue,
                 last_purchase_ts: last_purchase,
-            });
+            };
+            match out.as_deref_mut() {
+                Some(out) => {
+                    out[written].write(row);
+                    written += 1;
+                }
+                None => p.visitors.push(row),
+            }
         }
     }
-    p
+    (p, written)
 }
 
 /// How many events ahead the scan asks for an item's counters (enough to cover a memory access).
@@ -968,12 +996,7 @@ pub fn compute_needed(
         // fewer chunks touch (and merge) less fresh memory. Two a thread balanced the load no better
         // at scale 1.0 (derived tables 0.88 s against 0.78 s median, alternating builds). Chunks
         // hold equal numbers of events (a visitor's work is its events), at least 4,096 visitors.
-        let bounds = visitor_chunks(index, rayon::current_num_threads(), 1 << 12);
-        let parts: Vec<Partials> = bounds
-            .par_windows(2)
-            .map(|w| scan::<true>(index, &cal, &sel, w[0]..w[1]))
-            .collect();
-        return Partials::merge_all(parts).finish();
+        return chunked(index, &cal, &sel, rayon::current_num_threads(), 1 << 12);
     }
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); partitions];
     for v in 0..index.n_visitors() {
@@ -984,6 +1007,64 @@ pub fn compute_needed(
         .map(|vs| scan::<true>(index, &cal, &sel, vs.into_iter()))
         .collect();
     Partials::merge_all(parts).finish()
+}
+
+/// The partials of `sel` over at most `chunks` contiguous visitor chunks scanned in parallel (see
+/// [`visitor_chunks`]), merged.
+pub(crate) fn chunked(
+    index: &EventIndex,
+    cal: &Calendar,
+    sel: &Selection,
+    chunks: usize,
+    min_visitors: usize,
+) -> Partials {
+    let bounds = visitor_chunks(index, chunks, min_visitors);
+    // The visitor rows (about 80 bytes a visitor) are written by every chunk straight into one
+    // list, each chunk into its own range of it (a visitor has one row at most), then moved
+    // down over the gaps: no chunk's rows are copied into fresh memory to be joined.
+    let n = index.n_visitors();
+    let mut rows: Vec<VisitorRow> =
+        Vec::with_capacity(if sel.need.has(Need::VISITORS) { n } else { 0 });
+    let mut ranges: Vec<Option<&mut [std::mem::MaybeUninit<VisitorRow>]>> = Vec::new();
+    let mut spare = &mut rows.spare_capacity_mut()[..];
+    for w in bounds.windows(2) {
+        if spare.len() < w[1] - w[0] {
+            ranges.push(None);
+            continue;
+        }
+        let (range, rest) = std::mem::take(&mut spare).split_at_mut(w[1] - w[0]);
+        ranges.push(Some(range));
+        spare = rest;
+    }
+    let parts: Vec<(Partials, usize)> = bounds
+        .par_windows(2)
+        .zip(ranges)
+        .map(|(w, out)| scan_rows::<true>(index, cal, sel, w[0]..w[1], out))
+        .collect();
+    let mut len = 0;
+    if rows.capacity() > 0 {
+        for (c, (_, written)) in parts.iter().enumerate() {
+            // SAFETY: chunk `c` initialized `written` rows from position `bounds[c]` (its range
+            // starts there; the ranges are consecutive from 0); `len`, the rows before it, is at
+            // most `bounds[c]`, so the move stays within the capacity and goes down (`copy`
+            // allows the overlap).
+            unsafe {
+                std::ptr::copy(
+                    rows.as_ptr().add(bounds[c]),
+                    rows.as_mut_ptr().add(len),
+                    *written,
+                );
+            }
+            len += written;
+        }
+        // SAFETY: the first `len` rows are initialized (moved there above).
+        unsafe { rows.set_len(len) };
+    }
+    let mut merged = Partials::merge_all(parts.into_iter().map(|(p, _)| p).collect());
+    if rows.capacity() > 0 {
+        merged.visitors = rows;
+    }
+    merged.finish()
 }
 
 /// Bounds `0 = b[0] < b[1] < .. < b[k] = n_visitors` of at most `chunks` visitor ranges holding about

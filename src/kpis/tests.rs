@@ -103,6 +103,18 @@ fn each_table_alone_equals_the_table_of_the_full_scan() {
         let full = scan::compute(&index, &filter, 2);
         let chunks = scan::compute_needed(&index, &filter, 0, Need::ALL);
         assert_eq!(full, chunks);
+        // Several chunks writing their visitor rows into one list (gaps where a chunk's visitors
+        // are not selected, e.g. bots or a date range), against the partitions' rows sorted.
+        let (cal, sel) = (
+            scan::Calendar::new(&index),
+            scan::Selection::new(&index, &filter).needing(Need::ALL),
+        );
+        for (n_chunks, min_visitors) in [(5, 1), (3, 100), (64, 1)] {
+            let bounds = scan::visitor_chunks(&index, n_chunks, min_visitors);
+            assert!(bounds.len() > 2, "{bounds:?}");
+            let chunked = scan::chunked(&index, &cal, &sel, n_chunks, min_visitors);
+            assert_eq!(full, chunked, "{n_chunks} chunks ({filter:?})");
+        }
     }
 }
 
