@@ -247,18 +247,18 @@ pub fn read_reference(folder: &RawFolder, cfg: &CleanConfig) -> Result<Reference
     let mut cat_rows = Vec::with_capacity(total(|p| p.categories.len()));
     let mut avail_rows = Vec::with_capacity(total(|p| p.available.len()));
     let mut price_rows = Vec::with_capacity(total(|p| p.prices.len()));
-    let mut items: Vec<i64> = Vec::with_capacity(total(|p| p.items.len()));
+    let mut items = ItemSet::default();
     for b in blocks {
         counts.other += b.other;
         cat_rows.extend(b.categories);
         avail_rows.extend(b.available);
         price_rows.extend(b.prices);
-        items.extend(b.items);
+        items.union(b.items);
     }
     counts.categoryid = cat_rows.len() as u64;
     counts.available = avail_rows.len() as u64;
     counts.price = price_rows.len() as u64;
-    counts.items = count_distinct(&items) as u64;
+    counts.items = items.count() as u64;
     let categories = ItemHistory::new(cat_rows);
     counts.items_changing_category = categories.n_changed() as u64;
 
@@ -286,20 +286,51 @@ pub fn read_reference(folder: &RawFolder, cfg: &CleanConfig) -> Result<Reference
     })
 }
 
-/// Distinct non-negative ids: a bitmap when they are dense enough, else a sort.
-fn count_distinct(ids: &[i64]) -> usize {
-    let max = ids.iter().copied().max().unwrap_or(-1);
-    if (0..200_000_000).contains(&max) {
-        let mut seen = vec![false; max as usize + 1];
-        ids.iter()
-            .filter(|&&i| i >= 0)
-            .for_each(|&i| seen[i as usize] = true);
-        seen.iter().filter(|b| **b).count()
-    } else {
-        let mut sorted = ids.to_vec();
-        sorted.par_sort_unstable();
-        sorted.dedup();
-        sorted.len()
+/// Distinct item ids (non-negative: `parse_id` refuses others): a bitmap of the ids below
+/// [`ItemSet::DENSE`], a list of the larger ones. Each block of rows keeps its own (a few tens of KB
+/// for RetailRocket's ids), then the blocks' sets are joined: no list of every row's id, no serial
+/// pass over one.
+#[derive(Default)]
+struct ItemSet {
+    bits: Vec<u64>,
+    large: Vec<i64>,
+}
+
+impl ItemSet {
+    /// A block's bitmap is at most 512 KB: no more than the list of a block's ids it replaces.
+    const DENSE: i64 = 1 << 22;
+
+    #[inline]
+    fn insert(&mut self, id: i64) {
+        if (0..Self::DENSE).contains(&id) {
+            let word = id as usize / 64;
+            if word >= self.bits.len() {
+                self.bits.resize((word + 1).max(2 * self.bits.len()), 0);
+            }
+            self.bits[word] |= 1 << (id % 64);
+        } else {
+            self.large.push(id);
+        }
+    }
+
+    fn union(&mut self, o: ItemSet) {
+        if self.bits.len() < o.bits.len() {
+            self.bits.resize(o.bits.len(), 0);
+        }
+        for (a, b) in self.bits.iter_mut().zip(&o.bits) {
+            *a |= b;
+        }
+        self.large.extend(o.large);
+    }
+
+    fn count(mut self) -> usize {
+        self.large.par_sort_unstable();
+        self.large.dedup();
+        self.bits
+            .iter()
+            .map(|w| w.count_ones() as usize)
+            .sum::<usize>()
+            + self.large.len()
     }
 }
 
@@ -318,7 +349,7 @@ struct Properties {
     available: Vec<Row<bool>>,
     prices: Vec<Row<f64>>,
     other: u64,
-    items: Vec<i64>,
+    items: ItemSet,
     quarantine: Vec<QuarantineRow>,
 }
 
@@ -364,19 +395,19 @@ impl Properties {
     fn push(&mut self, row: PropertyRow) {
         match row {
             PropertyRow::Category(c) => {
-                self.items.push(c.0);
+                self.items.insert(c.0);
                 self.categories.push(c);
             }
             PropertyRow::Available(a) => {
-                self.items.push(a.0);
+                self.items.insert(a.0);
                 self.available.push(a);
             }
             PropertyRow::Price(p) => {
-                self.items.push(p.0);
+                self.items.insert(p.0);
                 self.prices.push(p);
             }
             PropertyRow::Other(item) => {
-                self.items.push(item);
+                self.items.insert(item);
                 self.other += 1;
             }
         }
@@ -517,4 +548,30 @@ fn read_prices(path: &Path) -> Result<PricesRead> {
         }
     }
     Ok((map, quarantine, file.n_rows()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_sets_count_distinct_ids_across_blocks() {
+        let ids: Vec<i64> = (0..5_000i64)
+            .map(|i| match i % 4 {
+                0 => i % 700,
+                1 => ItemSet::DENSE - 1 - i % 3,
+                2 => ItemSet::DENSE + i % 11,
+                _ => i64::MAX - i % 5,
+            })
+            .collect();
+        let want = ids.iter().collect::<std::collections::HashSet<_>>().len();
+        let mut all = ItemSet::default();
+        for block in ids.chunks(333) {
+            let mut set = ItemSet::default();
+            block.iter().for_each(|&i| set.insert(i));
+            all.union(set);
+        }
+        assert_eq!(all.count(), want);
+        assert_eq!(ItemSet::default().count(), 0);
+    }
 }
