@@ -559,26 +559,54 @@ fn sorted_keys(n: usize, key: impl Fn(usize) -> Option<(i64, i64)> + Sync) -> Ve
         keys.par_sort_unstable();
         return keys;
     }
-    // Start of each visitor's run: counts, then their prefix sums.
-    let mut start = vec![0u32; max as usize + 2];
-    for r in 0..n {
-        if let Some((v, _)) = key(r) {
-            start[v as usize + 1] += 1;
+    // A counting sort in parallel: each thread counts the visitors of its own range of rows, the
+    // counts become each range's start offsets per visitor (visitor by visitor, ranges in row
+    // order: a visitor's rows stay in row order), then each range places its rows.
+    let threads = rayon::current_num_threads().max(1);
+    let per = n.div_ceil(threads).max(1);
+    let ranges: Vec<std::ops::Range<usize>> = (0..n)
+        .step_by(per)
+        .map(|from| from..(from + per).min(n))
+        .collect();
+    let slots = max as usize + 1;
+    let mut starts: Vec<Vec<u32>> = ranges
+        .par_iter()
+        .map(|rows| {
+            let mut counts = vec![0u32; slots];
+            for r in rows.clone() {
+                if let Some((v, _)) = key(r) {
+                    counts[v as usize] += 1;
+                }
+            }
+            counts
+        })
+        .collect();
+    let mut at = 0u32;
+    for v in 0..slots {
+        for counts in starts.iter_mut() {
+            let c = counts[v];
+            counts[v] = at;
+            at += c;
         }
     }
-    for v in 1..start.len() {
-        start[v] += start[v - 1];
-    }
-    // Each visitor's start then moves along its run as its keys are placed.
-    let mut sorted = vec![(0i64, 0i64, 0u32); count];
-    for r in 0..n {
-        if let Some((v, t)) = key(r) {
-            let slot = &mut start[v as usize];
-            sorted[*slot as usize] = (v, t, r as u32);
-            *slot += 1;
-        }
-    }
-    drop(start);
+    let mut sorted: Vec<(i64, i64, u32)> = Vec::with_capacity(count);
+    let out = SlotWriter(sorted.as_mut_ptr());
+    ranges
+        .into_par_iter()
+        .zip(starts)
+        .for_each(|(rows, mut next)| {
+            for r in rows {
+                if let Some((v, t)) = key(r) {
+                    let slot = &mut next[v as usize];
+                    // SAFETY: the offsets of all ranges and visitors partition 0..count, so each
+                    // slot is written once, by one thread, within the capacity.
+                    unsafe { out.write(*slot as usize, (v, t, r as u32)) };
+                    *slot += 1;
+                }
+            }
+        });
+    // SAFETY: every one of the `count` slots was written above (`count` valid keys).
+    unsafe { sorted.set_len(count) };
     // Within a visitor the rows are ascending; the times usually are too.
     sorted.par_chunk_by_mut(|a, b| a.0 == b.0).for_each(|run| {
         if run.windows(2).any(|w| w[1].1 < w[0].1) {
@@ -586,6 +614,22 @@ fn sorted_keys(n: usize, key: impl Fn(usize) -> Option<(i64, i64)> + Sync) -> Ve
         }
     });
     sorted
+}
+
+/// Writes into disjoint slots of one vector's capacity from several threads ([`sorted_keys`]).
+struct SlotWriter<T>(*mut T);
+
+// SAFETY: the writer only hands out writes to slots its users keep disjoint across threads.
+unsafe impl<T: Send> Sync for SlotWriter<T> {}
+unsafe impl<T: Send> Send for SlotWriter<T> {}
+
+impl<T> SlotWriter<T> {
+    /// # Safety
+    /// `i` is within the vector's capacity and no other thread writes slot `i`.
+    unsafe fn write(&self, i: usize, value: T) {
+        // SAFETY: as the caller promises.
+        unsafe { self.0.add(i).write(value) }
+    }
 }
 
 /// The valid rows whose line repeats an earlier row's, as (row, first row with that line): candidates

@@ -230,6 +230,50 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// The tree code of each category id of `ids` ([`NONE`] for null or unknown), chunk by chunk
+    /// in parallel, through an array over the ids when they are small (category ids are).
+    pub fn codes_of(&self, ids: &Int64Chunked) -> Vec<u32> {
+        use rayon::prelude::*;
+        let max = self.code_of.keys().copied().max().unwrap_or(-1);
+        let dense: Option<Vec<u32>> = (0..1 << 20).contains(&max).then(|| {
+            let mut slots = vec![NONE; max as usize + 1];
+            for (&id, &code) in &self.code_of {
+                if let Ok(id) = usize::try_from(id) {
+                    slots[id] = code;
+                }
+            }
+            slots
+        });
+        let code = |id: Option<&i64>| -> u32 {
+            let Some(&id) = id else {
+                return NONE;
+            };
+            match &dense {
+                Some(slots) => usize::try_from(id)
+                    .ok()
+                    .and_then(|i| slots.get(i))
+                    .copied()
+                    .unwrap_or(NONE),
+                None => self.code_of.get(&id).copied().unwrap_or(NONE),
+            }
+        };
+        let chunks: Vec<_> = ids.downcast_iter().collect();
+        let mut out = vec![NONE; ids.len()];
+        let mut rest = &mut out[..];
+        let mut parts = Vec::with_capacity(chunks.len());
+        for chunk in &chunks {
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(chunk.len());
+            parts.push(part);
+            rest = tail;
+        }
+        chunks.par_iter().zip(parts).for_each(|(chunk, part)| {
+            for (slot, id) in part.iter_mut().zip(chunk.iter()) {
+                *slot = code(id);
+            }
+        });
+        out
+    }
+
     pub fn from_frame(categories: Option<&DataFrame>) -> Result<Tree> {
         let Some(df) = categories else {
             return Ok(Tree::default());
@@ -397,14 +441,7 @@ impl EventIndex {
                             },
                             || -> Result<Vec<u32>> {
                                 let col = events.column("category_id")?.cast(&DataType::Int64)?;
-                                Ok(col
-                                    .i64()?
-                                    .iter()
-                                    .map(|c| {
-                                        c.and_then(|c| tree.code_of.get(&c).copied())
-                                            .unwrap_or(NONE)
-                                    })
-                                    .collect())
+                                Ok(tree.codes_of(col.i64()?))
                             },
                         )
                     },
@@ -742,6 +779,41 @@ mod tests {
         assert_eq!(civil(days_from_civil(2016, 2, 29)), (2016, 2, 29));
         assert_eq!(month_of(d), 2015 * 12 + 4);
         assert_eq!(day_of(-1), -1);
+    }
+
+    #[test]
+    fn category_codes_by_array_and_by_hash_agree() {
+        for base in [0i64, 1 << 40] {
+            let ids: Vec<i64> = (0..50).map(|i| base + i * 3).collect();
+            let categories = DataFrame::new(
+                ids.len(),
+                vec![
+                    Column::new("category_id".into(), ids.clone()),
+                    Column::new("parent_id".into(), vec![None::<i64>; ids.len()]),
+                    Column::new("root_category_id".into(), ids.clone()),
+                    Column::new("level".into(), vec![0u32; ids.len()]),
+                ],
+            )
+            .unwrap();
+            let tree = Tree::from_frame(Some(&categories)).unwrap();
+            // Three chunks, nulls, ids outside the tree (below, between and above its ids).
+            let mut events =
+                Int64Chunked::from_iter((0..40).map(|i| (i % 5 != 0).then_some(base + i)));
+            for k in 1..3 {
+                let more = Int64Chunked::from_iter((0..30).map(|i| Some(base + k * 100 + i - 50)));
+                events.append(&more).unwrap();
+            }
+            assert_eq!(events.chunks().len(), 3);
+            let want: Vec<u32> = events
+                .iter()
+                .map(|id| {
+                    id.and_then(|id| tree.code_of.get(&id).copied())
+                        .unwrap_or(NONE)
+                })
+                .collect();
+            assert!(want.iter().filter(|&&c| c != NONE).count() > 20);
+            assert_eq!(tree.codes_of(&events), want);
+        }
     }
 
     #[test]
