@@ -251,9 +251,17 @@ fn clean_retailrocket_to(
                 None => clean_events(&mut source, &reference.reference, cfg).map(Clean::from),
             },
             || match early {
-                Some((staging, (a, w))) => staging
-                    .write(named(EXPERIMENT_TABLES.into_iter().zip([a, w]).collect()))
-                    .map(|_| true),
+                Some((staging, (a, w))) => {
+                    // Written from their codes: no string column of the assignments is built.
+                    a.write(
+                        &staging
+                            .dir()
+                            .join(format!("{}.parquet", EXPERIMENT_TABLES[0])),
+                    )?;
+                    staging
+                        .write(named(vec![(EXPERIMENT_TABLES[1], w)]))
+                        .map(|_| true)
+                }
                 None => Ok(false),
             },
         );
@@ -502,7 +510,7 @@ fn assemble(
         quarantined,
         duplicates,
         match &reference.experiments {
-            Some((a, _)) => Ok(a.clone()),
+            Some((a, _)) => a.frame(),
             None => tables::empty_assignments(),
         },
         match &reference.experiments {

@@ -1191,15 +1191,13 @@ pub fn build_warehouse_partitioned(
     std::fs::create_dir_all(&part_dir).map_err(|e| Error::io(&part_dir, e))?;
     // Assignments only pass through to their tables: written now, not held through the build.
     let mut prebuilt = Vec::new();
-    if let Some((mut assignments, mut weights)) = shared.reference.experiments.take() {
-        for (name, df) in [
-            ("assignments", &mut assignments),
-            ("experiment_weights", &mut weights),
-        ] {
-            let path = part_dir.join(format!("{name}.parquet"));
-            write_table(&path, df)?;
-            prebuilt.push((name, path));
-        }
+    if let Some((assignments, mut weights)) = shared.reference.experiments.take() {
+        let path = part_dir.join("assignments.parquet");
+        assignments.write(&path)?;
+        prebuilt.push(("assignments", path));
+        let path = part_dir.join("experiment_weights.parquet");
+        write_table(&path, &mut weights)?;
+        prebuilt.push(("experiment_weights", path));
     }
     release_free_memory();
     let mut timings = vec![("read_reference".to_string(), shared.read_ms)];

@@ -22,10 +22,93 @@ pub const ASSIGNMENTS_HEADER: [&str; 4] = ["experiment", "user_id", "variant", "
 pub const WEIGHTS_HEADER: [&str; 3] = ["experiment", "variant", "weight"];
 
 pub struct AssignmentsRead {
-    pub assignments: DataFrame,
+    pub assignments: AssignmentColumns,
     pub weights: DataFrame,
     pub quarantine: Vec<QuarantineRow>,
     pub files: Vec<FileStats>,
+}
+
+/// The kept assignments as columns, experiment and variant as codes into their names (in order of
+/// first appearance): the `assignments` table, as a frame ([`AssignmentColumns::frame`]) or written
+/// straight from the codes ([`AssignmentColumns::write`]: the names are the Parquet dictionary, no
+/// string column of millions of rows is built).
+#[derive(Clone, Debug)]
+pub struct AssignmentColumns {
+    pub experiment: Vec<u32>,
+    pub experiments: Vec<String>,
+    pub user: Vec<i64>,
+    pub variant: Vec<u32>,
+    pub variants: Vec<String>,
+    pub at: Vec<i64>,
+    pub line: Vec<u64>,
+}
+
+impl AssignmentColumns {
+    fn schema() -> Schema {
+        Schema::from_iter([
+            Field::new("experiment".into(), DataType::String),
+            Field::new("user_id".into(), DataType::Int64),
+            Field::new("variant".into(), DataType::String),
+            Field::new(
+                "assigned_at".into(),
+                DataType::Datetime(TimeUnit::Milliseconds, None),
+            ),
+            Field::new("source_line".into(), DataType::UInt64),
+        ])
+    }
+
+    pub fn frame(&self) -> Result<DataFrame> {
+        fn labels(names: &[String]) -> Vec<&str> {
+            names.iter().map(String::as_str).collect()
+        }
+        Ok(DataFrame::new(
+            self.line.len(),
+            vec![
+                coded_strings("experiment", &self.experiment, &labels(&self.experiments))?,
+                owned("user_id".into(), self.user.clone()),
+                coded_strings("variant", &self.variant, &labels(&self.variants))?,
+                datetime_ms("assigned_at", self.at.clone()),
+                owned("source_line".into(), self.line.clone()),
+            ],
+        )?)
+    }
+
+    /// Writes the `assignments` table to `path` (the same file as the frame's, read back equal).
+    pub fn write(self, path: &Path) -> Result<u64> {
+        use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray, Utf8ViewArray};
+        use polars_arrow::datatypes::{ArrowDataType, IntegerType, TimeUnit as ArrowUnit};
+        let coded = |codes: Vec<u32>, names: &[String]| -> Result<Box<dyn Array>> {
+            if let Some(&c) = codes.iter().find(|&&c| c as usize >= names.len()) {
+                return Err(crate::Error::Internal(format!(
+                    "assignment code {c} has no name"
+                )));
+            }
+            let values = Utf8ViewArray::from_slice_values(names);
+            let dtype = ArrowDataType::Dictionary(
+                IntegerType::UInt32,
+                Box::new(values.dtype().clone()),
+                false,
+            );
+            let keys = PrimitiveArray::new(ArrowDataType::UInt32, codes.into(), None);
+            Ok(DictionaryArray::<u32>::try_new(dtype, keys, values.boxed())?.boxed())
+        };
+        let columns: Vec<Box<dyn Array>> = vec![
+            coded(self.experiment, &self.experiments)?,
+            PrimitiveArray::new(ArrowDataType::Int64, self.user.into(), None).boxed(),
+            coded(self.variant, &self.variants)?,
+            PrimitiveArray::new(
+                ArrowDataType::Timestamp(ArrowUnit::Millisecond, None),
+                self.at.into(),
+                None,
+            )
+            .boxed(),
+            PrimitiveArray::new(ArrowDataType::UInt64, self.line.into(), None).boxed(),
+        ];
+        let schema = Self::schema();
+        let mut writer = crate::warehouse::parquet::TableWriter::create(path, &schema)?;
+        writer.write_encoded(crate::warehouse::parquet::encode_arrays(&schema, columns)?)?;
+        writer.finish()
+    }
 }
 
 struct Assignment<'a> {
@@ -198,7 +281,7 @@ pub fn read_assignments(
     cfg: &CleanConfig,
 ) -> Result<AssignmentsRead> {
     let file = TextFile::open(assignments, &ASSIGNMENTS_HEADER)?;
-    let (assignments_df, mut quarantine) = assignments_table(&file, cfg, BLOCK)?;
+    let (assignments, mut quarantine) = assignments_table(&file, cfg, BLOCK)?;
     let mut files = vec![FileStats::new(
         &file.file_name(),
         file.n_rows(),
@@ -221,7 +304,7 @@ pub fn read_assignments(
         )?,
     };
     Ok(AssignmentsRead {
-        assignments: assignments_df,
+        assignments,
         weights: weights_df,
         quarantine,
         files,
@@ -234,7 +317,7 @@ fn assignments_table(
     file: &TextFile,
     cfg: &CleanConfig,
     block: usize,
-) -> Result<(DataFrame, Vec<QuarantineRow>)> {
+) -> Result<(AssignmentColumns, Vec<QuarantineRow>)> {
     let source: Arc<str> = Arc::from(file.file_name());
     let Columns {
         mut experiment,
@@ -319,17 +402,17 @@ fn assignments_table(
         at.truncate(w);
         line
     };
-    let df = DataFrame::new(
-        line.len(),
-        vec![
-            coded_strings("experiment", &experiment, &experiments)?,
-            owned("user_id".into(), user),
-            coded_strings("variant", &variant, &variants)?,
-            datetime_ms("assigned_at", at),
-            owned("source_line".into(), line),
-        ],
-    )?;
-    Ok((df, quarantine))
+    let owned_names = |names: Vec<&str>| names.into_iter().map(str::to_string).collect();
+    let columns = AssignmentColumns {
+        experiment,
+        experiments: owned_names(experiments),
+        user,
+        variant,
+        variants: owned_names(variants),
+        at,
+        line,
+    };
+    Ok((columns, quarantine))
 }
 
 fn df_source(path: &Path) -> String {
@@ -437,6 +520,26 @@ mod tests {
     }
 
     #[test]
+    fn no_assignments_write_an_empty_table_of_the_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("assignments.parquet");
+        let none = AssignmentColumns {
+            experiment: vec![],
+            experiments: vec![],
+            user: vec![],
+            variant: vec![],
+            variants: vec![],
+            at: vec![],
+            line: vec![],
+        };
+        let df = none.frame().unwrap();
+        none.write(&path).unwrap();
+        let read = crate::warehouse::parquet::read_file(&path);
+        assert_eq!(read.height(), 0);
+        assert_eq!(read.schema(), df.schema());
+    }
+
+    #[test]
     fn blocks_give_the_rows_of_a_plain_reading() {
         let t = 1_434_240_005_385i64;
         let mut lines: Vec<String> = Vec::new();
@@ -460,8 +563,15 @@ mod tests {
         let (want_kept, want_quarantined) = reference(&lines);
         assert!(want_quarantined.len() > 10 && want_kept.len() > 10);
         for block in [1, 3, 8, 64] {
-            let (df, quarantine) =
+            let (columns, quarantine) =
                 assignments_table(&file, &CleanConfig::default(), block).unwrap();
+            // The frame, and the file written from the codes read back: the same rows.
+            let df = columns.frame().unwrap();
+            let path = dir.path().join(format!("assignments-{block}.parquet"));
+            columns.clone().write(&path).unwrap();
+            let read = crate::warehouse::parquet::read_file(&path);
+            assert!(read.equals(&df), "block {block}: {read:?} {df:?}");
+            assert_eq!(read.schema(), df.schema());
             let s = |c: &str| -> Vec<String> {
                 let col = df.column(c).unwrap().str().unwrap().clone();
                 col.iter().map(|v| v.unwrap().to_string()).collect()

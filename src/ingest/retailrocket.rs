@@ -185,7 +185,10 @@ pub struct ReferenceRead {
     pub files: Vec<FileStats>,
     pub property_rows: PropertyCounts,
     /// Assignments and planned weights, when the folder has them.
-    pub experiments: Option<(polars::prelude::DataFrame, polars::prelude::DataFrame)>,
+    pub experiments: Option<(
+        crate::ingest::assignments::AssignmentColumns,
+        polars::prelude::DataFrame,
+    )>,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]

@@ -128,20 +128,43 @@ pub fn encode(df: &mut DataFrame) -> Result<Encoded> {
         df.align_chunks_par();
     }
     let compat = CompatLevel::newest();
-    let fields = to_parquet_schema(&df.schema().to_arrow(compat))?
-        .fields()
-        .to_vec();
     // Row groups: the frame's chunks (the cleaning pipeline makes them a few hundred thousand
     // rows), large ones sliced. A frame without rows adds no row group.
     let mut groups: Vec<Vec<Box<dyn Array>>> = Vec::new();
     for batch in df.iter_chunks(compat, false) {
-        let n = batch.len();
-        let columns = batch.into_arrays();
-        for start in (0..n).step_by(MAX_ROW_GROUP) {
-            let len = (n - start).min(MAX_ROW_GROUP);
-            groups.push(columns.iter().map(|a| a.sliced(start, len)).collect());
-        }
+        groups.extend(row_groups(batch.into_arrays()));
     }
+    encode_groups(df.schema(), groups)
+}
+
+/// As [`encode`], for the columns `columns` (whole arrays) of a table of schema `schema`. A string
+/// column may be given as a dictionary array (codes into its distinct values): it is written as
+/// the dictionary it is, and reads back as strings.
+pub fn encode_arrays(schema: &Schema, columns: Vec<Box<dyn Array>>) -> Result<Encoded> {
+    if columns.len() != schema.len() || columns.windows(2).any(|w| w[0].len() != w[1].len()) {
+        return Err(Error::Internal(
+            "columns of a table to encode differ from its schema or in length".into(),
+        ));
+    }
+    encode_groups(schema, row_groups(columns))
+}
+
+/// The row groups of `columns` (slices of at most [`MAX_ROW_GROUP`] rows; none without rows).
+fn row_groups(columns: Vec<Box<dyn Array>>) -> Vec<Vec<Box<dyn Array>>> {
+    let n = columns.first().map_or(0, |a| a.len());
+    (0..n)
+        .step_by(MAX_ROW_GROUP)
+        .map(|start| {
+            let len = (n - start).min(MAX_ROW_GROUP);
+            columns.iter().map(|a| a.sliced(start, len)).collect()
+        })
+        .collect()
+}
+
+fn encode_groups(schema: &Schema, groups: Vec<Vec<Box<dyn Array>>>) -> Result<Encoded> {
+    let fields = to_parquet_schema(&schema.to_arrow(CompatLevel::newest()))?
+        .fields()
+        .to_vec();
     let opts = options();
     let tasks: Vec<(usize, usize)> = (0..groups.len())
         .flat_map(|g| (0..fields.len()).map(move |c| (g, c)))
@@ -160,7 +183,7 @@ pub fn encode(df: &mut DataFrame) -> Result<Encoded> {
         .collect();
     Ok(Encoded {
         groups,
-        schema: (**df.schema()).clone(),
+        schema: schema.clone(),
     })
 }
 
@@ -275,6 +298,8 @@ fn plan(array: &dyn Array) -> Plan {
             _ => Plan::As(Encoding::Plain),
         },
         PhysicalType::Boolean => Plan::As(Encoding::Plain),
+        // Codes into distinct values (a string column given as its dictionary).
+        PhysicalType::Dictionary(_) => Plan::As(Encoding::RleDictionary),
         // Anything else (nested or binary columns of frames written from Python): polars' choice.
         _ => Plan::As(
             get_dtype_encoding(array.dtype())
