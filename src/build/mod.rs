@@ -790,6 +790,15 @@ mod tests {
             EventIndex::new(events, cleaned.table("categories"), cleaned.table("items")).unwrap();
         let derived = derived_from_index(&index, events.column("revenue").unwrap()).unwrap();
         assert!(derived.len() >= 15, "{} derived tables", derived.len());
+        // The cohort table read in place from the index equals the one of the events table.
+        let revenue = events.column("revenue").unwrap();
+        let by_index = crate::cohorts::retention_table_of_index(&index, revenue).unwrap();
+        let by_events = crate::cohorts::retention_table(events).unwrap();
+        assert!(by_index.height() > 100);
+        assert!(
+            by_index.equals_missing(&by_events),
+            "cohorts of the index differ"
+        );
         for (name, want) in derived {
             let got = read(&out.join(format!("{name}.parquet")));
             assert!(got.equals_missing(&want), "{name} differs");

@@ -211,11 +211,7 @@ pub fn tables_from_index(
     revenue: &Column,
 ) -> Result<Vec<(&'static str, DataFrame)>> {
     let (cohorts, customers) = rayon::join(
-        || {
-            crate::cohorts::retention_table_of(&crate::cohorts::EventColumns::from_index(
-                index, revenue,
-            )?)
-        },
+        || crate::cohorts::retention_table_of_index(index, revenue),
         || customers_from_summary(&rfm_from_index(index, revenue)?),
     );
     Ok(TABLES.into_iter().zip([cohorts?, customers?]).collect())

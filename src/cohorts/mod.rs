@@ -256,40 +256,6 @@ impl EventColumns {
         })
     }
 
-    /// The events of a KPI index (grouped by visitor, in time order) with each event's revenue taken
-    /// from `revenue`, the `events` table's revenue column in the same row order (null counts 0): the
-    /// index keeps revenue in micro-units for exact KPI sums, the cohort table sums the stored values.
-    pub fn from_index(index: &EventIndex, revenue: &Column) -> Result<Self> {
-        let n = index.ts.len();
-        if revenue.len() != n {
-            return Err(Error::Internal(format!(
-                "cohorts: {} revenue values for {n} indexed events",
-                revenue.len()
-            )));
-        }
-        let mut codes = Vec::with_capacity(n);
-        let mut bot = Vec::with_capacity(n);
-        for v in 0..index.n_visitors() {
-            let k = index.visitor_events(v).len();
-            codes.resize(codes.len() + k, v as u32);
-            bot.resize(bot.len() + k, index.is_bot[v]);
-        }
-        let revenue = revenue.cast(&DataType::Float64)?;
-        Ok(EventColumns {
-            codes,
-            n_visitors: index.n_visitors(),
-            day: index
-                .day
-                .iter()
-                .map(|&d| index.first_day + i32::from(d))
-                .collect(),
-            purchase: index.kind.iter().map(|&k| k == PURCHASE).collect(),
-            revenue: revenue.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect(),
-            bot,
-            grouped: true,
-        })
-    }
-
     /// Rows in (visitor, time) order: `None` when they already are (the warehouse's invariant).
     fn order(&self) -> Option<Vec<u32>> {
         if self.grouped {
@@ -305,21 +271,16 @@ impl EventColumns {
         let order = self.order();
         let row = |i: usize| order.as_ref().map_or(i, |o| o[i] as usize);
         let n = self.codes.len();
-        // Period index of each day of the data, looked up instead of computed per row.
-        let (first_day, last_day) = match (self.day.iter().min(), self.day.iter().max()) {
-            (Some(&a), Some(&b)) => (a, b),
-            _ => (0, -1),
+        let days = match (self.day.iter().min(), self.day.iter().max()) {
+            (Some(&a), Some(&b)) => Some((a, b)),
+            _ => None,
         };
-        let period_of: Vec<i32> = (first_day..=last_day).map(|d| period.index(d)).collect();
-        let last = period_of.last().copied();
-        let first_period = period_of.first().copied().unwrap_or(0);
-        let n_periods = last.map_or(0, |l| (l - first_period + 1) as usize);
-        let mut visit = Cells::new(first_period, n_periods);
-        let mut purchase = Cells::new(first_period, n_periods);
-        // Per visitor: the run of their rows, then per period the run of that period's rows.
-        let mut periods: Vec<(i32, bool, f64)> = Vec::new();
+        // Per visitor: the run of their rows.
         let mut start = 0;
-        while start < n {
+        let runs = std::iter::from_fn(|| {
+            if start >= n {
+                return None;
+            }
             let v = self.codes[row(start)];
             let mut end = start;
             while end < n && self.codes[row(end)] == v {
@@ -327,31 +288,99 @@ impl EventColumns {
             }
             let rows = start..end;
             start = end;
-            if !include_bots && rows.clone().any(|i| self.bot[row(i)]) {
-                continue;
-            }
-            periods.clear();
-            for i in rows {
-                let i = row(i);
-                let p = period_of[(self.day[i] - first_day) as usize];
-                let rev = if self.purchase[i] {
-                    self.revenue[i]
+            Some(rows)
+        });
+        let visitors = runs
+            .filter(|rows| include_bots || !rows.clone().any(|i| self.bot[row(i)]))
+            .map(|rows| {
+                rows.map(|i| {
+                    let i = row(i);
+                    (self.day[i], self.purchase[i], self.revenue[i])
+                })
+            });
+        cohort_partials(period, days, visitors)
+    }
+}
+
+/// Partial cohorts of a KPI index's events (grouped by visitor, in time order) for both definitions
+/// at once, read in place (no per-event columns are made): the day of each event from the index,
+/// its revenue from `revenue` (the `events` table's revenue column in the index's row order, null
+/// counting 0; the cohort table sums the stored values, the index keeps micro-units).
+pub fn index_partials(
+    index: &EventIndex,
+    revenue: &polars_arrow::array::PrimitiveArray<f64>,
+    period: Period,
+    include_bots: bool,
+) -> Result<[CohortPartial; 2]> {
+    let n = index.ts.len();
+    if revenue.len() != n {
+        return Err(Error::Internal(format!(
+            "cohorts: {} revenue values for {n} indexed events",
+            revenue.len()
+        )));
+    }
+    let first = index.first_day;
+    let days = (n > 0).then(|| {
+        let (lo, hi) = index
+            .day
+            .iter()
+            .fold((u16::MAX, 0), |(lo, hi), &d| (lo.min(d), hi.max(d)));
+        (first + i32::from(lo), first + i32::from(hi))
+    });
+    let visitors = (0..index.n_visitors())
+        .filter(|&v| include_bots || !index.is_bot[v])
+        .map(|v| {
+            index.visitor_events(v).map(|e| {
+                let purchase = index.kind[e] == PURCHASE;
+                let rev = if purchase {
+                    revenue.get(e).unwrap_or(0.0)
                 } else {
                     0.0
                 };
-                match periods.last_mut() {
-                    Some(last) if last.0 == p => {
-                        last.1 |= self.purchase[i];
-                        last.2 += rev;
-                    }
-                    _ => periods.push((p, self.purchase[i], rev)),
+                (first + i32::from(index.day[e]), purchase, rev)
+            })
+        });
+    Ok(cohort_partials(period, days, visitors))
+}
+
+/// The two partials (by first visit, by first purchase) of `visitors`, each the events of one
+/// visitor in time order as (day, is a purchase, revenue of a purchase), all days within `days`.
+fn cohort_partials<V, E>(
+    period: Period,
+    days: Option<(i32, i32)>,
+    visitors: V,
+) -> [CohortPartial; 2]
+where
+    V: Iterator<Item = E>,
+    E: Iterator<Item = (i32, bool, f64)>,
+{
+    // Period index of each day of the data, looked up instead of computed per row.
+    let (first_day, last_day) = days.unwrap_or((0, -1));
+    let period_of: Vec<i32> = (first_day..=last_day).map(|d| period.index(d)).collect();
+    let last = period_of.last().copied();
+    let first_period = period_of.first().copied().unwrap_or(0);
+    let n_periods = last.map_or(0, |l| (l - first_period + 1) as usize);
+    let mut visit = Cells::new(first_period, n_periods);
+    let mut purchase = Cells::new(first_period, n_periods);
+    // Per visitor, per period the run of that period's rows.
+    let mut periods: Vec<(i32, bool, f64)> = Vec::new();
+    for events in visitors {
+        periods.clear();
+        for (day, bought, rev) in events {
+            let p = period_of[(day - first_day) as usize];
+            let rev = if bought { rev } else { 0.0 };
+            match periods.last_mut() {
+                Some(last) if last.0 == p => {
+                    last.1 |= bought;
+                    last.2 += rev;
                 }
+                _ => periods.push((p, bought, rev)),
             }
-            visit.add_visitor(&periods, periods.first().map(|p| p.0));
-            purchase.add_visitor(&periods, periods.iter().find(|p| p.1).map(|p| p.0));
         }
-        [visit.finish(last), purchase.finish(last)]
+        visit.add_visitor(&periods, periods.first().map(|p| p.0));
+        purchase.add_visitor(&periods, periods.iter().find(|p| p.1).map(|p| p.0));
     }
+    [visit.finish(last), purchase.finish(last)]
 }
 
 /// Largest number of periods whose (cohort, offset) cells are kept in a dense grid (1,024^2 cells,
@@ -468,10 +497,29 @@ pub fn retention_table(events: &DataFrame) -> Result<DataFrame> {
 
 /// The `cohort_retention` table of resolved event columns (see [`retention_table`]).
 pub fn retention_table_of(cols: &EventColumns) -> Result<DataFrame> {
+    retention_table_with(|period| Ok(cols.partials(period, false)))
+}
+
+/// The `cohort_retention` table of a KPI index's events (see [`index_partials`]).
+pub fn retention_table_of_index(index: &EventIndex, revenue: &Column) -> Result<DataFrame> {
+    let revenue = revenue.cast(&DataType::Float64)?;
+    // One array for the three periods' passes.
+    let revenue = revenue.f64()?.rechunk();
+    let revenue = revenue
+        .downcast_iter()
+        .next()
+        .ok_or_else(|| Error::Internal("cohorts: no revenue array".into()))?;
+    retention_table_with(|period| index_partials(index, revenue, period, false))
+}
+
+/// The `cohort_retention` table of the partials `partials` gives for each period.
+fn retention_table_with(
+    partials: impl Fn(Period) -> Result<[CohortPartial; 2]> + Sync,
+) -> Result<DataFrame> {
     let frames: Vec<Result<Vec<DataFrame>>> = Period::ALL
         .par_iter()
         .map(|&period| {
-            let partials = cols.partials(period, false);
+            let partials = partials(period)?;
             CohortBy::ALL
                 .iter()
                 .zip(partials.iter())
