@@ -347,7 +347,7 @@ fn enc_partials(e: &mut Enc, p: &Partials) {
         e.i64(first_ts);
         e.i64(last_ts);
         for v in [events, sessions, purchases, orders] {
-            e.u64(v);
+            e.u64(u64::from(v));
         }
         e.i64(revenue);
         e.opt_i64(last_purchase_ts);
@@ -388,10 +388,10 @@ fn dec_partials(d: &mut Dec<'_>) -> Result<Partials> {
                 visitor: u32::try_from(d.u64()?).map_err(|_| short())?,
                 first_ts: d.i64()?,
                 last_ts: d.i64()?,
-                events: d.u64()?,
-                sessions: d.u64()?,
-                purchases: d.u64()?,
-                orders: d.u64()?,
+                events: u32::try_from(d.u64()?).map_err(|_| short())?,
+                sessions: u32::try_from(d.u64()?).map_err(|_| short())?,
+                purchases: u32::try_from(d.u64()?).map_err(|_| short())?,
+                orders: u32::try_from(d.u64()?).map_err(|_| short())?,
                 revenue: d.i64()?,
                 last_purchase_ts: d.opt_i64()?,
             })

@@ -56,10 +56,10 @@ pub fn write(path: &Path, ids: &[i64], sessions: &[u64], rows: &mut [VisitorRow]
             let fields = [
                 r.first_ts as u64,
                 r.last_ts as u64,
-                r.events,
-                r.sessions,
-                r.purchases,
-                r.orders,
+                u64::from(r.events),
+                u64::from(r.sessions),
+                u64::from(r.purchases),
+                u64::from(r.orders),
                 r.revenue as u64,
             ];
             for f in fields
@@ -127,14 +127,20 @@ impl Reader {
             } else {
                 None
             };
+            let path = &self.path;
+            let count = |v: u64| {
+                u32::try_from(v).map_err(|_| {
+                    Error::Internal(format!("{}: a visitor count out of range", path.display()))
+                })
+            };
             Some(VisitorRow {
                 visitor: 0,
                 first_ts: f[0] as i64,
                 last_ts: f[1] as i64,
-                events: f[2],
-                sessions: f[3],
-                purchases: f[4],
-                orders: f[5],
+                events: count(f[2])?,
+                sessions: count(f[3])?,
+                purchases: count(f[4])?,
+                orders: count(f[5])?,
                 revenue: f[6] as i64,
                 last_purchase_ts,
             })

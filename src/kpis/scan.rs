@@ -385,12 +385,14 @@ impl ItemCounts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VisitorRow {
     pub visitor: u32,
+    // Counts of one visitor's events: below the index's u32 event limit. 64 bytes a row (80 with
+    // u64 counts): the rows of every visitor are alive through the derived tables.
+    pub events: u32,
+    pub sessions: u32,
+    pub purchases: u32,
+    pub orders: u32,
     pub first_ts: i64,
     pub last_ts: i64,
-    pub events: u64,
-    pub sessions: u64,
-    pub purchases: u64,
-    pub orders: u64,
     pub revenue: i64,
     pub last_purchase_ts: Option<i64>,
 }
@@ -943,10 +945,11 @@ fn scan_rows<const FULL: bool>(
                 visitor: v as u32,
                 first_ts: first_sel,
                 last_ts: last_sel,
-                events: n_sel,
-                sessions: v_sessions,
-                purchases: v_purchases,
-                orders: orders.len() as u64,
+                // A visitor's counts are below the index's u32 limit on events.
+                events: n_sel as u32,
+                sessions: v_sessions as u32,
+                purchases: v_purchases as u32,
+                orders: orders.len() as u32,
                 revenue: v_revenue,
                 last_purchase_ts: last_purchase,
             };
