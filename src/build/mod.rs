@@ -639,11 +639,18 @@ fn finish(
     // Each derived table (or part of one) is written, and freed, as soon as it is built.
     let derived_start = Instant::now();
     progress("derived tables", 4, 5);
-    let write_read = std::sync::Mutex::new(Some(read));
-    // The clean tables the index read are written beside the derived tables, after the scan.
-    let write_read = || match write_read.lock().ok().and_then(|mut r| r.take()) {
-        Some(read) => staging.write(named(read)),
-        None => Ok(()),
+    // The clean tables the index read are written beside the derived tables, after the scan (a
+    // `Fn` that writes them once).
+    let read = std::sync::Mutex::new(Some(read));
+    let write_read = || -> Result<()> {
+        let tables = read
+            .lock()
+            .map_err(|_| Error::Internal("clean tables lock".into()))?
+            .take();
+        match tables {
+            Some(tables) => staging.write(named(tables)),
+            None => Ok(()),
+        }
     };
     match &index {
         Some((index, revenue)) => {

@@ -562,13 +562,15 @@ fn sorted_keys(n: usize, key: impl Fn(usize) -> Option<(i64, i64)> + Sync) -> Ve
     // A counting sort in parallel: each thread counts the visitors of its own range of rows, the
     // counts become each range's start offsets per visitor (visitor by visitor, ranges in row
     // order: a visitor's rows stay in row order), then each range places its rows.
-    let threads = rayon::current_num_threads().max(1);
-    let per = n.div_ceil(threads).max(1);
+    // One range a thread, but the ranges' counts together take at most two slots a row (ids may
+    // be up to eight times sparser than the rows: then one range, as a serial counting sort).
+    let slots = max as usize + 1;
+    let n_ranges = rayon::current_num_threads().min(2 * n / slots).max(1);
+    let per = n.div_ceil(n_ranges).max(1);
     let ranges: Vec<std::ops::Range<usize>> = (0..n)
         .step_by(per)
         .map(|from| from..(from + per).min(n))
         .collect();
-    let slots = max as usize + 1;
     let mut starts: Vec<Vec<u32>> = ranges
         .par_iter()
         .map(|rows| {

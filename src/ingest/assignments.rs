@@ -319,6 +319,14 @@ fn assignments_table(
     block: usize,
 ) -> Result<(AssignmentColumns, Vec<QuarantineRow>)> {
     let source: Arc<str> = Arc::from(file.file_name());
+    // Rows are numbered with u32 below (sort keys, repeats).
+    if file.n_rows() >= u32::MAX as usize {
+        return Err(crate::Error::InvalidArgument(format!(
+            "{}: more than {} rows",
+            file.file_name(),
+            u32::MAX - 1
+        )));
+    }
     let Columns {
         mut experiment,
         mut user,

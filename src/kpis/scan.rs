@@ -1022,22 +1022,23 @@ pub(crate) fn chunked(
     min_visitors: usize,
 ) -> Partials {
     let bounds = visitor_chunks(index, chunks, min_visitors);
-    // The visitor rows (about 80 bytes a visitor) are written by every chunk straight into one
-    // list, each chunk into its own range of it (a visitor has one row at most), then moved
-    // down over the gaps: no chunk's rows are copied into fresh memory to be joined.
+    // The visitor rows (64 bytes a visitor) are written by every chunk straight into one list, each
+    // chunk into its own range of it (a visitor has one row at most), then moved down over the
+    // gaps: no chunk's rows are copied into fresh memory to be joined.
     let n = index.n_visitors();
-    let mut rows: Vec<VisitorRow> =
-        Vec::with_capacity(if sel.need.has(Need::VISITORS) { n } else { 0 });
+    let want_rows = sel.need.has(Need::VISITORS);
+    let mut rows: Vec<VisitorRow> = Vec::with_capacity(if want_rows { n } else { 0 });
     let mut ranges: Vec<Option<&mut [std::mem::MaybeUninit<VisitorRow>]>> = Vec::new();
-    let mut spare = &mut rows.spare_capacity_mut()[..];
-    for w in bounds.windows(2) {
-        if spare.len() < w[1] - w[0] {
-            ranges.push(None);
-            continue;
+    if want_rows {
+        // The capacity holds at least `n` rows: the chunks' ranges cover `0..n`.
+        let mut spare = &mut rows.spare_capacity_mut()[..n];
+        for w in bounds.windows(2) {
+            let (range, rest) = std::mem::take(&mut spare).split_at_mut(w[1] - w[0]);
+            ranges.push(Some(range));
+            spare = rest;
         }
-        let (range, rest) = std::mem::take(&mut spare).split_at_mut(w[1] - w[0]);
-        ranges.push(Some(range));
-        spare = rest;
+    } else {
+        ranges.resize_with(bounds.len() - 1, || None);
     }
     let parts: Vec<(Partials, usize)> = bounds
         .par_windows(2)
@@ -1045,7 +1046,7 @@ pub(crate) fn chunked(
         .map(|(w, out)| scan_rows::<true>(index, cal, sel, w[0]..w[1], out))
         .collect();
     let mut len = 0;
-    if rows.capacity() > 0 {
+    if want_rows {
         for (c, (_, written)) in parts.iter().enumerate() {
             // SAFETY: chunk `c` initialized `written` rows from position `bounds[c]` (its range
             // starts there; the ranges are consecutive from 0); `len`, the rows before it, is at
@@ -1064,7 +1065,7 @@ pub(crate) fn chunked(
         unsafe { rows.set_len(len) };
     }
     let mut merged = Partials::merge_all(parts.into_iter().map(|(p, _)| p).collect());
-    if rows.capacity() > 0 {
+    if want_rows {
         merged.visitors = rows;
     }
     merged.finish()
