@@ -89,12 +89,13 @@ pub fn derived_from_index(
     revenue: &Column,
 ) -> Result<Vec<(&'static str, DataFrame)>> {
     let derived = std::sync::Mutex::new(Vec::new());
-    derived_into(index, revenue, &|tables| {
+    let each = |tables| {
         let mut derived = derived
             .lock()
             .map_err(|_| Error::Internal("derived tables lock".into()))?;
         crate::kpis::collect_parts(&mut derived, tables)
-    })?;
+    };
+    derived_into(index, revenue, &each, &|| Ok(()))?;
     let mut derived = derived
         .into_inner()
         .map_err(|_| Error::Internal("derived tables lock".into()))?;
@@ -110,37 +111,21 @@ pub fn derived_from_index(
 }
 
 /// As [`derived_from_index`], each group of tables (or part of a large table) handed to `each` as
-/// soon as it is built: a build writes it and frees it while the others are computed.
+/// soon as it is built: a build writes it and frees it while the others are computed. The KPI
+/// partials come first, on every thread (their scan is the largest single step, and a thread that
+/// started it late would finish it alone); then the KPI tables, cohorts and customer lifetime value
+/// (src/cohorts, src/clv: cohort_retention, customers) side by side, and beside them `also`.
 pub fn derived_into(
     index: &EventIndex,
     revenue: &Column,
     each: crate::kpis::TableSink<'_>,
-) -> Result<()> {
-    derived_tables_into(
-        index,
-        revenue,
-        &crate::kpis::build_partials(index),
-        each,
-        &|| Ok(()),
-    )
-}
-
-/// The second step of [`derived_into`], given the KPI partials (`crate::kpis::build_partials`):
-/// the KPI tables beside cohorts and customer lifetime value (src/cohorts, src/clv:
-/// cohort_retention, customers), independent work run side by side, and beside them `also`. The
-/// partials come first, on every thread: their scan is the largest single step, and one thread
-/// starting it late would finish it alone.
-fn derived_tables_into(
-    index: &EventIndex,
-    revenue: &Column,
-    partials: &crate::kpis::Partials,
-    each: crate::kpis::TableSink<'_>,
     also: &(dyn Fn() -> Result<()> + Sync),
 ) -> Result<()> {
+    let partials = crate::kpis::build_partials(index);
     let ((kpis, clv), also) = rayon::join(
         || {
             rayon::join(
-                || crate::kpis::tables_of_partials_into(index, partials, each),
+                || crate::kpis::tables_of_partials_into(index, &partials, each),
                 || crate::clv::tables_from_index(index, revenue).and_then(each),
             )
         },
@@ -654,10 +639,8 @@ fn finish(
     };
     match &index {
         Some((index, revenue)) => {
-            let partials = crate::kpis::build_partials(index);
             let writers = PartWriters::new(staging.dir());
-            derived_tables_into(index, revenue, &partials, &|t| writers.put(t), &write_read)?;
-            drop(partials);
+            derived_into(index, revenue, &|t| writers.put(t), &write_read)?;
             writers.finish()?;
         }
         None => write_read()?,

@@ -53,6 +53,15 @@ impl<P: PolarsNumericType> std::fmt::Debug for Nullable<P> {
 }
 
 impl<P: PolarsNumericType> Nullable<P> {
+    /// The column of `values` (the values split out in parallel: tables of many rows).
+    pub fn from_options(values: &[Option<P::Native>]) -> Self {
+        use rayon::prelude::*;
+        Nullable {
+            values: values.par_iter().map(|v| v.unwrap_or_default()).collect(),
+            valid: values.iter().map(Option::is_some).collect(),
+        }
+    }
+
     #[inline]
     pub fn push(&mut self, value: Option<P::Native>) {
         self.values.push(value.unwrap_or_default());

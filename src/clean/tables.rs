@@ -5,7 +5,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::columns::{
-    DuplicateRow, EventColumns, ItemCounts, QuarantineRow, SessionColumns, VisitorColumns,
+    DuplicateRow, EventColumns, ItemCounts, Nullable, QuarantineRow, SessionColumns, VisitorColumns,
 };
 use super::items::{Prices, Reference};
 use super::rules::EventType;
@@ -47,14 +47,6 @@ pub fn coded_strings(name: &str, codes: &[u32], labels: &[&str]) -> Result<Colum
         )
     };
     Ok(StringChunked::with_chunk(name.into(), array).into_column())
-}
-
-/// A nullable numeric column from its optional values (values and validity split in parallel).
-fn optional<P: PolarsNumericType>(name: &str, values: Vec<Option<P::Native>>) -> Column {
-    let valid: polars_arrow::bitmap::Bitmap = values.iter().map(Option::is_some).collect();
-    let values: Vec<P::Native> = values.par_iter().map(|v| v.unwrap_or_default()).collect();
-    let valid = (valid.unset_bits() > 0).then_some(valid);
-    ChunkedArray::<P>::from_vec_validity(name.into(), values, valid).into_column()
 }
 
 /// `labels` names the event codes: view, addtocart, transaction, then a generic source's other names.
@@ -252,11 +244,11 @@ pub fn items_frame(counts: &IdMap<ItemCounts>, reference: &Reference) -> Result<
     Ok(DataFrame::new(
         ids.len(),
         vec![
-            optional::<Int64Type>("category_id", category),
-            optional::<Int64Type>("root_category_id", root),
+            Nullable::<Int64Type>::from_options(&category).into_column("category_id"),
+            Nullable::<Int64Type>::from_options(&root).into_column("root_category_id"),
             BooleanChunked::from_iter_options("available".into(), available.into_iter())
                 .into_column(),
-            optional::<Float64Type>("price", price),
+            Nullable::<Float64Type>::from_options(&price).into_column("price"),
             owned("n_views".into(), counted(|c| c.views)),
             owned("n_carts".into(), counted(|c| c.carts)),
             owned("n_purchases".into(), counted(|c| c.purchases)),

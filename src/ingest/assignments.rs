@@ -75,27 +75,13 @@ impl AssignmentColumns {
 
     /// Writes the `assignments` table to `path` (the same file as the frame's, read back equal).
     pub fn write(self, path: &Path) -> Result<u64> {
-        use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray, Utf8ViewArray};
-        use polars_arrow::datatypes::{ArrowDataType, IntegerType, TimeUnit as ArrowUnit};
-        let coded = |codes: Vec<u32>, names: &[String]| -> Result<Box<dyn Array>> {
-            if let Some(&c) = codes.iter().find(|&&c| c as usize >= names.len()) {
-                return Err(crate::Error::Internal(format!(
-                    "assignment code {c} has no name"
-                )));
-            }
-            let values = Utf8ViewArray::from_slice_values(names);
-            let dtype = ArrowDataType::Dictionary(
-                IntegerType::UInt32,
-                Box::new(values.dtype().clone()),
-                false,
-            );
-            let keys = PrimitiveArray::new(ArrowDataType::UInt32, codes.into(), None);
-            Ok(DictionaryArray::<u32>::try_new(dtype, keys, values.boxed())?.boxed())
-        };
+        use crate::warehouse::parquet::coded_strings_array as coded;
+        use polars_arrow::array::{Array, PrimitiveArray};
+        use polars_arrow::datatypes::{ArrowDataType, TimeUnit as ArrowUnit};
         let columns: Vec<Box<dyn Array>> = vec![
-            coded(self.experiment, &self.experiments)?,
+            coded(self.experiment, None, &self.experiments)?,
             PrimitiveArray::new(ArrowDataType::Int64, self.user.into(), None).boxed(),
-            coded(self.variant, &self.variants)?,
+            coded(self.variant, None, &self.variants)?,
             PrimitiveArray::new(
                 ArrowDataType::Timestamp(ArrowUnit::Millisecond, None),
                 self.at.into(),
@@ -188,24 +174,17 @@ struct Parsed<'a> {
     invalid: Vec<(u32, Rule, String)>,
 }
 
-/// The assignment columns (experiment and variant as codes of `experiments` and `variants`) of
-/// every row of `file`, invalid rows with experiment [`DROPPED`], parsed in parallel blocks of
-/// `block` rows; and the invalid rows in file order.
-struct Columns<'a> {
-    experiment: Vec<u32>,
-    user: Vec<i64>,
-    variant: Vec<u32>,
-    at: Vec<i64>,
-    experiments: Vec<&'a str>,
-    variants: Vec<&'a str>,
-    invalid: Vec<(u32, Rule, String)>,
-}
-
-fn parse_columns<'a>(file: &'a TextFile, cfg: &CleanConfig, block: usize) -> Columns<'a> {
+/// The assignment columns of every row of `file` (no line numbers yet), invalid rows with experiment
+/// [`DROPPED`], parsed in parallel blocks of `block` rows; and the invalid rows in file order.
+fn parse_columns(
+    file: &TextFile,
+    cfg: &CleanConfig,
+    block: usize,
+) -> (AssignmentColumns, Vec<(u32, Rule, String)>) {
     let n = file.n_rows();
     let (mut experiment, mut user) = (vec![0u32; n], vec![0i64; n]);
     let (mut variant, mut at) = (vec![0u32; n], vec![0i64; n]);
-    let blocks: Vec<Parsed<'a>> = experiment
+    let blocks: Vec<Parsed<'_>> = experiment
         .par_chunks_mut(block)
         .zip(user.par_chunks_mut(block))
         .zip(variant.par_chunks_mut(block))
@@ -262,15 +241,17 @@ fn parse_columns<'a>(file: &'a TextFile, cfg: &CleanConfig, block: usize) -> Col
             }
         });
     let invalid = blocks.into_iter().flat_map(|p| p.invalid).collect();
-    Columns {
+    let owned_names = |names: Vec<&str>| names.into_iter().map(str::to_string).collect();
+    let columns = AssignmentColumns {
         experiment,
+        experiments: owned_names(experiments.list),
         user,
         variant,
+        variants: owned_names(variants.list),
         at,
-        experiments: experiments.list,
-        variants: variants.list,
-        invalid,
-    }
+        line: Vec::new(),
+    };
+    (columns, invalid)
 }
 
 /// Reads the assignment file and, if present, the weights file. A user assigned twice to one
@@ -327,15 +308,15 @@ fn assignments_table(
             u32::MAX - 1
         )));
     }
-    let Columns {
-        mut experiment,
-        mut user,
-        mut variant,
-        mut at,
+    let (mut columns, invalid) = parse_columns(file, cfg, block);
+    let AssignmentColumns {
+        experiment,
+        user,
+        variant,
+        at,
         experiments,
-        variants,
-        invalid,
-    } = parse_columns(file, cfg, block);
+        ..
+    } = &mut columns;
     let n = experiment.len();
     // A repeated (experiment, user) pair, found by a parallel sort on integer keys: the first row
     // stays. Every row gets a key (dropped rows sort last and are skipped): an indexed map collects
@@ -410,16 +391,7 @@ fn assignments_table(
         at.truncate(w);
         line
     };
-    let owned_names = |names: Vec<&str>| names.into_iter().map(str::to_string).collect();
-    let columns = AssignmentColumns {
-        experiment,
-        experiments: owned_names(experiments),
-        user,
-        variant,
-        variants: owned_names(variants),
-        at,
-        line,
-    };
+    columns.line = line;
     Ok((columns, quarantine))
 }
 

@@ -231,32 +231,12 @@ pub struct Tree {
 
 impl Tree {
     /// The tree code of each category id of `ids` ([`NONE`] for null or unknown), chunk by chunk
-    /// in parallel, through an array over the ids when they are small (category ids are).
+    /// in parallel, through an [`IdMap`](crate::clean::idmap::IdMap) (an array over the ids when
+    /// they are dense, as category ids are).
     pub fn codes_of(&self, ids: &Int64Chunked) -> Vec<u32> {
         use rayon::prelude::*;
-        let max = self.code_of.keys().copied().max().unwrap_or(-1);
-        let dense: Option<Vec<u32>> = (0..1 << 20).contains(&max).then(|| {
-            let mut slots = vec![NONE; max as usize + 1];
-            for (&id, &code) in &self.code_of {
-                if let Ok(id) = usize::try_from(id) {
-                    slots[id] = code;
-                }
-            }
-            slots
-        });
-        let code = |id: Option<&i64>| -> u32 {
-            let Some(&id) = id else {
-                return NONE;
-            };
-            match &dense {
-                Some(slots) => usize::try_from(id)
-                    .ok()
-                    .and_then(|i| slots.get(i))
-                    .copied()
-                    .unwrap_or(NONE),
-                None => self.code_of.get(&id).copied().unwrap_or(NONE),
-            }
-        };
+        let lookup = crate::clean::idmap::IdMap::new(self.code_of.iter().map(|(&id, &c)| (id, c)));
+        let code = |id: Option<&i64>| id.and_then(|&id| lookup.get(id)).unwrap_or(NONE);
         let chunks: Vec<_> = ids.downcast_iter().collect();
         let mut out = vec![NONE; ids.len()];
         let mut rest = &mut out[..];

@@ -212,18 +212,13 @@ fn segments_into(
     Ok(())
 }
 
-/// Every KPI table of `index` (as [`tables_of_index`]), each group handed to `each` as soon as it is
-/// built instead of all returned at the end.
-pub fn tables_of_index_into(index: &EventIndex, each: TableSink<'_>) -> Result<()> {
-    tables_of_partials_into(index, &build_partials(index), each)
-}
-
 /// The partials of every table of [`TABLES`] over all of `index` (no filter).
 pub fn build_partials(index: &EventIndex) -> Partials {
     partials_for(index, &Filter::default(), 0, &TABLES)
 }
 
-/// As [`tables_of_index_into`], from the partials [`build_partials`] gave.
+/// Every KPI table of `index` (as [`tables_of_index`]) from the partials [`build_partials`] gave,
+/// each group handed to `each` as soon as it is built instead of all returned at the end.
 pub fn tables_of_partials_into(
     index: &EventIndex,
     p: &Partials,

@@ -391,17 +391,21 @@ fn string_dictionary(strings: &Utf8ViewArray) -> Option<Box<dyn Array>> {
     if distinct.is_empty() {
         return None;
     }
-    let values = Utf8ViewArray::from_slice_values(distinct);
-    let keys = PrimitiveArray::new(
-        ArrowDataType::UInt32,
-        keys.into(),
-        strings.validity().cloned(),
-    );
+    coded_strings_array(keys, strings.validity().cloned(), &distinct).ok()
+}
+
+/// A string column as the dictionary array it is written as: `codes` into `names` (null where
+/// `validity` says so). A code without a name is an error.
+pub fn coded_strings_array<S: AsRef<str>>(
+    codes: Vec<u32>,
+    validity: Option<polars_arrow::bitmap::Bitmap>,
+    names: &[S],
+) -> Result<Box<dyn Array>> {
+    let values = Utf8ViewArray::from_slice_values(names);
+    let keys = PrimitiveArray::new(ArrowDataType::UInt32, codes.into(), validity);
     let dtype =
         ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(values.dtype().clone()), false);
-    DictionaryArray::<u32>::try_new(dtype, keys, values.boxed())
-        .ok()
-        .map(|d| d.boxed())
+    Ok(DictionaryArray::<u32>::try_new(dtype, keys, values.boxed())?.boxed())
 }
 
 /// A Parquet file read whole (tests).
