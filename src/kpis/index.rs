@@ -390,6 +390,7 @@ impl EventIndex {
         categories: Option<&DataFrame>,
         items: Option<&DataFrame>,
     ) -> Result<EventIndex> {
+        use rayon::prelude::*;
         let n = events.height();
         if n >= u32::MAX as usize {
             return Err(Error::InvalidArgument(format!(
@@ -447,33 +448,13 @@ impl EventIndex {
         let n_days = (last_day - first_day + 1).max(0) as usize;
 
         // Runs of visitors and sessions; the events must be sorted by (visitor, time).
-        let mut session_start = Vec::new();
-        let mut visitor_session = Vec::new();
-        let mut is_bot = Vec::new();
-        for i in 0..n {
-            let new_visitor = i == 0 || visitor[i] != visitor[i - 1];
-            if new_visitor {
-                if visitor[i] as usize != visitor_session.len() {
-                    return Err(Error::Internal(
-                        "events are not sorted by visitor: the KPI index needs (visitor, time) order"
-                            .into(),
-                    ));
-                }
-                visitor_session.push(session_start.len() as u32);
-                is_bot.push(bot_col[i]);
-            } else if ts[i] < ts[i - 1] {
-                return Err(Error::Internal(
-                    "events of a visitor are not sorted by time".into(),
-                ));
-            }
-            if new_visitor || session_index[i] != session_index[i - 1] {
-                session_start.push(i as u32);
-            }
-        }
-        visitor_session.push(session_start.len() as u32);
-        session_start.push(n as u32);
+        let Runs {
+            session_start,
+            visitor_session,
+            is_bot,
+        } = runs(&visitor, &ts, &session_index, &bot_col)?;
         let session_flags: Vec<u8> = session_start
-            .windows(2)
+            .par_windows(2)
             .map(|w| {
                 kind[w[0] as usize..w[1] as usize]
                     .iter()
@@ -485,6 +466,7 @@ impl EventIndex {
             })
             .collect();
         let lifecycle: Vec<u8> = (0..is_bot.len())
+            .into_par_iter()
             .map(|v| {
                 let first = ts[session_start[visitor_session[v] as usize] as usize];
                 let last = ts[session_start[visitor_session[v + 1] as usize] as usize - 1];
@@ -585,6 +567,76 @@ pub fn index_columns(events: &DataFrame) -> Result<DataFrame> {
     .collect::<PolarsResult<_>>()?;
     columns.push(kind);
     Ok(DataFrame::new(events.height(), columns)?)
+}
+
+/// Where the visitors' and sessions' runs of events start, and each visitor's bot flag.
+struct Runs {
+    /// First event of each session, then the number of events.
+    session_start: Vec<u32>,
+    /// First session of each visitor, then the number of sessions.
+    visitor_session: Vec<u32>,
+    is_bot: Vec<bool>,
+}
+
+/// The [`Runs`] of events sorted by (visitor, time): visitor codes must start at 0 and go up by one
+/// from run to run, times must not decrease within a visitor. Chunks of events are scanned in
+/// parallel, their starts joined in order (a chunk's first event starts a run when it differs from
+/// the event before it).
+fn runs(visitor: &[u32], ts: &[i64], session_index: &[u32], bot: &[bool]) -> Result<Runs> {
+    use rayon::prelude::*;
+    let n = visitor.len();
+    let chunk = (n / (4 * rayon::current_num_threads())).max(1 << 16);
+    // Per chunk, its runs: session starts, and for each visitor starting in it the number of the
+    // chunk's sessions before that visitor's first one (no end markers).
+    let parts: Vec<Result<Runs>> = (0..n.div_ceil(chunk))
+        .into_par_iter()
+        .map(|c| {
+            let (mut sessions, mut visitors, mut bots) = (Vec::new(), Vec::new(), Vec::new());
+            for i in c * chunk..((c + 1) * chunk).min(n) {
+                let new_visitor = i == 0 || visitor[i] != visitor[i - 1];
+                if new_visitor {
+                    let expected = if i == 0 { 0 } else { visitor[i - 1] as u64 + 1 };
+                    if visitor[i] as u64 != expected {
+                        return Err(Error::Internal(
+                            "events are not sorted by visitor: the KPI index needs (visitor, time) order"
+                                .into(),
+                        ));
+                    }
+                    visitors.push(sessions.len() as u32);
+                    bots.push(bot[i]);
+                } else if ts[i] < ts[i - 1] {
+                    return Err(Error::Internal(
+                        "events of a visitor are not sorted by time".into(),
+                    ));
+                }
+                if new_visitor || session_index[i] != session_index[i - 1] {
+                    sessions.push(i as u32);
+                }
+            }
+            Ok(Runs {
+                session_start: sessions,
+                visitor_session: visitors,
+                is_bot: bots,
+            })
+        })
+        .collect();
+    let mut session_start = Vec::new();
+    let mut visitor_session = Vec::new();
+    let mut is_bot = Vec::new();
+    for part in parts {
+        let part = part?;
+        let before = session_start.len() as u32;
+        visitor_session.extend(part.visitor_session.iter().map(|&s| before + s));
+        session_start.extend_from_slice(&part.session_start);
+        is_bot.extend_from_slice(&part.is_bot);
+    }
+    visitor_session.push(session_start.len() as u32);
+    session_start.push(n as u32);
+    Ok(Runs {
+        session_start,
+        visitor_session,
+        is_bot,
+    })
 }
 
 /// The per-event columns of an [`EventIndex`] that need no hashing, each computed in parallel over
@@ -726,16 +778,40 @@ fn item_prices(item_ids: &Column, items: Option<&DataFrame>) -> Result<Vec<Optio
             }
         }
         _ => {
+            use rayon::prelude::*;
             let ids = ids.cast(&DataType::Int64)?;
-            let map: HashMap<i64, Option<f64>> = ids
-                .i64()?
-                .iter()
-                .zip(prices.iter())
-                .filter_map(|(i, p)| i.map(|i| (i, p)))
-                .collect();
+            let ids = ids.i64()?;
             let labels = item_ids.cast(&DataType::Int64)?;
-            for (code, id) in labels.i64()?.iter().enumerate() {
-                out[code] = id.and_then(|id| map.get(&id).copied().flatten());
+            let labels: Vec<Option<i64>> = labels.i64()?.iter().collect();
+            let price_of: Vec<Option<f64>> = prices.iter().collect();
+            // The items table's row of each id (the last one when an id repeats): a slot per id
+            // when the ids are dense, else a hash map; then every item code looked up in parallel.
+            match (ids.min(), ids.max()) {
+                (Some(lo), Some(hi)) if crate::clean::idmap::dense_fits(lo, hi, ids.len()) => {
+                    let mut row_of = vec![NONE; hi as usize + 1];
+                    for (row, id) in ids.iter().enumerate() {
+                        if let Some(id) = id {
+                            row_of[id as usize] = row as u32;
+                        }
+                    }
+                    out.par_iter_mut().zip(&labels).for_each(|(o, id)| {
+                        *o = id
+                            .and_then(|id| usize::try_from(id).ok())
+                            .and_then(|id| row_of.get(id))
+                            .filter(|&&row| row != NONE)
+                            .and_then(|&row| price_of[row as usize]);
+                    });
+                }
+                _ => {
+                    let map: HashMap<i64, Option<f64>> = ids
+                        .iter()
+                        .zip(price_of.iter().copied())
+                        .filter_map(|(i, p)| i.map(|i| (i, p)))
+                        .collect();
+                    out.par_iter_mut().zip(&labels).for_each(|(o, id)| {
+                        *o = id.and_then(|id| map.get(&id).copied().flatten());
+                    });
+                }
             }
         }
     }

@@ -644,19 +644,18 @@ pub fn scan<const FULL: bool>(
     sel: &Selection,
     visitors: impl Iterator<Item = usize>,
 ) -> Partials {
-    scan_rows::<FULL>(index, cal, sel, visitors, None).0
+    scan_rows::<FULL>(index, cal, sel, visitors, None)
 }
 
-/// As [`scan`]; with `out`, the visitor rows are written there (one at most per visitor scanned, in
-/// order) instead of into the partials, and their number is returned.
+/// As [`scan`]; with `out`, each visitor row is handed to it (one at most per visitor scanned, before
+/// the next visitor is drawn from `visitors`) instead of kept in the partials.
 fn scan_rows<const FULL: bool>(
     index: &EventIndex,
     cal: &Calendar,
     sel: &Selection,
     visitors: impl Iterator<Item = usize>,
-    mut out: Option<&mut [std::mem::MaybeUninit<VisitorRow>]>,
-) -> (Partials, usize) {
-    let mut written = 0;
+    mut out: Option<&mut dyn FnMut(VisitorRow)>,
+) -> Partials {
     let mut p = Partials::default();
     let need = if FULL { sel.need } else { Need::NOTHING };
     let (n_days, n_weeks, n_months) = (index.n_days, cal.n_weeks, cal.n_months);
@@ -953,17 +952,18 @@ fn scan_rows<const FULL: bool>(
                 revenue: v_revenue,
                 last_purchase_ts: last_purchase,
             };
-            match out.as_deref_mut() {
-                Some(out) => {
-                    out[written].write(row);
-                    written += 1;
-                }
+            match out.as_mut() {
+                Some(out) => out(row),
                 None => p.visitors.push(row),
             }
         }
     }
-    (p, written)
+    p
 }
+
+/// Visitor blocks a scan thread takes in turn (about): enough that the threads finish close
+/// together, few enough that taking one costs nothing.
+const SCAN_BLOCKS: usize = 16;
 
 /// How many events ahead the scan asks for an item's counters (enough to cover a memory access).
 const PREFETCH_AHEAD: usize = 12;
@@ -995,11 +995,11 @@ pub fn compute_needed(
     let cal = Calendar::new(index);
     let sel = Selection::new(index, filter).needing(need);
     if partitions == 0 {
-        // One chunk a thread: each chunk sums into arrays over all items, categories and days, so
-        // fewer chunks touch (and merge) less fresh memory. Two a thread balanced the load no better
-        // at scale 1.0 (derived tables 0.88 s against 0.78 s median, alternating builds). Chunks
-        // hold equal numbers of events (a visitor's work is its events), at least 4,096 visitors.
-        return chunked(index, &cal, &sel, rayon::current_num_threads(), 1 << 12);
+        // One set of partials a thread (each sums into arrays over all items, categories and days:
+        // fewer sets touch and merge less fresh memory), fed blocks of visitors of about equal
+        // numbers of events, at least 4,096 visitors, until none is left.
+        let threads = rayon::current_num_threads();
+        return chunked(index, &cal, &sel, threads, SCAN_BLOCKS * threads, 1 << 12);
     }
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); partitions];
     for v in 0..index.n_visitors() {
@@ -1012,59 +1012,77 @@ pub fn compute_needed(
     Partials::merge_all(parts).finish()
 }
 
-/// The partials of `sel` over at most `chunks` contiguous visitor chunks scanned in parallel (see
-/// [`visitor_chunks`]), merged.
+/// The partials of `sel`, scanned by `workers` threads in parallel, merged. The visitors are cut
+/// into blocks of about equal numbers of events (see [`visitor_chunks`]; `blocks` at most, each at
+/// least `min_visitors` long); each worker sums into partials of its own (arrays over all items,
+/// categories and days: one set a worker, not a block) and takes the next block when it is done
+/// with one, so the threads finish together however the work per event varies.
 pub(crate) fn chunked(
     index: &EventIndex,
     cal: &Calendar,
     sel: &Selection,
-    chunks: usize,
+    workers: usize,
+    blocks: usize,
     min_visitors: usize,
 ) -> Partials {
-    let bounds = visitor_chunks(index, chunks, min_visitors);
-    // The visitor rows (64 bytes a visitor) are written by every chunk straight into one list, each
-    // chunk into its own range of it (a visitor has one row at most), then moved down over the
-    // gaps: no chunk's rows are copied into fresh memory to be joined.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let bounds = visitor_chunks(index, blocks, min_visitors);
+    let n_blocks = bounds.len() - 1;
+    // The visitor rows (64 bytes a visitor) are written straight into one list, each block's into
+    // its own range of it (a visitor has one row at most), then moved down over the gaps: no
+    // block's rows are copied into fresh memory to be joined.
     let n = index.n_visitors();
     let want_rows = sel.need.has(Need::VISITORS);
     let mut rows: Vec<VisitorRow> = Vec::with_capacity(if want_rows { n } else { 0 });
-    let mut ranges: Vec<Option<&mut [std::mem::MaybeUninit<VisitorRow>]>> = Vec::new();
-    if want_rows {
-        // The capacity holds at least `n` rows: the chunks' ranges cover `0..n`.
-        let mut spare = &mut rows.spare_capacity_mut()[..n];
-        for w in bounds.windows(2) {
-            let (range, rest) = std::mem::take(&mut spare).split_at_mut(w[1] - w[0]);
-            ranges.push(Some(range));
-            spare = rest;
-        }
-    } else {
-        ranges.resize_with(bounds.len() - 1, || None);
-    }
-    let parts: Vec<(Partials, usize)> = bounds
-        .par_windows(2)
-        .zip(ranges)
-        .map(|(w, out)| scan_rows::<true>(index, cal, sel, w[0]..w[1], out))
+    let base = rows.as_mut_ptr() as usize;
+    let written: Vec<AtomicUsize> = (0..n_blocks).map(|_| AtomicUsize::new(0)).collect();
+    let next = AtomicUsize::new(0);
+    let parts: Vec<Partials> = (0..workers.clamp(1, n_blocks))
+        .into_par_iter()
+        .map(|_| {
+            // The block being scanned and its next visitor (`usize::MAX`: none taken yet).
+            let at = std::cell::Cell::new((usize::MAX, 0));
+            let visitors = std::iter::from_fn(|| loop {
+                let (b, v) = at.get();
+                if b != usize::MAX && v < bounds[b + 1] {
+                    at.set((b, v + 1));
+                    return Some(v);
+                }
+                let b = next.fetch_add(1, Ordering::Relaxed);
+                if b >= n_blocks {
+                    return None;
+                }
+                at.set((b, bounds[b]));
+            });
+            let mut emit = |row: VisitorRow| {
+                let b = at.get().0;
+                let k = written[b].fetch_add(1, Ordering::Relaxed);
+                // SAFETY: block `b` (scanned by this worker alone) writes its k-th row at
+                // `bounds[b] + k`, inside its own range `bounds[b]..bounds[b + 1]` of the capacity
+                // (at most one row a visitor; the ranges cover `0..n`, n <= capacity).
+                unsafe { (base as *mut VisitorRow).add(bounds[b] + k).write(row) };
+            };
+            let out: Option<&mut dyn FnMut(VisitorRow)> =
+                if want_rows { Some(&mut emit) } else { None };
+            scan_rows::<true>(index, cal, sel, visitors, out)
+        })
         .collect();
-    let mut len = 0;
     if want_rows {
-        for (c, (_, written)) in parts.iter().enumerate() {
-            // SAFETY: chunk `c` initialized `written` rows from position `bounds[c]` (its range
-            // starts there; the ranges are consecutive from 0); `len`, the rows before it, is at
-            // most `bounds[c]`, so the move stays within the capacity and goes down (`copy`
-            // allows the overlap).
+        let mut len = 0;
+        for (b, w) in written.iter().enumerate() {
+            let w = w.load(Ordering::Relaxed);
+            // SAFETY: block `b` initialized `w` rows from position `bounds[b]`; `len`, the rows
+            // before it, is at most `bounds[b]`, so the move stays within the capacity and goes
+            // down (`copy` allows the overlap).
             unsafe {
-                std::ptr::copy(
-                    rows.as_ptr().add(bounds[c]),
-                    rows.as_mut_ptr().add(len),
-                    *written,
-                );
+                std::ptr::copy(rows.as_ptr().add(bounds[b]), rows.as_mut_ptr().add(len), w);
             }
-            len += written;
+            len += w;
         }
         // SAFETY: the first `len` rows are initialized (moved there above).
         unsafe { rows.set_len(len) };
     }
-    let mut merged = Partials::merge_all(parts.into_iter().map(|(p, _)| p).collect());
+    let mut merged = Partials::merge_all(parts);
     if want_rows {
         merged.visitors = rows;
     }

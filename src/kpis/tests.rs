@@ -109,11 +109,18 @@ fn each_table_alone_equals_the_table_of_the_full_scan() {
             scan::Calendar::new(&index),
             scan::Selection::new(&index, &filter).needing(Need::ALL),
         );
-        for (n_chunks, min_visitors) in [(5, 1), (3, 100), (64, 1)] {
+        // Workers taking blocks in turn: one worker, fewer workers than blocks, more workers
+        // than blocks.
+        for (workers, n_chunks, min_visitors) in
+            [(1, 5, 1), (2, 5, 1), (3, 3, 100), (4, 64, 1), (9, 3, 100)]
+        {
             let bounds = scan::visitor_chunks(&index, n_chunks, min_visitors);
             assert!(bounds.len() > 2, "{bounds:?}");
-            let chunked = scan::chunked(&index, &cal, &sel, n_chunks, min_visitors);
-            assert_eq!(full, chunked, "{n_chunks} chunks ({filter:?})");
+            let chunked = scan::chunked(&index, &cal, &sel, workers, n_chunks, min_visitors);
+            assert_eq!(
+                full, chunked,
+                "{workers} workers, {n_chunks} chunks ({filter:?})"
+            );
         }
     }
 }
