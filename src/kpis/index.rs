@@ -783,36 +783,16 @@ fn item_prices(item_ids: &Column, items: Option<&DataFrame>) -> Result<Vec<Optio
             let ids = ids.i64()?;
             let labels = item_ids.cast(&DataType::Int64)?;
             let labels: Vec<Option<i64>> = labels.i64()?.iter().collect();
-            let price_of: Vec<Option<f64>> = prices.iter().collect();
-            // The items table's row of each id (the last one when an id repeats): a slot per id
-            // when the ids are dense, else a hash map; then every item code looked up in parallel.
-            match (ids.min(), ids.max()) {
-                (Some(lo), Some(hi)) if crate::clean::idmap::dense_fits(lo, hi, ids.len()) => {
-                    let mut row_of = vec![NONE; hi as usize + 1];
-                    for (row, id) in ids.iter().enumerate() {
-                        if let Some(id) = id {
-                            row_of[id as usize] = row as u32;
-                        }
-                    }
-                    out.par_iter_mut().zip(&labels).for_each(|(o, id)| {
-                        *o = id
-                            .and_then(|id| usize::try_from(id).ok())
-                            .and_then(|id| row_of.get(id))
-                            .filter(|&&row| row != NONE)
-                            .and_then(|&row| price_of[row as usize]);
-                    });
-                }
-                _ => {
-                    let map: HashMap<i64, Option<f64>> = ids
-                        .iter()
-                        .zip(price_of.iter().copied())
-                        .filter_map(|(i, p)| i.map(|i| (i, p)))
-                        .collect();
-                    out.par_iter_mut().zip(&labels).for_each(|(o, id)| {
-                        *o = id.and_then(|id| map.get(&id).copied().flatten());
-                    });
-                }
-            }
+            // The price of each id (the items table's last row when an id repeats), through the
+            // project's IdMap (an array over dense ids), then every item code looked up in parallel.
+            let price_of = crate::clean::idmap::IdMap::new(
+                ids.iter()
+                    .zip(prices.iter())
+                    .filter_map(|(i, p)| i.map(|i| (i, p))),
+            );
+            out.par_iter_mut().zip(&labels).for_each(|(o, id)| {
+                *o = id.and_then(|id| price_of.get(id)).flatten();
+            });
         }
     }
     Ok(out)
