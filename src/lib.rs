@@ -15,6 +15,7 @@ pub(crate) mod hint;
 pub mod ingest;
 pub mod kpis;
 pub mod rng;
+pub(crate) mod slots;
 pub mod stats;
 pub mod warehouse;
 

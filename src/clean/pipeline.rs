@@ -592,7 +592,7 @@ fn sorted_keys(n: usize, key: impl Fn(usize) -> Option<(i64, i64)> + Sync) -> Ve
         }
     }
     let mut sorted: Vec<(i64, i64, u32)> = Vec::with_capacity(count);
-    let out = SlotWriter(sorted.as_mut_ptr());
+    let out = crate::slots::SlotWriter(sorted.as_mut_ptr());
     ranges
         .into_par_iter()
         .zip(starts)
@@ -616,22 +616,6 @@ fn sorted_keys(n: usize, key: impl Fn(usize) -> Option<(i64, i64)> + Sync) -> Ve
         }
     });
     sorted
-}
-
-/// Writes into disjoint slots of one vector's capacity from several threads ([`sorted_keys`]).
-struct SlotWriter<T>(*mut T);
-
-// SAFETY: the writer only hands out writes to slots its users keep disjoint across threads.
-unsafe impl<T: Send> Sync for SlotWriter<T> {}
-unsafe impl<T: Send> Send for SlotWriter<T> {}
-
-impl<T> SlotWriter<T> {
-    /// # Safety
-    /// `i` is within the vector's capacity and no other thread writes slot `i`.
-    unsafe fn write(&self, i: usize, value: T) {
-        // SAFETY: as the caller promises.
-        unsafe { self.0.add(i).write(value) }
-    }
 }
 
 /// The valid rows whose line repeats an earlier row's, as (row, first row with that line): candidates

@@ -1034,7 +1034,7 @@ pub(crate) fn chunked(
     let n = index.n_visitors();
     let want_rows = sel.need.has(Need::VISITORS);
     let mut rows: Vec<VisitorRow> = Vec::with_capacity(if want_rows { n } else { 0 });
-    let base = rows.as_mut_ptr() as usize;
+    let slots = crate::slots::SlotWriter(rows.as_mut_ptr());
     let written: Vec<AtomicUsize> = (0..n_blocks).map(|_| AtomicUsize::new(0)).collect();
     let next = AtomicUsize::new(0);
     let parts: Vec<Partials> = (0..workers.clamp(1, n_blocks))
@@ -1060,7 +1060,7 @@ pub(crate) fn chunked(
                 // SAFETY: block `b` (scanned by this worker alone) writes its k-th row at
                 // `bounds[b] + k`, inside its own range `bounds[b]..bounds[b + 1]` of the capacity
                 // (at most one row a visitor; the ranges cover `0..n`, n <= capacity).
-                unsafe { (base as *mut VisitorRow).add(bounds[b] + k).write(row) };
+                unsafe { slots.write(bounds[b] + k, row) };
             };
             let out: Option<&mut dyn FnMut(VisitorRow)> =
                 if want_rows { Some(&mut emit) } else { None };
