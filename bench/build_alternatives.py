@@ -169,7 +169,7 @@ def run_pandas(raw: Path, out: Path) -> None:
         n_purchases=("p", "sum"),
         revenue=("revenue", "sum"),
         is_bot=("is_bot", "first"),
-    ).reset_index().to_parquet(out / "visitors.parquet", index=False)
+    ).reset_index().assign(n_sessions=lambda v: v["n_sessions"] + 1).to_parquet(out / "visitors.parquet", index=False)
     human = ev[~ev["is_bot"]].copy()
     human["date"] = human["ts"].dt.date
     human["buyer"] = human["visitor_id"].where(human["p"])
