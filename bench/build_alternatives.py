@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GAP_MS = 30 * 60 * 1000
 BOT_EVENTS = 1000
@@ -170,7 +174,15 @@ def run_pandas(raw: Path, out: Path) -> None:
         revenue=("revenue", "sum"),
         is_bot=("is_bot", "first"),
     ).reset_index().assign(n_sessions=lambda v: v["n_sessions"] + 1).to_parquet(out / "visitors.parquet", index=False)
-    human = ev[~ev["is_bot"]].copy()
+    human_tables_pandas(ev[~ev["is_bot"]].copy(), out)
+
+
+def human_tables_pandas(human: pd.DataFrame, out: Path) -> None:
+    """The KPI tables over the non-bot events (columns ts, visitor_id, item_id, transaction_id, revenue and the
+    event flags v, c, p): kpi_daily, funnel, products, kpi_weekly, kpi_hour_weekday, cohort_retention. Shared
+    with bench/same_clean_pandas.py."""
+    import pandas as pd
+
     human["date"] = human["ts"].dt.date
     human["buyer"] = human["visitor_id"].where(human["p"])
     human.groupby("date").agg(

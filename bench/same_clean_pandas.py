@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from build_alternatives import human_tables_pandas
+
 STR = pd.ArrowDtype(pa.string())
 INT, NEG = r"[+-]?\d{1,18}", r"-0*[1-9]\d*"  # an integer as the engine reads it (sign, 1-18 digits); below 0
 MIN_TS, MAX_TS = 946_684_800_000, 4_102_444_800_000  # [2000-01-01, 2100-01-01) in Unix ms
@@ -296,55 +298,7 @@ def kpis(ev: pd.DataFrame, out: Path) -> None:
     )
     visitors["n_sessions"] += 1
     visitors.reset_index().to_parquet(out / "visitors.parquet", index=False)
-    human = ev[~ev["is_bot"]].copy()
-    human["date"] = human["ts"].dt.date
-    human["buyer"] = human["visitor_id"].where(human["p"])
-    human.groupby("date").agg(
-        visitors=("visitor_id", "nunique"),
-        views=("v", "sum"),
-        carts=("c", "sum"),
-        purchases=("p", "sum"),
-        orders=("transaction_id", "nunique"),
-        buyers=("buyer", "nunique"),
-        revenue=("revenue", "sum"),
-    ).reset_index().to_parquet(out / "kpi_daily.parquet", index=False)
-    human["cp"] = human["c"] | human["p"]
-    per_user = human.groupby("visitor_id").agg(s2=("cp", "any"), s3=("p", "any"))
-    pd.DataFrame({"s1": [len(per_user)], "s2": [per_user["s2"].sum()], "s3": [per_user["s3"].sum()]}).to_parquet(
-        out / "funnel.parquet", index=False
-    )
-    human["viewer"] = human["visitor_id"].where(human["v"])
-    human.groupby("item_id").agg(
-        views=("v", "sum"),
-        carts=("c", "sum"),
-        purchases=("p", "sum"),
-        viewers=("viewer", "nunique"),
-        revenue=("revenue", "sum"),
-    ).reset_index().to_parquet(out / "products.parquet", index=False)
-    human["week"] = (human["ts"] - pd.to_timedelta(human["ts"].dt.day_of_week, unit="D")).dt.normalize()
-    human.groupby("week").agg(
-        visitors=("visitor_id", "nunique"),
-        purchases=("p", "sum"),
-        orders=("transaction_id", "nunique"),
-        buyers=("buyer", "nunique"),
-        revenue=("revenue", "sum"),
-    ).reset_index().to_parquet(out / "kpi_weekly.parquet", index=False)
-    human["weekday"] = human["ts"].dt.day_of_week
-    human["hour"] = human["ts"].dt.hour
-    human.groupby(["weekday", "hour"]).agg(
-        events=("ts", "size"),
-        visitors=("visitor_id", "nunique"),
-        purchases=("p", "sum"),
-        buyers=("buyer", "nunique"),
-    ).reset_index().to_parquet(out / "kpi_hour_weekday.parquet", index=False)
-    human["cohort"] = human.groupby("visitor_id")["week"].transform("min")
-    human["offset"] = (human["week"] - human["cohort"]).dt.days // 7
-    sizes = human.groupby("cohort")["visitor_id"].nunique().rename("cohort_size")
-    human.groupby(["cohort", "offset"]).agg(
-        active=("visitor_id", "nunique"),
-        buyers=("buyer", "nunique"),
-        revenue=("revenue", "sum"),
-    ).reset_index().join(sizes, on="cohort").to_parquet(out / "cohort_retention.parquet", index=False)
+    human_tables_pandas(ev[~ev["is_bot"]].copy(), out)
 
 
 if __name__ == "__main__":
