@@ -152,10 +152,24 @@ def run_pandas(raw: Path, out: Path) -> None:
     ev["is_bot"] = ev.groupby("visitor_id")["timestamp"].transform("size") > BOT_EVENTS
     ev["ts"] = pd.to_datetime(ev["timestamp"], unit="ms")
     ev.to_parquet(out / "events.parquet", index=False)
+    tables_pandas(ev, out, ["visitor_id", "session_index"])
+
+
+def tables_pandas(
+    ev: pd.DataFrame, out: Path, sessions_by: list[str], visitor_extra: dict[str, tuple[str, str]] | None = None
+) -> None:
+    """Sessions (grouped by `sessions_by`), visitors (with `visitor_extra` aggregations) and the KPI tables over the
+    non-bot events (kpi_daily, funnel, products, kpi_weekly, kpi_hour_weekday, cohort_retention), from events with
+    columns ts, visitor_id, session_index, event, item_id, transaction_id, revenue and is_bot. Shared with
+    bench/same_clean_pandas.py."""
+    import pandas as pd
+
     ev["v"] = ev["event"] == "view"
     ev["c"] = ev["event"] == "addtocart"
     ev["p"] = ev["event"] == "transaction"
-    ev.groupby(["visitor_id", "session_index"]).agg(
+    firsts = {c: (c, "first") for c in ("visitor_id", "session_index") if c not in sessions_by}
+    ev.groupby(sessions_by).agg(
+        **firsts,
         start=("ts", "min"),
         end=("ts", "max"),
         n_events=("ts", "size"),
@@ -165,24 +179,19 @@ def run_pandas(raw: Path, out: Path) -> None:
         revenue=("revenue", "sum"),
         is_bot=("is_bot", "first"),
     ).reset_index().to_parquet(out / "sessions.parquet", index=False)
-    ev.groupby("visitor_id").agg(
+    visitors = ev.groupby("visitor_id").agg(
         first_seen=("ts", "min"),
         last_seen=("ts", "max"),
         n_events=("ts", "size"),
         n_sessions=("session_index", "max"),
         n_purchases=("p", "sum"),
         revenue=("revenue", "sum"),
+        **(visitor_extra or {}),
         is_bot=("is_bot", "first"),
-    ).reset_index().assign(n_sessions=lambda v: v["n_sessions"] + 1).to_parquet(out / "visitors.parquet", index=False)
-    human_tables_pandas(ev[~ev["is_bot"]].copy(), out)
-
-
-def human_tables_pandas(human: pd.DataFrame, out: Path) -> None:
-    """The KPI tables over the non-bot events (columns ts, visitor_id, item_id, transaction_id, revenue and the
-    event flags v, c, p): kpi_daily, funnel, products, kpi_weekly, kpi_hour_weekday, cohort_retention. Shared
-    with bench/same_clean_pandas.py."""
-    import pandas as pd
-
+    )
+    visitors["n_sessions"] += 1
+    visitors.reset_index().to_parquet(out / "visitors.parquet", index=False)
+    human = ev[~ev["is_bot"]].copy()
     human["date"] = human["ts"].dt.date
     human["buyer"] = human["visitor_id"].where(human["p"])
     human.groupby("date").agg(

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from build_alternatives import human_tables_pandas
+from build_alternatives import tables_pandas
 
 STR = pd.ArrowDtype(pa.string())
 INT, NEG = r"[+-]?\d{1,18}", r"-0*[1-9]\d*"  # an integer as the engine reads it (sign, 1-18 digits); below 0
@@ -266,39 +266,8 @@ def run(raw: Path, out: Path) -> None:
     ev["transaction_id"] = ev.transaction_id.where(ev.transaction_id >= 0).astype("Int64")
     ev["event"] = pd.Categorical.from_codes(ev.event, EVENTS)
     ev.to_parquet(out / "events.parquet", index=False)
-    kpis(ev.assign(peak=peak).rename(columns={"timestamp": "ts"}), out)
-
-
-def kpis(ev: pd.DataFrame, out: Path) -> None:
-    """Sessions, visitors and the KPI tables of the reduced job (bench/build_alternatives.py, `run_pandas`)."""
-    ev["v"] = ev["event"] == "view"
-    ev["c"] = ev["event"] == "addtocart"
-    ev["p"] = ev["event"] == "transaction"
-    ev.groupby("session_id").agg(
-        visitor_id=("visitor_id", "first"),
-        session_index=("session_index", "first"),
-        start=("ts", "min"),
-        end=("ts", "max"),
-        n_events=("ts", "size"),
-        n_views=("v", "sum"),
-        n_carts=("c", "sum"),
-        n_purchases=("p", "sum"),
-        revenue=("revenue", "sum"),
-        is_bot=("is_bot", "first"),
-    ).reset_index().to_parquet(out / "sessions.parquet", index=False)
-    visitors = ev.groupby("visitor_id").agg(
-        first_seen=("ts", "min"),
-        last_seen=("ts", "max"),
-        n_events=("ts", "size"),
-        n_sessions=("session_index", "max"),
-        n_purchases=("p", "sum"),
-        revenue=("revenue", "sum"),
-        peak_events_per_minute=("peak", "max"),
-        is_bot=("is_bot", "first"),
-    )
-    visitors["n_sessions"] += 1
-    visitors.reset_index().to_parquet(out / "visitors.parquet", index=False)
-    human_tables_pandas(ev[~ev["is_bot"]].copy(), out)
+    peak_column = {"peak_events_per_minute": ("peak", "max")}
+    tables_pandas(ev.assign(peak=peak).rename(columns={"timestamp": "ts"}), out, ["session_id"], peak_column)
 
 
 if __name__ == "__main__":
